@@ -1,0 +1,41 @@
+/* gradfit compiled kernels: the passes over X that the Cython engines call.
+ *
+ * Every kernel reads X (m rows, n columns) through a row stride `rs` and a column stride `cs`
+ * given in elements; one of them must be 1 (row-major when cs == 1, column-major when rs == 1).
+ * X is processed in row blocks small enough to stay in L2 cache, so a kernel that needs both
+ * X w and X^T r reads X from memory once. Results are accumulated in double whatever the input
+ * precision, and are deterministic for a given OpenMP thread count (each thread owns a fixed
+ * contiguous range of blocks; partial sums are reduced in thread order).
+ *
+ * The inner block routines are compiled twice, for x86-64-v3 (AVX2 + FMA) and for the generic
+ * baseline, and the loader picks one at run time (GCC target_clones).
+ */
+#ifndef GF_KERNELS_H
+#define GF_KERNELS_H
+
+#include <stddef.h>
+
+typedef ptrdiff_t gf_int;
+
+/* Residual and gradient in one pass.
+ *   r_i = x_i . w + offset - y_i          (y may be NULL, meaning zero)
+ *   g   = X^T r                            (n doubles, overwritten)
+ *   sums[0] = sum_i r_i, sums[1] = sum_i r_i^2
+ * nthreads <= 0 means: OpenMP's current limit, reduced for small problems. */
+void gf_residual_gradient_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
+                            const double *y, const double *w, double offset,
+                            double *g, double *sums, int nthreads);
+void gf_residual_gradient_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
+                            const float *y, const float *w, double offset,
+                            double *g, double *sums, int nthreads);
+
+/* sum_i (x_i . d + offset)^2: the curvature of the least-squares term along d. */
+double gf_matvec_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
+                          const double *d, double offset, int nthreads);
+double gf_matvec_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
+                          const float *d, double offset, int nthreads);
+
+/* Threads a pass of m*n elements will use when nthreads <= 0. */
+int gf_default_threads(gf_int m, gf_int n);
+
+#endif

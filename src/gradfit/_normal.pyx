@@ -1,0 +1,215 @@
+# cython: language_level=3
+"""Compiled core of the exact solver: one pass over X for the sufficient statistics, then a
+Cholesky factorisation through LAPACK. Validation happens in ``normal.py``; here every routine
+trusts its inputs and releases the GIL for all per-element work."""
+import numpy as np
+
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm
+
+# A block of X must be long enough for syrk to run at full speed (k >= ~1000 amortises the
+# read-modify-write of the n x n result) and, when n is small, fit L2 so that X^T y and the
+# column sums are computed from cache in the same pass.
+cdef Py_ssize_t _MIN_BLOCK_ROWS = 1024
+cdef Py_ssize_t _BLOCK_BYTES = 256 * 1024
+
+
+cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
+    cdef Py_ssize_t b = _BLOCK_BYTES // (n * itemsize)
+    if b < _MIN_BLOCK_ROWS:
+        b = _MIN_BLOCK_ROWS
+    return b if b < m else m
+
+
+def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
+    """Sufficient statistics of (X, y) in one pass over X.
+
+    X must have unit stride along one axis (row- or column-major, any leading dimension).
+    Returns ``(mean_x, mean_y, G, Xty, yty)`` as float64, where, with ``center`` true, G is the
+    centred Gram matrix Xc^T Xc, Xty = Xc^T yc and yty = yc^T yc (Xc, yc centred by their means);
+    with ``center`` false they are the raw X^T X, X^T y, y^T y and the means are zero.
+    Centring uses the mean of the first block as a shift, so the final correction
+    ``- m * delta delta^T`` involves only the small difference between the shift and the true
+    mean: no catastrophic cancellation when the columns have large means.
+    """
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
+    cdef Py_ssize_t itemsize = sizeof(floating)
+    cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
+    cdef bint row_major = (cs == 1)
+    cdef Py_ssize_t B = _block_rows(m, n, itemsize)
+    cdef Py_ssize_t i0, b, i, j, ld
+
+    G_arr = np.zeros((n, n), dtype=np.float64)
+    xty_arr = np.zeros(n, dtype=np.float64)
+    shift_arr = np.zeros(n, dtype=np.float64)
+    colsum_arr = np.zeros(n, dtype=np.float64)
+    cdef double[:, ::1] G = G_arr
+    cdef double[::1] xty = xty_arr
+    cdef double[::1] shift = shift_arr
+    cdef double[::1] colsum = colsum_arr
+    cdef double yshift = 0.0, ysum = 0.0, yy = 0.0
+
+    cdef bint copy_block = center
+    cdef bint acc_local = floating is float
+    cdef floating *A = NULL
+    cdef floating *ya = NULL
+    cdef floating *Gblk = NULL
+    cdef floating *xblk = NULL
+    cdef floating *cshift = NULL
+    cdef const floating *Ap
+    cdef const floating *yp
+    cdef const floating *xp
+    cdef floating cy = 0, v, s_y, s_yy
+    cdef floating beta = 1
+
+    try:
+        if copy_block:
+            A = <floating *> malloc(B * n * sizeof(floating))
+            ya = <floating *> malloc(B * sizeof(floating))
+            cshift = <floating *> malloc(n * sizeof(floating))
+            if A == NULL or ya == NULL or cshift == NULL:
+                raise MemoryError()
+        if acc_local:
+            Gblk = <floating *> malloc(n * n * sizeof(floating))
+            xblk = <floating *> malloc(n * sizeof(floating))
+            if Gblk == NULL or xblk == NULL:
+                raise MemoryError()
+        with nogil:
+            if copy_block:
+                # The shift: mean of the first block (a cheap, usually excellent estimate).
+                b = B
+                for i in range(b):
+                    for j in range(n):
+                        shift[j] += X[i, j]
+                    yshift += y[i]
+                for j in range(n):
+                    shift[j] /= b
+                    cshift[j] = <floating> shift[j]
+                    shift[j] = cshift[j]
+                cy = <floating> (yshift / b)
+                yshift = cy
+
+            i0 = 0
+            while i0 < m:
+                b = B if i0 + B <= m else m - i0
+                if copy_block:
+                    if row_major:
+                        for i in range(b):
+                            xp = &X[i0 + i, 0]
+                            for j in range(n):
+                                A[i * n + j] = xp[j] - cshift[j]
+                        ld = n
+                    else:
+                        for j in range(n):
+                            xp = &X[i0, j]
+                            for i in range(b):
+                                A[j * B + i] = xp[i] - cshift[j]
+                        ld = B
+                    s_y = 0
+                    s_yy = 0
+                    for i in range(b):
+                        v = y[i0 + i] - cy
+                        ya[i] = v
+                        s_y = s_y + v
+                        s_yy = s_yy + v * v
+                    ysum += s_y
+                    yy += s_yy
+                    Ap = A
+                    yp = ya
+                    _add_column_sums(A, b, n, ld, row_major, &colsum[0])
+                else:
+                    Ap = &X[i0, 0]
+                    ld = rs if row_major else cs
+                    yp = &y[i0]
+                    s_yy = 0
+                    for i in range(b):
+                        s_yy = s_yy + yp[i] * yp[i]
+                    yy += s_yy
+
+                if acc_local:
+                    _syrk_gemv(Ap, yp, b, n, ld, row_major, Gblk, n, xblk, 0)
+                    for j in range(n):
+                        xty[j] += xblk[j]
+                        for i in range(j + 1):
+                            G[j, i] += Gblk[j * n + i]
+                else:
+                    _syrk_gemv(Ap, yp, b, n, ld, row_major, <floating *> &G[0, 0], n,
+                               <floating *> &xty[0], 1)
+                i0 += b
+
+            # G holds the Fortran upper triangle, i.e. the C lower triangle: mirror it.
+            for j in range(n):
+                for i in range(j):
+                    G[i, j] = G[j, i]
+    finally:
+        free(A)
+        free(ya)
+        free(cshift)
+        free(Gblk)
+        free(xblk)
+
+    if not center:
+        return np.zeros(n), 0.0, G_arr, xty_arr, yy
+    # Shifted sums -> centred sums about the true mean (delta = colsum / m is small).
+    G_arr -= np.multiply.outer(colsum_arr, colsum_arr) / m
+    xty_arr -= colsum_arr * (ysum / m)
+    yy -= ysum * ysum / m
+    return shift_arr + colsum_arr / m, yshift + ysum / m, G_arr, xty_arr, yy
+
+
+cdef void _add_column_sums(const floating *A, Py_ssize_t b, Py_ssize_t n, Py_ssize_t ld,
+                           bint row_major, double *colsum) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef floating s
+    if row_major:
+        for j in range(n):
+            s = 0
+            for i in range(b):
+                s = s + A[i * ld + j]
+            colsum[j] += s
+    else:
+        for j in range(n):
+            s = 0
+            for i in range(b):
+                s = s + A[j * ld + i]
+            colsum[j] += s
+
+
+cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,
+                     Py_ssize_t ld, bint row_major, floating *C, Py_ssize_t ldc,
+                     floating *xty, floating beta) noexcept nogil:
+    # C (Fortran upper) = beta*C + A_blk^T A_blk ;  xty = beta*xty + A_blk^T y_blk.
+    # A row-major block is, to Fortran, the n x b matrix A_blk^T.
+    if row_major:
+        syrk(c'U', c'N', <int> n, <int> b, <floating> 1, A, <int> ld, beta, C, <int> ldc)
+        gemv(c'N', <int> n, <int> b, <floating> 1, A, <int> ld, yv, 1, beta, xty, 1)
+    else:
+        syrk(c'U', c'T', <int> n, <int> b, <floating> 1, A, <int> ld, beta, C, <int> ldc)
+        gemv(c'T', <int> b, <int> n, <floating> 1, A, <int> ld, yv, 1, beta, xty, 1)
+
+
+def cholesky_solve(floating[:, ::1] A, floating[::1] rhs):
+    """Solve A x = rhs for symmetric positive definite A, in place (A becomes its Cholesky
+    factor, rhs the solution). Returns ``(info, rcond)``: info > 0 if A is not positive definite
+    (then rhs is untouched and rcond is 0), and LAPACK's estimate of the reciprocal 1-norm
+    condition number otherwise."""
+    cdef int n = <int> A.shape[0]
+    cdef int info
+    cdef floating anorm, rcond = 0
+    cdef floating *work = <floating *> malloc(3 * n * sizeof(floating))
+    cdef int *iwork = <int *> malloc(n * sizeof(int))
+    if work == NULL or iwork == NULL:
+        free(work)
+        free(iwork)
+        raise MemoryError()
+    with nogil:
+        anorm = lansy_one_norm(c'U', n, &A[0, 0], n, work)
+        info = potrf(c'U', n, &A[0, 0], n)
+        if info == 0:
+            pocon(c'U', n, &A[0, 0], n, anorm, &rcond, work, iwork)
+            potrs(c'U', n, 1, &A[0, 0], n, &rhs[0], n)
+    free(work)
+    free(iwork)
+    return info, float(rcond)

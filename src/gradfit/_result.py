@@ -1,0 +1,78 @@
+"""The result type shared by every solver."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_float_matrix
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """Outcome of a least-squares fit.
+
+    Every solver minimises the same objective (see :func:`gradfit.solve_normal`)::
+
+        f(w, b) = 1/(2m) ||y - X w - b||^2 + l2/2 ||w||^2 + l1 ||w||_1
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features,)
+        The coefficients w (read-only), in the working precision (float32 or float64).
+    intercept : float
+        b; 0.0 when the fit had no intercept.
+    n_iter : int
+        Iterations (gradient steps) taken; 0 for the exact solver.
+    converged : bool
+        Whether the stopping criterion was met (always True for the exact solver).
+    loss_history : ndarray of float64
+        f after each iteration, starting with f at the initial point; empty for the exact solver.
+    solver : str
+        What actually ran: ``"cholesky"``, ``"lstsq"`` (the SVD fallback) or
+        ``"gradient_descent"``.
+    rcond : float
+        LAPACK's estimate of the reciprocal condition number of the column-scaled matrix
+        X^T X + m*l2*I that was factored (0.0 if it was not positive definite; NaN for
+        gradient descent).
+    objective : float
+        f at the returned coefficients.
+    message : str
+        Why the solver did what it did (fallbacks, precision changes, stopping reason).
+    step : object or None
+        The step-size strategy used by gradient descent.
+    grad_norm : float
+        Norm of the gradient of f at the returned point (NaN for the exact solver).
+    state : dict or None
+        The step-size strategy's internal state (plain arrays and numbers), used to resume.
+
+    Examples
+    --------
+    >>> import numpy as np, gradfit
+    >>> X = np.array([[0.0], [1.0], [2.0]]); y = np.array([1.0, 3.0, 5.0])
+    >>> res = gradfit.solve_normal(X, y)
+    >>> res.predict(np.array([[3.0]]))
+    array([7.])
+    """
+
+    coef: np.ndarray
+    intercept: float
+    n_iter: int = 0
+    converged: bool = True
+    loss_history: np.ndarray = field(default_factory=lambda: np.empty(0))
+    solver: str = "cholesky"
+    rcond: float = float("nan")
+    objective: float = float("nan")
+    message: str = ""
+    step: Any = None
+    grad_norm: float = float("nan")
+    state: dict | None = None
+
+    def predict(self, X) -> np.ndarray:
+        """Return ``X @ coef + intercept`` for X of shape (n_samples, n_features)."""
+        X = as_float_matrix(X, "X")
+        if X.shape[1] != self.coef.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} columns but the model was fitted with "
+                             f"{self.coef.shape[0]}; pass data with the same columns.")
+        return X @ self.coef.astype(X.dtype, copy=False) + self.intercept

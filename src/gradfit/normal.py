@@ -1,0 +1,172 @@
+"""The exact solver: the normal equations, factored by Cholesky."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import scipy.linalg
+
+from . import _normal
+from ._result import FitResult
+from ._validation import as_float_matrix, as_target, check_penalty, raise_nonfinite
+from .errors import IllConditionedError, IllConditionedWarning
+
+__all__ = ["solve_normal"]
+
+# Cholesky's relative forward error is bounded by about eps / rcond (rcond of the column-scaled
+# matrix). float64: trusted while that bound is below ~2e-6, else the SVD fallback runs.
+# float32: solved in float32 while the bound is below ~1e-4, else everything is redone in
+# float64 (the Gram matrix of the float32 pass itself carries float32 rounding, so a float64
+# factorisation of it would not help).
+RCOND_MIN_FLOAT64 = 1e-10
+RCOND_MIN_FLOAT32 = 1e-3
+
+
+def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
+                 fallback: bool = True) -> FitResult:
+    r"""Least squares (ridge when ``l2 > 0``) in one step, by Cholesky on the normal equations.
+
+    Minimises the objective shared by every gradfit solver::
+
+        f(w, b) = 1/(2m) ||y - X w - b||^2 + l2/2 ||w||^2
+
+    (b only with ``fit_intercept``, never penalised), i.e. solves
+    ``(Xc^T Xc + m*l2*I) w = Xc^T yc`` with Xc, yc the centred data (raw data without
+    intercept), and sets ``b = mean(y) - mean(X) @ w``. In scikit-learn terms, ``l2`` is
+    ``Ridge(alpha).alpha / m``.
+
+    One pass over X in row blocks computes X^T X (BLAS ``syrk``), X^T y, the column sums and
+    y^T y together; centring shifts each block by the mean of the first block, so columns with
+    large means lose no accuracy. The matrix is scaled to unit diagonal, factored (LAPACK
+    ``potrf``), its condition estimated (``pocon``) and the system solved (``potrs``).
+    When it is not positive definite or ``rcond`` is below ``RCOND_MIN_FLOAT64`` (1e-10),
+    the answer is not trusted: with ``fallback=True`` the problem is solved by SVD
+    (LAPACK ``gelsd``, as ``numpy.linalg.lstsq``: minimum-norm if X is rank deficient) on a
+    centred float64 copy of X, ``solver`` is ``"lstsq"`` and an
+    :class:`~gradfit.IllConditionedWarning` says why; with ``fallback=False``
+    :class:`~gradfit.IllConditionedError` is raised.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+        float32 or float64, C or F order, read-only allowed: used in place, never copied or
+        modified. Other numeric dtypes (bool, int) are converted to float64 (a copy); arrays
+        with no unit stride along either axis are copied to C order.
+    y : array_like of shape (m,)
+        Targets; converted to X's precision (an O(m) copy when the dtype differs).
+    l2 : float, default 0.0
+        Ridge penalty, >= 0.
+    fit_intercept : bool, default True
+        Fit an unpenalised intercept b.
+    fallback : bool, default True
+        Allow the SVD fallback for singular or ill-conditioned problems.
+
+    Returns
+    -------
+    FitResult
+        ``coef`` in X's precision. float32 data is solved in float32 unless the float32
+        factorisation's ``rcond`` is below ``RCOND_MIN_FLOAT32`` (1e-3); then the solve is
+        repeated in float64 on a float64 copy of X and ``message`` says so.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or dtypes, NaN or inf in X or y, empty input, invalid ``l2``.
+    IllConditionedError
+        With ``fallback=False``, when the normal equations cannot be trusted.
+
+    Examples
+    --------
+    >>> import numpy as np, gradfit
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> y = X @ np.array([2.0, -1.0]) + 0.5
+    >>> res = gradfit.solve_normal(X, y)
+    >>> np.round(res.coef, 12), round(res.intercept, 12)
+    (array([ 2., -1.]), 0.5)
+    """
+    X = as_float_matrix(X, "X")
+    y = as_target(y, X.shape[0], X.dtype, "y")
+    l2 = check_penalty(l2, "l2")
+    fit_intercept = bool(fit_intercept)
+    res = _solve(X, y, l2, fit_intercept, fallback)
+    if res is None:  # float32 was not accurate enough: everything again in float64
+        res = _solve(X.astype(np.float64), y.astype(np.float64), l2, fit_intercept, fallback,
+                     note="float32 normal equations were too ill-conditioned "
+                          f"(rcond < {RCOND_MIN_FLOAT32:g}); solved in float64. ")
+        res = _replace_coef(res, res.coef.astype(np.float32))
+    return res
+
+
+def _replace_coef(res: FitResult, coef: np.ndarray) -> FitResult:
+    coef.flags.writeable = False
+    return dataclasses.replace(res, coef=coef)
+
+
+def _solve(X, y, l2, fit_intercept, fallback, note=""):
+    m, n = X.shape
+    mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, fit_intercept)
+    if not (np.isfinite(yty) and np.isfinite(np.diagonal(G)).all()
+            and np.isfinite(mean_x).all()):
+        raise_nonfinite(X, y)
+
+    A = G.copy()
+    A.flat[:: n + 1] += m * l2
+    d = np.sqrt(np.diagonal(A)).copy()
+    d[d == 0.0] = 1.0  # a zero column: A stays singular and potrf reports it
+    A /= d
+    A /= d[:, None]
+    rhs = xty / d
+    work = X.dtype
+    A = A.astype(work)
+    rhs = rhs.astype(work)
+    info, rcond = _normal.cholesky_solve(A, rhs)
+    rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
+    if info == 0 and rcond >= rcond_min:
+        coef = (rhs.astype(np.float64) / d)
+        return _result(coef.astype(work), G, xty, yty, mean_x, mean_y, m, l2, fit_intercept,
+                       "cholesky", rcond, note)
+    if work == np.float32:
+        return None
+
+    why = ("X^T X + m*l2*I is not positive definite (exactly collinear or constant columns, or "
+           "more columns than rows)" if info else
+           f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
+           f"{RCOND_MIN_FLOAT64:g})")
+    if not fallback:
+        raise IllConditionedError(f"{why}. Add a ridge penalty (l2 > 0), drop collinear "
+                                  "columns, or pass fallback=True to solve by SVD instead.")
+    coef, rank = _lstsq(X, y, mean_x, mean_y, l2, fit_intercept)
+    msg = f"{note}{why}; solved by SVD (LAPACK gelsd)"
+    if rank < n:
+        msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
+    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=3)
+    return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, "lstsq",
+                   0.0 if info else rcond, msg)
+
+
+def _lstsq(X, y, mean_x, mean_y, l2, fit_intercept):
+    m, n = X.shape
+    A = np.array(X, dtype=np.float64)
+    b = np.array(y, dtype=np.float64)
+    if fit_intercept:
+        A -= mean_x
+        b -= mean_y
+    if l2 > 0:
+        A = np.vstack([A, np.sqrt(m * l2) * np.eye(n)])
+        b = np.concatenate([b, np.zeros(n)])
+    cond = np.finfo(np.float64).eps * max(A.shape)
+    coef, _, rank, _ = scipy.linalg.lstsq(A, b, cond=cond, lapack_driver="gelsd",
+                                          check_finite=False)
+    return coef, int(rank)
+
+
+def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg):
+    c = coef.astype(np.float64)
+    intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
+    # ||yc - Xc w||^2 from the statistics: accurate to about eps * ||yc||^2.
+    rss = max(float(yty - 2.0 * (c @ xty) + c @ (G @ c)), 0.0)
+    objective = rss / (2 * m) + 0.5 * l2 * float(c @ c)
+    coef.flags.writeable = False
+    return FitResult(coef=coef, intercept=intercept, solver=solver, rcond=float(rcond),
+                     objective=objective, message=msg)
