@@ -12,8 +12,10 @@ Every solver minimises the same objective of coefficients w and intercept b::
 from ._result import FitResult
 from .errors import (ConvergenceWarning, DivergenceError, IllConditionedError,
                      IllConditionedWarning)
+from . import steps
+from .descent import gradient_descent
 from .normal import solve_normal
 
-__all__ = ["FitResult", "solve_normal", "ConvergenceWarning", "DivergenceError",
+__all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "ConvergenceWarning", "DivergenceError",
            "IllConditionedError", "IllConditionedWarning"]
 __version__ = "0.1.0"

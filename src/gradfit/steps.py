@@ -1,0 +1,279 @@
+"""Step-size strategies for :func:`gradfit.gradient_descent`.
+
+Each strategy is a small frozen dataclass holding its hyper-parameters, validated when it is
+built. The engine that applies it lives in compiled code (``_descent.pyx``): a strategy only
+tells the engine which rule to run (``code``) and with which numbers (``params()``), as in
+scikit-learn's SGD, and names the pieces of its internal state so that a fit can be resumed.
+
+Below, g is the gradient of the objective f at the current point p (coefficients and, with an
+intercept, the intercept), ε the learning rate, and all vector operations are elementwise.
+
+Examples
+--------
+>>> from gradfit import steps
+>>> steps.Adam(learning_rate=0.01)
+Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, eps=1e-08)
+>>> steps.get("bb")
+BarzilaiBorwein()
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+__all__ = ["StepStrategy", "Fixed", "Lipschitz", "ExactLineSearch", "Backtracking",
+           "BarzilaiBorwein", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "get",
+           "NAMES"]
+
+
+def _positive(obj, name: str) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{type(obj).__name__}: {name} must be a finite number > 0, "
+                         f"got {value!r}.")
+    object.__setattr__(obj, name, float(value))
+
+
+def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
+    value = getattr(obj, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        (0 <= value < 1 if closed_left else 0 < value < 1)
+    if not ok:
+        interval = "[0, 1)" if closed_left else "(0, 1)"
+        raise ValueError(f"{type(obj).__name__}: {name} must be in {interval}, got {value!r}.")
+    object.__setattr__(obj, name, float(value))
+
+
+@dataclass(frozen=True)
+class StepStrategy:
+    """Base class: ``code`` selects the rule in the compiled engine; ``state_vectors`` names
+    the per-coordinate state it keeps (at most two vectors) for resuming."""
+
+    code: ClassVar[int]
+    state_vectors: ClassVar[tuple[str, ...]] = ()
+    full_batch_only: ClassVar[bool] = False
+
+    def params(self) -> tuple[float, ...]:
+        """The hyper-parameters, in the order the engine reads them."""
+        return tuple(float(getattr(self, f.name)) for f in fields(self))
+
+    @property
+    def rate_description(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)) or \
+            "automatic step size"
+
+
+@dataclass(frozen=True)
+class Fixed(StepStrategy):
+    """Constant learning rate, the lecture's rule: ``p ← p − ε g``.
+
+    Converges on this problem when ε < 2/L (L: the largest eigenvalue of the Hessian);
+    too small is slow, too large diverges (the lecture's dilemma). The name ``"fixed"`` gives
+    ε = 0.01, the lecture's suggestion.
+    """
+
+    learning_rate: float = 0.01
+    code: ClassVar[int] = 0
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+
+
+@dataclass(frozen=True)
+class Lipschitz(StepStrategy):
+    """ε = 1/L, with L the largest eigenvalue of the Hessian of f (the Lipschitz constant of
+    its gradient), estimated before the first step by power iteration (Rayleigh quotient, at
+    most ``max_power_iter`` passes over X, stopping when it changes by less than ``rtol``).
+
+    ``p ← p − g / L``: for a convex quadratic every such step decreases f (Nesterov,
+    *Introductory Lectures on Convex Optimization*, 2004, §2.1.5). The estimate is reported
+    in the result's ``state["lipschitz"]``.
+    """
+
+    max_power_iter: int = 50
+    rtol: float = 1e-4
+    code: ClassVar[int] = 1
+
+    def __post_init__(self):
+        if isinstance(self.max_power_iter, bool) or not isinstance(self.max_power_iter, int) \
+                or self.max_power_iter < 1:
+            raise ValueError(f"Lipschitz: max_power_iter must be an integer >= 1, got "
+                             f"{self.max_power_iter!r}.")
+        _positive(self, "rtol")
+
+
+@dataclass(frozen=True)
+class ExactLineSearch(StepStrategy):
+    """ε = argmin over ε of f(p − ε g), in closed form for this quadratic:
+    ``ε = gᵀg / gᵀHg`` (Cauchy's steepest descent, 1847; Nocedal & Wright, *Numerical
+    Optimization*, 2nd ed., eq. 3.25). gᵀHg costs one extra pass over X per iteration.
+    """
+
+    code: ClassVar[int] = 2
+
+
+@dataclass(frozen=True)
+class Backtracking(StepStrategy):
+    """Armijo backtracking, the lecture's algorithm: start from a trial ε, multiply it by
+    ``shrink`` until ``f(p − ε g) ≤ f(p) − c ε gᵀg`` (Nocedal & Wright, Algorithm 3.1).
+
+    f(p − ε g) = f(p) − ε gᵀg + ε²/2 gᵀHg is a quadratic in ε, so one pass over X for gᵀHg
+    prices every trial. After an accepted step the next trial starts from ε·``grow``; with
+    ``grow=None`` it restarts from ``initial`` every iteration, exactly as in the lecture.
+    """
+
+    initial: float = 1.0
+    shrink: float = 0.5
+    c: float = 1e-4
+    grow: float | None = 2.0
+    code: ClassVar[int] = 3
+
+    def __post_init__(self):
+        _positive(self, "initial")
+        _in_unit_interval(self, "shrink", closed_left=False)
+        _in_unit_interval(self, "c", closed_left=False)
+        if self.grow is not None:
+            _positive(self, "grow")
+            if self.grow < 1:
+                raise ValueError(f"Backtracking: grow must be >= 1 (or None to restart from "
+                                 f"initial), got {self.grow!r}.")
+
+    def params(self) -> tuple[float, ...]:
+        return (float(self.initial), float(self.shrink), float(self.c),
+                0.0 if self.grow is None else float(self.grow))
+
+
+@dataclass(frozen=True)
+class BarzilaiBorwein(StepStrategy):
+    """Barzilai–Borwein step, the "long" formula BB1: ``ε_k = sᵀs / sᵀy`` with
+    s = p_k − p_{k−1} and y = g_k − g_{k−1} (Barzilai & Borwein, IMA J. Numer. Anal. 8, 1988,
+    eq. 5). The first step, and any step where sᵀy ≤ 0 (no positive curvature measured, which
+    on this convex problem only rounding can cause), is an exact line-search step. On a
+    strictly convex quadratic the iteration converges (Raydan, IMA J. Numer. Anal. 13, 1993),
+    though not monotonically: f may rise on some iterations.
+    """
+
+    code: ClassVar[int] = 4
+    state_vectors: ClassVar[tuple[str, ...]] = ("previous_point", "previous_gradient")
+
+
+@dataclass(frozen=True)
+class Momentum(StepStrategy):
+    """Heavy-ball momentum in the torch.optim.SGD form (dampening 0):
+    ``v ← β v + g;  p ← p − ε v`` (the learning rate outside the velocity; Polyak 1964;
+    https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
+    """
+
+    learning_rate: float = 0.01
+    beta: float = 0.9
+    code: ClassVar[int] = 5
+    state_vectors: ClassVar[tuple[str, ...]] = ("velocity",)
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+        _in_unit_interval(self, "beta")
+
+
+@dataclass(frozen=True)
+class Nesterov(StepStrategy):
+    """Nesterov's accelerated gradient in the torch.optim.SGD form (``nesterov=True``):
+    ``v ← β v + g;  p ← p − ε (g + β v)`` (Sutskever et al., ICML 2013;
+    https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
+    """
+
+    learning_rate: float = 0.01
+    beta: float = 0.9
+    code: ClassVar[int] = 6
+    state_vectors: ClassVar[tuple[str, ...]] = ("velocity",)
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+        _in_unit_interval(self, "beta")
+
+
+@dataclass(frozen=True)
+class AdaGrad(StepStrategy):
+    """AdaGrad as torch.optim.Adagrad (no decay, accumulator starting at 0, ε outside the root):
+    ``s ← s + g²;  p ← p − lr · g / (√s + eps)`` (Duchi, Hazan & Singer, JMLR 2011;
+    https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html).
+    """
+
+    learning_rate: float = 0.01
+    eps: float = 1e-10
+    code: ClassVar[int] = 7
+    state_vectors: ClassVar[tuple[str, ...]] = ("sum_of_squares",)
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+        _positive(self, "eps")
+
+
+@dataclass(frozen=True)
+class RMSprop(StepStrategy):
+    """RMSprop as torch.optim.RMSprop (not centred, no momentum, ε outside the root):
+    ``s ← ρ s + (1 − ρ) g²;  p ← p − lr · g / (√s + eps)`` (Tieleman & Hinton, 2012;
+    https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html).
+
+    With a constant rate it does not converge to the minimiser: near it, g/√s stays of size
+    about 1, so p hovers in a neighbourhood whose size is proportional to the rate.
+    """
+
+    learning_rate: float = 0.01
+    rho: float = 0.99
+    eps: float = 1e-8
+    code: ClassVar[int] = 8
+    state_vectors: ClassVar[tuple[str, ...]] = ("square_average",)
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+        _in_unit_interval(self, "rho")
+        _positive(self, "eps")
+
+
+@dataclass(frozen=True)
+class Adam(StepStrategy):
+    """Adam as torch.optim.Adam (bias-corrected, ε outside the root after correction):
+    ``m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;
+    p ← p − lr · (m / (1 − β1ᵗ)) / (√(v / (1 − β2ᵗ)) + eps)``
+    (Kingma & Ba, ICLR 2015, Algorithm 1;
+    https://pytorch.org/docs/stable/generated/torch.optim.Adam.html).
+    """
+
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    code: ClassVar[int] = 9
+    state_vectors: ClassVar[tuple[str, ...]] = ("first_moment", "second_moment")
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+        _in_unit_interval(self, "beta1")
+        _in_unit_interval(self, "beta2")
+        _positive(self, "eps")
+
+
+NAMES: dict[str, type[StepStrategy]] = {
+    "fixed": Fixed,
+    "lipschitz": Lipschitz,
+    "exact": ExactLineSearch,
+    "backtracking": Backtracking,
+    "bb": BarzilaiBorwein,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
+
+
+def get(step: str | StepStrategy) -> StepStrategy:
+    """A strategy object from its name (with default hyper-parameters) or the object itself."""
+    if isinstance(step, StepStrategy):
+        return step
+    if isinstance(step, str) and step.lower() in NAMES:
+        return NAMES[step.lower()]()
+    raise ValueError(f"unknown step strategy {step!r}; use one of {', '.join(NAMES)} or an "
+                     f"object from gradfit.steps.")
