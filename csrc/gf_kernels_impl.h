@@ -4,166 +4,235 @@
  * GF_BLOCK_BYTES of X) it is in REAL, which keeps float32 sums accurate to about
  * block-length * eps instead of m * eps. */
 
-/* r[0..b) = X_blk w + offset - y_blk */
-GF_CLONES static void SFX(blk_matvec)(gf_int b, gf_int n, const REAL *X, gf_int rs, gf_int cs,
-                                       const REAL *y, const REAL *w, REAL offset, REAL *r)
+/* Software prefetch of rows [i, i+4) of a row-major X that has `avail` rows from X onwards.
+ * The hardware prefetcher loses track of four interleaved short rows (n ~ 100) and the pass
+ * then runs at a third of the memory bandwidth; asking for the rows GF_PREFETCH_ROWS ahead
+ * restores it. */
+static inline void SFX(prefetch_rows)(const REAL *X, gf_int rs, gf_int n, gf_int i,
+                                      gf_int avail)
+{
+    if (i + 4 > avail) return;
+    if (rs == n) {
+        const char *p = (const char *)(X + i * rs);
+        for (size_t k = 0; k < 4 * (size_t)n * sizeof(REAL); k += 64) __builtin_prefetch(p + k);
+    } else {
+        for (gf_int r = i; r < i + 4; r++) {
+            const char *p = (const char *)(X + r * rs);
+            for (size_t k = 0; k < (size_t)n * sizeof(REAL); k += 64) __builtin_prefetch(p + k);
+        }
+    }
+}
+
+/* Row-major block: residuals and X_blk^T r in one sweep, four rows at a time (their dot
+ * products with w, then their contribution to the gradient while they are still in L1).
+ * gblk (REAL, n) and s (REAL, 2) are accumulated into. */
+GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const REAL *X,
+                                          gf_int rs, const REAL *y, const REAL *w, REAL offset,
+                                          REAL *gblk, REAL *s)
+{
+    REAL s0 = 0, s1 = 0;
+    gf_int i = 0;
+    for (; i + 4 <= b; i += 4) {
+        const REAL *x0 = X + i * rs, *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+        SFX(prefetch_rows)(X, rs, n, i + GF_PREFETCH_ROWS, avail);
+        REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#pragma omp simd reduction(+:a0, a1, a2, a3)
+        for (gf_int j = 0; j < n; j++) {
+            a0 += x0[j] * w[j];
+            a1 += x1[j] * w[j];
+            a2 += x2[j] * w[j];
+            a3 += x3[j] * w[j];
+        }
+        a0 += offset; a1 += offset; a2 += offset; a3 += offset;
+        if (y) { a0 -= y[i]; a1 -= y[i + 1]; a2 -= y[i + 2]; a3 -= y[i + 3]; }
+        /* a tree, not a chain of FMAs into gblk: the loop-carried dependency through gblk[j]
+         * is then one addition per four rows */
+#pragma omp simd
+        for (gf_int j = 0; j < n; j++)
+            gblk[j] += (x0[j] * a0 + x1[j] * a1) + (x2[j] * a2 + x3[j] * a3);
+        s0 += (a0 + a1) + (a2 + a3);
+        s1 += (a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3);
+    }
+    for (; i < b; i++) {
+        const REAL *x0 = X + i * rs;
+        REAL a0 = 0;
+#pragma omp simd reduction(+:a0)
+        for (gf_int j = 0; j < n; j++) a0 += x0[j] * w[j];
+        a0 += offset;
+        if (y) a0 -= y[i];
+#pragma omp simd
+        for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * a0;
+        s0 += a0;
+        s1 += a0 * a0;
+    }
+    s[0] += s0;
+    s[1] += s1;
+}
+
+/* Column-major: ask for the next block's segment of column c while this block works. */
+static inline void SFX(prefetch_segment)(const REAL *c, gf_int b, gf_int avail)
+{
+    gf_int len = avail - b < b ? avail - b : b;
+    const char *p = (const char *)(c + b);
+    for (size_t k = 0; (gf_int)k < len * (gf_int)sizeof(REAL); k += 64) __builtin_prefetch(p + k);
+}
+
+/* u[0..b) = X_blk d + offset - y_blk  (y may be NULL) */
+GF_CLONES static void SFX(blk_matvec)(gf_int b, gf_int avail, gf_int n, const REAL *X,
+                                       gf_int rs, gf_int cs, const REAL *y, const REAL *d,
+                                       REAL offset, REAL *u)
 {
     if (cs == 1) {
         gf_int i = 0;
         for (; i + 4 <= b; i += 4) {
             const REAL *x0 = X + i * rs, *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+            SFX(prefetch_rows)(X, rs, n, i + GF_PREFETCH_ROWS, avail);
             REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, a3)
             for (gf_int j = 0; j < n; j++) {
-                a0 += x0[j] * w[j];
-                a1 += x1[j] * w[j];
-                a2 += x2[j] * w[j];
-                a3 += x3[j] * w[j];
+                a0 += x0[j] * d[j];
+                a1 += x1[j] * d[j];
+                a2 += x2[j] * d[j];
+                a3 += x3[j] * d[j];
             }
-            r[i] = a0 + offset; r[i + 1] = a1 + offset;
-            r[i + 2] = a2 + offset; r[i + 3] = a3 + offset;
+            u[i] = a0 + offset; u[i + 1] = a1 + offset;
+            u[i + 2] = a2 + offset; u[i + 3] = a3 + offset;
         }
         for (; i < b; i++) {
             const REAL *x0 = X + i * rs;
             REAL a0 = 0;
 #pragma omp simd reduction(+:a0)
-            for (gf_int j = 0; j < n; j++) a0 += x0[j] * w[j];
-            r[i] = a0 + offset;
+            for (gf_int j = 0; j < n; j++) a0 += x0[j] * d[j];
+            u[i] = a0 + offset;
         }
     } else {
-        for (gf_int i = 0; i < b; i++) r[i] = offset;
+        for (gf_int i = 0; i < b; i++) u[i] = offset;
         gf_int j = 0;
         for (; j + 4 <= n; j += 4) {
             const REAL *c0 = X + j * cs, *c1 = c0 + cs, *c2 = c1 + cs, *c3 = c2 + cs;
-            const REAL w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
+            const REAL d0 = d[j], d1 = d[j + 1], d2 = d[j + 2], d3 = d[j + 3];
+            SFX(prefetch_segment)(c0, b, avail);
+            SFX(prefetch_segment)(c1, b, avail);
+            SFX(prefetch_segment)(c2, b, avail);
+            SFX(prefetch_segment)(c3, b, avail);
 #pragma omp simd
             for (gf_int i = 0; i < b; i++)
-                r[i] += (c0[i] * w0 + c1[i] * w1) + (c2[i] * w2 + c3[i] * w3);
+                u[i] += (c0[i] * d0 + c1[i] * d1) + (c2[i] * d2 + c3[i] * d3);
         }
         for (; j < n; j++) {
             const REAL *c0 = X + j * cs;
-            const REAL w0 = w[j];
+            const REAL d0 = d[j];
+            SFX(prefetch_segment)(c0, b, avail);
 #pragma omp simd
-            for (gf_int i = 0; i < b; i++) r[i] += c0[i] * w0;
+            for (gf_int i = 0; i < b; i++) u[i] += c0[i] * d0;
         }
     }
     if (y)
-        for (gf_int i = 0; i < b; i++) r[i] -= y[i];
+        for (gf_int i = 0; i < b; i++) u[i] -= y[i];
 }
 
-/* gacc[0..n) += X_blk^T r  (accumulated in REAL within the block, added to double) */
-GF_CLONES static void SFX(blk_rmatvec)(gf_int b, gf_int n, const REAL *X, gf_int rs, gf_int cs,
-                                        const REAL *r, REAL *gblk, double *gacc)
+/* Column-major block: gblk[0..n) += X_blk^T r, one dot product per column (from L2). */
+GF_CLONES static void SFX(blk_rmatvec_cols)(gf_int b, gf_int n, const REAL *X, gf_int cs,
+                                             const REAL *r, REAL *gblk)
 {
-    if (cs == 1) {
-        for (gf_int j = 0; j < n; j++) gblk[j] = 0;
-        gf_int i = 0;
-        for (; i + 4 <= b; i += 4) {
-            const REAL *x0 = X + i * rs, *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
-            const REAL r0 = r[i], r1 = r[i + 1], r2 = r[i + 2], r3 = r[i + 3];
-#pragma omp simd
-            for (gf_int j = 0; j < n; j++)
-                gblk[j] += (x0[j] * r0 + x1[j] * r1) + (x2[j] * r2 + x3[j] * r3);
-        }
-        for (; i < b; i++) {
-            const REAL *x0 = X + i * rs;
-            const REAL r0 = r[i];
-#pragma omp simd
-            for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * r0;
-        }
-    } else {
-        gf_int j = 0;
-        for (; j + 4 <= n; j += 4) {
-            const REAL *c0 = X + j * cs, *c1 = c0 + cs, *c2 = c1 + cs, *c3 = c2 + cs;
-            REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    gf_int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const REAL *c0 = X + j * cs, *c1 = c0 + cs, *c2 = c1 + cs, *c3 = c2 + cs;
+        REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #pragma omp simd reduction(+:a0, a1, a2, a3)
-            for (gf_int i = 0; i < b; i++) {
-                a0 += c0[i] * r[i];
-                a1 += c1[i] * r[i];
-                a2 += c2[i] * r[i];
-                a3 += c3[i] * r[i];
-            }
-            gblk[j] = a0; gblk[j + 1] = a1; gblk[j + 2] = a2; gblk[j + 3] = a3;
+        for (gf_int i = 0; i < b; i++) {
+            a0 += c0[i] * r[i];
+            a1 += c1[i] * r[i];
+            a2 += c2[i] * r[i];
+            a3 += c3[i] * r[i];
         }
-        for (; j < n; j++) {
-            const REAL *c0 = X + j * cs;
-            REAL a0 = 0;
-#pragma omp simd reduction(+:a0)
-            for (gf_int i = 0; i < b; i++) a0 += c0[i] * r[i];
-            gblk[j] = a0;
-        }
+        gblk[j] += a0; gblk[j + 1] += a1; gblk[j + 2] += a2; gblk[j + 3] += a3;
     }
-    for (gf_int j = 0; j < n; j++) gacc[j] += (double)gblk[j];
+    for (; j < n; j++) {
+        const REAL *c0 = X + j * cs;
+        REAL a0 = 0;
+#pragma omp simd reduction(+:a0)
+        for (gf_int i = 0; i < b; i++) a0 += c0[i] * r[i];
+        gblk[j] += a0;
+    }
 }
 
-static void SFX(blk_sums)(gf_int b, const REAL *r, double *s)
+static void SFX(vec_sums)(gf_int b, const REAL *r, REAL *s)
 {
     REAL s0 = 0, s1 = 0;
     for (gf_int i = 0; i < b; i++) { s0 += r[i]; s1 += r[i] * r[i]; }
-    s[0] += (double)s0;
-    s[1] += (double)s1;
+    s[0] += s0;
+    s[1] += s1;
+}
+
+/* The pass driver: blocks of rows, a fixed contiguous range of blocks per thread, per-block
+ * sums in REAL added into per-thread double partials, reduced in thread order. With
+ * want_grad false only sums of u = X d + offset are formed (sums[1] = ||u||^2). */
+static void SFX(pass)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs, const REAL *y,
+                      const REAL *w, double offset, int want_grad, double *g, double *sums,
+                      int nthreads)
+{
+    const gf_int B = gf_block_rows(n, sizeof(REAL), cs == 1);
+    const gf_int nblk = (m + B - 1) / B;
+    int nt = nthreads > 0 ? nthreads : gf_default_threads(m, n);
+    if (nt > nblk) nt = (int)nblk;
+    if (nt < 1) nt = 1;
+    const size_t stride = (size_t)n + 2;
+    double *part = (double *)calloc((size_t)nt * stride, sizeof(double));
+    REAL *scratch = (REAL *)malloc((size_t)nt * (size_t)(B + n + 2) * sizeof(REAL));
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = omp_get_thread_num();
+        const gf_int lo = nblk * t / nt, hi = nblk * (t + 1) / nt;
+        double *acc = part + (size_t)t * stride;
+        REAL *u = scratch + (size_t)t * (size_t)(B + n + 2), *gblk = u + B, *s = gblk + n;
+        for (gf_int k = lo; k < hi; k++) {
+            const gf_int i0 = k * B, b = (i0 + B <= m) ? B : m - i0;
+            const REAL *Xb = X + i0 * rs, *yb = y ? y + i0 : NULL;
+            s[0] = s[1] = 0;
+            if (want_grad) {
+                for (gf_int j = 0; j < n; j++) gblk[j] = 0;
+                if (cs == 1) {
+                    SFX(blk_grad_rows)(b, m - i0, n, Xb, rs, yb, w, (REAL)offset, gblk, s);
+                } else {
+                    SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, (REAL)offset, u);
+                    SFX(blk_rmatvec_cols)(b, n, Xb, cs, u, gblk);
+                    SFX(vec_sums)(b, u, s);
+                }
+                for (gf_int j = 0; j < n; j++) acc[j] += (double)gblk[j];
+            } else {
+                SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, (REAL)offset, u);
+                SFX(vec_sums)(b, u, s);
+            }
+            acc[n] += (double)s[0];
+            acc[n + 1] += (double)s[1];
+        }
+    }
+    for (gf_int j = 0; j < n + 2; j++) {
+        double v = 0;
+        for (int t = 0; t < nt; t++) v += part[(size_t)t * stride + j];
+        if (j < n) {
+            if (want_grad) g[j] = v;
+        } else {
+            sums[j - n] = v;
+        }
+    }
+    free(part);
+    free(scratch);
 }
 
 void SFX(gf_residual_gradient)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs,
                                const REAL *y, const REAL *w, double offset,
                                double *g, double *sums, int nthreads)
 {
-    const gf_int B = gf_block_rows(n, sizeof(REAL));
-    const gf_int nblk = (m + B - 1) / B;
-    int nt = nthreads > 0 ? nthreads : gf_default_threads(m, n);
-    if (nt > nblk) nt = (int)nblk;
-    if (nt < 1) nt = 1;
-    double *part = (double *)calloc((size_t)nt * (size_t)(n + 2), sizeof(double));
-    REAL *scratch = (REAL *)malloc((size_t)nt * (size_t)(B + n) * sizeof(REAL));
-
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = omp_get_thread_num();
-        const gf_int lo = nblk * t / nt, hi = nblk * (t + 1) / nt;
-        double *gacc = part + (size_t)t * (size_t)(n + 2);
-        REAL *r = scratch + (size_t)t * (size_t)(B + n), *gblk = r + B;
-        for (gf_int k = lo; k < hi; k++) {
-            const gf_int i0 = k * B, b = (i0 + B <= m) ? B : m - i0;
-            const REAL *Xb = X + i0 * rs;
-            SFX(blk_matvec)(b, n, Xb, rs, cs, y ? y + i0 : NULL, w, (REAL)offset, r);
-            SFX(blk_rmatvec)(b, n, Xb, rs, cs, r, gblk, gacc);
-            SFX(blk_sums)(b, r, gacc + n);
-        }
-    }
-    for (gf_int j = 0; j < n + 2; j++) {
-        double s = 0;
-        for (int t = 0; t < nt; t++) s += part[(size_t)t * (size_t)(n + 2) + j];
-        if (j < n) g[j] = s; else sums[j - n] = s;
-    }
-    free(part);
-    free(scratch);
+    SFX(pass)(m, n, X, rs, cs, y, w, offset, 1, g, sums, nthreads);
 }
 
 double SFX(gf_matvec_sqnorm)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs,
                              const REAL *d, double offset, int nthreads)
 {
-    const gf_int B = gf_block_rows(n, sizeof(REAL));
-    const gf_int nblk = (m + B - 1) / B;
-    int nt = nthreads > 0 ? nthreads : gf_default_threads(m, n);
-    if (nt > nblk) nt = (int)nblk;
-    if (nt < 1) nt = 1;
-    double *part = (double *)calloc((size_t)nt * 2, sizeof(double));
-    REAL *scratch = (REAL *)malloc((size_t)nt * (size_t)B * sizeof(REAL));
-
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = omp_get_thread_num();
-        const gf_int lo = nblk * t / nt, hi = nblk * (t + 1) / nt;
-        REAL *u = scratch + (size_t)t * (size_t)B;
-        for (gf_int k = lo; k < hi; k++) {
-            const gf_int i0 = k * B, b = (i0 + B <= m) ? B : m - i0;
-            SFX(blk_matvec)(b, n, X + i0 * rs, rs, cs, NULL, d, (REAL)offset, u);
-            SFX(blk_sums)(b, u, part + 2 * t);
-        }
-    }
-    double s = 0;
-    for (int t = 0; t < nt; t++) s += part[2 * t + 1];
-    free(part);
-    free(scratch);
-    return s;
+    double sums[2];
+    SFX(pass)(m, n, X, rs, cs, NULL, d, offset, 0, NULL, sums, nthreads);
+    return sums[1];
 }
