@@ -110,13 +110,19 @@ def _solve(X, y, l2, fit_intercept, fallback, note=""):
             and np.isfinite(mean_x).all()):
         raise_nonfinite(X, y)
 
-    A = G.copy()
-    A.flat[:: n + 1] += m * l2
+    if np.isfinite(m * l2):
+        A = G.copy()
+        A.flat[:: n + 1] += m * l2
+        rhs = xty
+    else:  # l2 so large that m*l2 overflows: the same system divided by m*l2
+        A = G / m / l2
+        A.flat[:: n + 1] += 1.0
+        rhs = xty / m / l2
     d = np.sqrt(np.diagonal(A)).copy()
     d[d == 0.0] = 1.0  # a zero column: A stays singular and potrf reports it
     A /= d
     A /= d[:, None]
-    rhs = xty / d
+    rhs = rhs / d
     work = X.dtype
     A = A.astype(work)
     rhs = rhs.astype(work)
@@ -136,13 +142,13 @@ def _solve(X, y, l2, fit_intercept, fallback, note=""):
     if not fallback:
         raise IllConditionedError(f"{why}. Add a ridge penalty (l2 > 0), drop collinear "
                                   "columns, or pass fallback=True to solve by SVD instead.")
-    coef, rank = _lstsq(X, y, mean_x, mean_y, l2, fit_intercept)
+    coef, rank, objective = _lstsq(X, y, mean_x, mean_y, l2, fit_intercept)
     msg = f"{note}{why}; solved by SVD (LAPACK gelsd)"
     if rank < n:
         msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
     warnings.warn(msg + ".", IllConditionedWarning, stacklevel=3)
     return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, "lstsq",
-                   0.0 if info else rcond, msg)
+                   0.0 if info else rcond, msg, objective)
 
 
 def _lstsq(X, y, mean_x, mean_y, l2, fit_intercept):
@@ -158,15 +164,21 @@ def _lstsq(X, y, mean_x, mean_y, l2, fit_intercept):
     cond = np.finfo(np.float64).eps * max(A.shape)
     coef, _, rank, _ = scipy.linalg.lstsq(A, b, cond=cond, lapack_driver="gelsd",
                                           check_finite=False)
-    return coef, int(rank)
+    # From the residual itself: on an ill-conditioned problem the statistics-based formula
+    # loses about eps * ||X||^2 ||w||^2, which can exceed the objective.
+    resid = b - A @ coef
+    return coef, int(rank), float(resid @ resid) / (2 * m)
 
 
-def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg):
+def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg,
+            objective=None):
     c = coef.astype(np.float64)
     intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
-    # ||yc - Xc w||^2 from the statistics: accurate to about eps * ||yc||^2.
-    rss = max(float(yty - 2.0 * (c @ xty) + c @ (G @ c)), 0.0)
-    objective = rss / (2 * m) + 0.5 * l2 * float(c @ c)
+    if objective is None:
+        # ||yc - Xc w||^2 from the statistics, without another pass over X: accurate to about
+        # eps * (||yc||^2 + ||Xc w||^2), ample on the well-conditioned problems Cholesky keeps.
+        rss = max(float(yty - 2.0 * (c @ xty) + c @ (G @ c)), 0.0)
+        objective = rss / (2 * m) + 0.5 * l2 * float(c @ c)
     coef.flags.writeable = False
     return FitResult(coef=coef, intercept=intercept, solver=solver, rcond=float(rcond),
                      objective=objective, message=msg)
