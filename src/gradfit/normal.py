@@ -105,7 +105,8 @@ def _replace_coef(res: FitResult, coef: np.ndarray) -> FitResult:
 
 def _solve(X, y, l2, fit_intercept, fallback, note=""):
     m, n = X.shape
-    mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, fit_intercept)
+    with np.errstate(all="ignore"):  # overflow is detected just below, and explained
+        mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, fit_intercept)
     if not (np.isfinite(yty) and np.isfinite(np.diagonal(G)).all()
             and np.isfinite(mean_x).all()):
         raise_nonfinite(X, y)
