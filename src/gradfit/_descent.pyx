@@ -36,7 +36,7 @@ cdef enum:
     S_T = 0          # steps taken (Adam's t)
     S_STEP = 1       # current step size / backtracking's next trial
     S_LIPSCHITZ = 2  # Lipschitz estimate (0: not yet estimated)
-    S_F0 = 3         # objective at the very first start (divergence reference)
+    S_F0 = 3         # largest starting objective seen (divergence reference)
     S_G0 = 4         # gradient norm at the very first start (tolerance reference)
     S_HAVE_PREV = 5  # BB: previous point and gradient are valid
 N_SCALARS = 6
@@ -209,11 +209,14 @@ def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bin
                 gnorm = sqrt(gg)
                 history[k] = f
                 if not (isfinite(f) and isfinite(gnorm)):
-                    status = NONFINITE_START if k == 0 and scal[S_T] == 0 else DIVERGED
+                    status = NONFINITE_START if k == 0 else DIVERGED
                     break
-                if scal[S_T] == 0 and k == 0:
-                    scal[S_F0] = f
-                    scal[S_G0] = gnorm
+                if k == 0:
+                    if scal[S_T] == 0:
+                        scal[S_G0] = gnorm
+                    # On new data a resumed fit may start higher than the first fit did.
+                    if f > scal[S_F0]:
+                        scal[S_F0] = f
                 if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
                     status = DIVERGED
                     break

@@ -21,7 +21,7 @@ _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
             "have_previous")
 
 
-def gradient_descent(X, y, *, step: str | _steps.StepStrategy = "backtracking",
+def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      l2: float = 0.0, fit_intercept: bool = True, max_iter: int = 1000,
                      tol: float = 1e-6, init=None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
@@ -46,8 +46,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy = "backtracking",
         numeric dtypes are converted to float64 and arrays with no unit stride copied.
         float32 data are read in float32; the iterate and the optimiser's state are float64.
     y : array_like of shape (m,)
-    step : str or gradfit.steps.StepStrategy, default "backtracking"
-        The step-size strategy: an object from :mod:`gradfit.steps` or one of the names
+    step : str, gradfit.steps.StepStrategy or None
+        The step-size strategy; None means ``"backtracking"``, or the strategy of ``init``
+        when resuming. An object from :mod:`gradfit.steps` or one of the names
         ``"fixed"`` (ε = 0.01), ``"lipschitz"``, ``"exact"``, ``"backtracking"``, ``"bb"``,
         ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"`` (each the
         class with its defaults).
@@ -101,6 +102,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy = "backtracking",
     m, n = X.shape
     y = as_target(y, m, X.dtype, "y")
     l2 = check_penalty(l2, "l2")
+    if step is None:
+        step = init.step if isinstance(init, FitResult) and init.step is not None \
+            else "backtracking"
     strategy = _steps.get(step)
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
     tol = check_penalty(tol, "tol")
@@ -119,7 +123,6 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy = "backtracking",
     scal = np.zeros(len(_SCALARS))
     if isinstance(init, FitResult):
         _resume(init, strategy, p, vecs, scal, n, mu, fit_intercept)
-        strategy = init.step
     elif init is not None:
         w0 = np.asarray(init)
         if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "biuf":
@@ -169,6 +172,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy = "backtracking",
     for i, name in enumerate(strategy.state_vectors):
         state[name] = vecs[i].copy()
     state["_vectors"] = vecs
+    state["_point"] = p
+    state["_shift"] = mu
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
                      loss_history=history[:n_iter + 1].copy(), solver="gradient_descent",
                      objective=float(objective), message=message, step=strategy,
@@ -186,17 +191,27 @@ def _resume(init: FitResult, strategy, p, vecs, scal, n, mu, fit_intercept) -> N
         raise ValueError(f"init is a FitResult of solver {init.solver!r}; only a "
                          f"gradient_descent result carries a state to resume. Pass "
                          f"init=result.coef to start from its coefficients instead.")
-    if type(init.step) is not type(strategy) and strategy != _steps.get("backtracking"):
+    if type(init.step) is not type(strategy):
         raise ValueError(f"init was fitted with {init.step!r} but step={strategy!r}: a fit can "
-                         f"only be continued with the same kind of strategy. Pass "
-                         f"init=result.coef to restart with another strategy.")
+                         f"only be continued with the same kind of strategy (its "
+                         f"hyper-parameters may change). Pass init=result.coef to restart "
+                         f"with another strategy.")
     if init.coef.shape[0] != n:
         raise ValueError(f"init has {init.coef.shape[0]} coefficients but X has {n} columns.")
     if (init.state["_vectors"].shape[1] == n + 1) != fit_intercept:
         raise ValueError("init was fitted with a different fit_intercept setting; pass "
                          "init=result.coef to restart.")
-    p[:n] = init.coef
-    if fit_intercept:
-        p[n] = init.intercept + mu @ p[:n]
+    # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
+    # exact, unless coef or intercept were replaced (dataclasses.replace) since.
+    point, old_mu = init.state["_point"], init.state["_shift"]
+    w, b = point[:n], (float(point[n] - old_mu @ point[:n]) if fit_intercept else 0.0)
+    if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
+        p[:] = point
+        if fit_intercept and not np.array_equal(old_mu, mu):  # new data: new column means
+            p[n] = b + mu @ w
+    else:
+        p[:n] = init.coef
+        if fit_intercept:
+            p[n] = init.intercept + mu @ p[:n]
     vecs[:] = init.state["_vectors"]
     scal[:] = [init.state[k] for k in _SCALARS]

@@ -136,8 +136,8 @@ def _solve(X, y, l2, fit_intercept, fallback, note=""):
     if work == np.float32:
         return None
 
-    why = ("X^T X + m*l2*I is not positive definite (exactly collinear or constant columns, or "
-           "more columns than rows)" if info else
+    why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly collinear "
+           "columns, a constant column, or more columns than rows)" if info else
            f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
            f"{RCOND_MIN_FLOAT64:g})")
     if not fallback:
