@@ -32,6 +32,11 @@ static gf_int gf_block_rows(gf_int n, size_t itemsize, int row_major)
     return b - b % 4;
 }
 
+gf_int gf_batch_scratch_size(gf_int n)
+{
+    return n + 2 + GF_ROW_BLOCK_ROWS * (n + 1);
+}
+
 int gf_default_threads(gf_int m, gf_int n)
 {
     gf_int by_size = (m * n) / GF_MIN_ELEMS_PER_THREAD;

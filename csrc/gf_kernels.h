@@ -29,11 +29,23 @@ void gf_residual_gradient_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_in
                             const float *y, const float *w, double offset,
                             double *g, double *sums, int nthreads);
 
-/* sum_i (x_i . d + offset)^2: the curvature of the least-squares term along d. */
-double gf_matvec_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
-                          const double *d, double offset, int nthreads);
-double gf_matvec_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
-                          const float *d, double offset, int nthreads);
+/* sum_i (x_i . d + offset - y_i)^2  (y may be NULL: then d^T (X^T X) d-type curvature). */
+double gf_residual_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
+                            const double *y, const double *d, double offset, int nthreads);
+double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
+                            const float *y, const float *d, double offset, int nthreads);
+
+/* Mini-batch version of gf_residual_gradient over k rows: rows idx[0..k) of X, or, with
+ * idx NULL, rows start..start+k. Rows are gathered, GF_ROW_BLOCK_ROWS (1024) at a time, into a row-major
+ * block in `scratch` (gf_batch_scratch_size(n) elements of the data's type) unless they are
+ * already contiguous row-major; then the same fused kernel runs. Single-threaded. */
+gf_int gf_batch_scratch_size(gf_int n);
+void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int start, gf_int n, const double *X,
+                         gf_int rs, gf_int cs, const double *y, const double *w, double offset,
+                         double *g, double *sums, double *scratch);
+void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int start, gf_int n, const float *X,
+                         gf_int rs, gf_int cs, const float *y, const float *w, double offset,
+                         double *g, double *sums, float *scratch);
 
 /* Threads a pass of m*n elements will use when nthreads <= 0. */
 int gf_default_threads(gf_int m, gf_int n);

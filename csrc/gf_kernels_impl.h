@@ -229,10 +229,47 @@ void SFX(gf_residual_gradient)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_
     SFX(pass)(m, n, X, rs, cs, y, w, offset, 1, g, sums, nthreads);
 }
 
-double SFX(gf_matvec_sqnorm)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs,
-                             const REAL *d, double offset, int nthreads)
+double SFX(gf_residual_sqnorm)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs,
+                               const REAL *y, const REAL *d, double offset, int nthreads)
 {
     double sums[2];
-    SFX(pass)(m, n, X, rs, cs, NULL, d, offset, 0, NULL, sums, nthreads);
+    SFX(pass)(m, n, X, rs, cs, y, d, offset, 0, NULL, sums, nthreads);
     return sums[1];
+}
+
+void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
+                            const REAL *X, gf_int rs, gf_int cs, const REAL *y, const REAL *w,
+                            double offset, double *g, double *sums, REAL *scratch)
+{
+    const gf_int B = GF_ROW_BLOCK_ROWS;
+    REAL *gblk = scratch, *s = gblk + n, *yb = s + 2, *Xb = yb + B;
+    const int gather = idx != NULL || cs != 1;
+    for (gf_int j = 0; j < n; j++) g[j] = 0;
+    sums[0] = sums[1] = 0;
+    for (gf_int i0 = 0; i0 < k; i0 += B) {
+        const gf_int b = (i0 + B <= k) ? B : k - i0;
+        const REAL *rows = X + (start + i0) * rs, *yrows = y + start + i0;
+        gf_int ld = rs;
+        if (gather) {  /* into a row-major block in cache */
+            for (gf_int i = 0; i < b; i++) {
+                const gf_int r = idx ? idx[i0 + i] : start + i0 + i;
+                const REAL *src = X + r * rs;
+                REAL *dst = Xb + i * n;
+                if (cs == 1)
+                    for (gf_int j = 0; j < n; j++) dst[j] = src[j];
+                else
+                    for (gf_int j = 0; j < n; j++) dst[j] = src[j * cs];
+                yb[i] = y[r];
+            }
+            rows = Xb;
+            yrows = yb;
+            ld = n;
+        }
+        for (gf_int j = 0; j < n; j++) gblk[j] = 0;
+        s[0] = s[1] = 0;
+        SFX(blk_grad_rows)(b, b, n, rows, ld, yrows, w, (REAL)offset, gblk, s);
+        for (gf_int j = 0; j < n; j++) g[j] += (double)gblk[j];
+        sums[0] += (double)s[0];
+        sums[1] += (double)s[1];
+    }
 }

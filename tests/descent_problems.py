@@ -2,8 +2,10 @@
 its gradient and its Hessian, in the parametrization the descent engine works in.
 
 f(w, b) = 1/(2m) ||y - X w - b||^2 + l2/2 ||w||^2. With an intercept the engine's parameters
-are p = (w, c), c = b + mean(X)·w, so that the residual is y - Xc w - c (Xc: centred X) and
-the Hessian is block-diagonal: [Xc^T Xc / m + l2 I, 0; 0, 1]. Without: p = w, H = X^T X/m + l2 I.
+are p = (w, c), c = b + mean(X)·w, so that the residual is y - Xc w - c (Xc: centred X). In
+full-batch mode c is held at its optimum mean(y) (the intercept is eliminated): its gradient
+is taken as 0 and it adds no curvature, H = [Xc^T Xc / m + l2 I, 0; 0, 0].
+Without intercept: p = w, H = X^T X/m + l2 I.
 """
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ def hessian(X, l2, fit_intercept):
     Xc = X - X.mean(axis=0)
     H = np.zeros((n + 1, n + 1))
     H[:n, :n] = Xc.T @ Xc / m + l2 * np.eye(n)
-    H[n, n] = 1.0
     return H
 
 
@@ -73,7 +74,7 @@ def engine_gradient(X, y, l2, p, fit_intercept):
     n = len(p) - 1
     Xc = X - X.mean(axis=0)
     r = y - Xc @ p[:n] - p[n]
-    return np.append(-Xc.T @ r / m + l2 * p[:n], -r.mean())
+    return np.append(-Xc.T @ r / m + l2 * p[:n], 0.0)
 
 
 def rel_err(a, b):

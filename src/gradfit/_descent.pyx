@@ -1,22 +1,30 @@
 # cython: language_level=3
-"""Compiled gradient-descent engine: the whole loop (gradient, step rule, update, stopping and
-divergence tests) runs here with the GIL released. ``descent.py`` validates the input and packs
-the strategy into (code, params); errors are signalled through the returned status and raised
-there, after the nogil section.
+"""Compiled gradient-descent engine: whole loops (gradient, step rule, proximal step, update,
+stopping and divergence tests) run here with the GIL released. ``descent.py`` validates the
+input and packs the strategy into (code, params); errors are signalled through the returned
+status and raised there, after the nogil section.
 
 The parameters p are the coefficients w followed, with an intercept, by c = b + mu.w, where mu
-is the vector of column means: the model is then y ~ (X - 1 mu^T) w + c, whose Hessian is
-block-diagonal (the intercept decouples from w) without ever forming the centred X.
+is a shift (the column means in full-batch mode): the model is y ~ (X - 1 mu^T) w + c, whose
+Hessian is block-diagonal when mu is the exact mean, without ever forming the centred X. Then
+the optimal c is mean(y) whatever w is, so full-batch runs keep c there (its gradient is zero
+in exact arithmetic; dropping the rounding noise keeps adaptive rules from amplifying it).
+Mini-batch runs shift by the mean of the first batch and learn c like any coordinate.
 """
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport sqrt, fabs, pow, isfinite
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 from ._blas cimport floating
+
+cdef extern from *:
+    ctypedef unsigned long long uint128 "__uint128_t"
 from ._kernels cimport (gf_int, gf_residual_gradient_d, gf_residual_gradient_s,
-                        gf_matvec_sqnorm_d, gf_matvec_sqnorm_s)
+                        gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_batch_gradient_d,
+                        gf_batch_gradient_s, gf_batch_scratch_size)
 
 # Strategy codes: must match gradfit.steps.
 cdef enum:
@@ -30,18 +38,24 @@ cdef enum:
     ADAGRAD = 7
     RMSPROP = 8
     ADAM = 9
+    INVSCALING = 10
+    FISTA = 11
 
-# Slots of the scalar state (all float64 so the state pickles as one array).
+# Slots of the scalar state (float64, so the state pickles as one array); names in descent.py.
 cdef enum:
-    S_T = 0          # steps taken (Adam's t)
-    S_STEP = 1       # current step size / backtracking's next trial
-    S_LIPSCHITZ = 2  # Lipschitz estimate (0: not yet estimated)
-    S_F0 = 3         # largest starting objective seen (divergence reference)
-    S_G0 = 4         # gradient norm at the very first start (tolerance reference)
-    S_HAVE_PREV = 5  # BB: previous point and gradient are valid
-N_SCALARS = 6
+    S_T = 0            # steps taken (Adam's and InverseScaling's t)
+    S_STEP = 1         # current step size / backtracking's next trial
+    S_LIPSCHITZ = 2    # Lipschitz estimate (0: not yet estimated)
+    S_F0 = 3           # largest starting objective seen (divergence reference)
+    S_G0 = 4           # gradient(-mapping) norm at the very first start (tolerance reference)
+    S_HAVE_PREV = 5    # BB / FISTA: the previous point is valid
+    S_FISTA_T = 6      # FISTA's momentum sequence t_k
+    S_AVG_COUNT = 7    # iterates averaged so far (mini-batch averaging)
+    S_BEST = 8         # best end-of-epoch objective (mini-batch stopping rule)
+    S_NO_IMPROVE = 9   # epochs without improvement by tol
+N_SCALARS = 10
 
-# Statuses returned to descent.py (mirrored there by name).
+# Statuses returned to descent.py.
 cdef enum:
     CONVERGED = 0
     MAX_ITER = 1
@@ -65,9 +79,12 @@ cdef struct Problem:
     gf_int cs
     const double *mu
     bint intercept
+    bint c_fixed       # full batch: c stays at its optimum mean(y)
     double l2
+    double l1
     float *wf          # float32 copy of a direction, for float32 data
     double *graw       # X^T r from the kernel
+    void *scratch      # mini-batch gather buffer
     double elements    # elements of X read since the last signal check
 
 
@@ -82,46 +99,97 @@ cdef double _offset(Problem *P, const double *p) noexcept nogil:
     return p[P.n] - s
 
 
-cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
-    """f(p) and its gradient g (with_y false: Hessian-vector product H p, returned f unused)."""
+cdef const float *_as_float(Problem *P, const double *p) noexcept nogil:
+    cdef gf_int j
+    for j in range(P.n):
+        P.wf[j] = <float> p[j]
+    return P.wf
+
+
+cdef double _penalty(Problem *P, const double *p) noexcept nogil:
+    cdef double ww = 0.0, a = 0.0
+    cdef gf_int j
+    for j in range(P.n):
+        ww += p[j] * p[j]
+        a += fabs(p[j])
+    return 0.5 * P.l2 * ww + P.l1 * a
+
+
+cdef void _finish_gradient(Problem *P, const double *p, double *g, double sum_r,
+                           double inv_k) noexcept nogil:
+    """g_w = (X^T r - mu sum r)/k + l2 w, g_c = sum r / k, from P.graw = X^T r."""
     cdef gf_int j, n = P.n
+    for j in range(n):
+        g[j] = P.graw[j] * inv_k + P.l2 * p[j]
+        if P.intercept:
+            g[j] -= P.mu[j] * sum_r * inv_k
+    if P.intercept:
+        g[n] = 0.0 if P.c_fixed else sum_r * inv_k
+
+
+cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
+    """f(p) (penalties included) and the gradient of its smooth part, in one pass; with_y
+    false gives the Hessian-vector product H p instead (the returned value is then unused)."""
     cdef double sums[2]
-    cdef double off = _offset(P, p), inv_m = 1.0 / P.m, ww = 0.0
+    cdef double off = _offset(P, p)
     if P.f32:
-        for j in range(n):
-            P.wf[j] = <float> p[j]
-        gf_residual_gradient_s(P.m, n, <const float *> P.X, P.rs, P.cs,
-                               <const float *> P.y if with_y else NULL, P.wf, off,
+        gf_residual_gradient_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
+                               <const float *> P.y if with_y else NULL, _as_float(P, p), off,
                                P.graw, sums, 0)
     else:
-        gf_residual_gradient_d(P.m, n, <const double *> P.X, P.rs, P.cs,
+        gf_residual_gradient_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
                                <const double *> P.y if with_y else NULL, p, off,
                                P.graw, sums, 0)
-    P.elements += P.m * n
-    for j in range(n):
-        g[j] = P.graw[j] * inv_m + P.l2 * p[j]
-        if P.intercept:
-            g[j] -= P.mu[j] * sums[0] * inv_m
-        ww += p[j] * p[j]
-    if P.intercept:
-        g[n] = sums[0] * inv_m
-    return 0.5 * sums[1] * inv_m + 0.5 * P.l2 * ww
+    P.elements += P.m * P.n
+    _finish_gradient(P, p, g, sums[0], 1.0 / P.m)
+    return 0.5 * sums[1] / P.m + _penalty(P, p)
+
+
+cdef double objective(Problem *P, const double *p) noexcept nogil:
+    """f(p), one pass over X without the gradient."""
+    cdef double s, off = _offset(P, p)
+    if P.f32:
+        s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
+                                 <const float *> P.y, _as_float(P, p), off, 0)
+    else:
+        s = gf_residual_sqnorm_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
+                                 <const double *> P.y, p, off, 0)
+    P.elements += P.m * P.n
+    return 0.5 * s / P.m + _penalty(P, p)
 
 
 cdef double curvature(Problem *P, const double *d) noexcept nogil:
     """d^T H d, one pass over X."""
     cdef gf_int j, n = P.n
-    cdef double off = _offset(P, d), s, dd = 0.0
+    cdef double s, off = _offset(P, d), dd = 0.0
     if P.f32:
-        for j in range(n):
-            P.wf[j] = <float> d[j]
-        s = gf_matvec_sqnorm_s(P.m, n, <const float *> P.X, P.rs, P.cs, P.wf, off, 0)
+        s = gf_residual_sqnorm_s(P.m, n, <const float *> P.X, P.rs, P.cs, NULL,
+                                 _as_float(P, d), off, 0)
     else:
-        s = gf_matvec_sqnorm_d(P.m, n, <const double *> P.X, P.rs, P.cs, d, off, 0)
+        s = gf_residual_sqnorm_d(P.m, n, <const double *> P.X, P.rs, P.cs, NULL, d, off, 0)
     P.elements += P.m * n
     for j in range(n):
         dd += d[j] * d[j]
     return s / P.m + P.l2 * dd
+
+
+cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
+                           const double *p, double *g) noexcept nogil:
+    """Gradient of the smooth part of f on k rows (rows idx[0..k), or start.. when idx is
+    NULL); returns the batch's mean squared residual / 2."""
+    cdef double sums[2]
+    cdef double off = _offset(P, p)
+    if P.f32:
+        gf_batch_gradient_s(k, idx, start, P.n, <const float *> P.X, P.rs, P.cs,
+                            <const float *> P.y, _as_float(P, p), off, P.graw, sums,
+                            <float *> P.scratch)
+    else:
+        gf_batch_gradient_d(k, idx, start, P.n, <const double *> P.X, P.rs, P.cs,
+                            <const double *> P.y, p, off, P.graw, sums,
+                            <double *> P.scratch)
+    P.elements += k * P.n
+    _finish_gradient(P, p, g, sums[0], 1.0 / k)
+    return 0.5 * sums[1] / k
 
 
 cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
@@ -130,6 +198,35 @@ cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
     for j in range(d):
         s += a[j] * b[j]
     return s
+
+
+cdef void prox_l1(double *p, gf_int n, double t) noexcept nogil:
+    """Soft-thresholding of the coefficients (never the intercept): exact zeros."""
+    cdef gf_int j
+    for j in range(n):
+        if p[j] > t:
+            p[j] -= t
+        elif p[j] < -t:
+            p[j] += t
+        else:
+            p[j] = 0.0
+
+
+cdef double mapping_norm(Problem *P, const double *p, const double *g, double eps,
+                         gf_int d, double *work) noexcept nogil:
+    """Norm of the proximal gradient mapping (p - prox(p - eps g)) / eps: the gradient itself
+    when l1 = 0, and zero exactly at a lasso solution (where the gradient is not)."""
+    cdef gf_int j
+    if P.l1 == 0.0 or eps <= 0.0:
+        return sqrt(_dot(g, g, d))
+    for j in range(d):
+        work[j] = p[j] - eps * g[j]
+    prox_l1(work, P.n, eps * P.l1)
+    cdef double s = 0.0, t
+    for j in range(d):
+        t = (p[j] - work[j]) / eps
+        s += t * t
+    return sqrt(s)
 
 
 cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
@@ -146,6 +243,8 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
         state ^= state >> 7
         state ^= state << 17
         v[j] = <double> (state >> 11) / 9007199254740992.0 + 0.5
+    if P.c_fixed:
+        v[P.n] = 0.0
     nrm = sqrt(_dot(v, v, d))
     for j in range(d):
         v[j] /= nrm
@@ -163,27 +262,430 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
     return rq
 
 
+cdef double first_order_step(int code, const double *params, double *p, const double *g,
+                             double *v0, double *v1, double *scal, gf_int d) noexcept nogil:
+    """The rules that need nothing but the gradient (full batch or mini-batch). Returns the
+    step size to use for a following proximal step (0 for the adaptive rules)."""
+    cdef gf_int j
+    cdef double lr = params[0], beta, b1, b2, e, t, bc1, bc2
+    if code == FIXED or code == INVSCALING:
+        if code == INVSCALING:
+            lr = params[0] / pow(scal[S_T] + 1.0, params[1])
+        for j in range(d):
+            p[j] -= lr * g[j]
+        return lr
+    if code == MOMENTUM or code == NESTEROV:
+        beta = params[1]
+        for j in range(d):
+            v0[j] = beta * v0[j] + g[j]
+            if code == MOMENTUM:
+                p[j] -= lr * v0[j]
+            else:
+                p[j] -= lr * (g[j] + beta * v0[j])
+        return 0.0
+    if code == ADAGRAD:
+        e = params[1]
+        for j in range(d):
+            v0[j] += g[j] * g[j]
+            p[j] -= lr * g[j] / (sqrt(v0[j]) + e)
+        return 0.0
+    if code == RMSPROP:
+        beta = params[1]
+        e = params[2]
+        for j in range(d):
+            v0[j] = beta * v0[j] + (1.0 - beta) * g[j] * g[j]
+            p[j] -= lr * g[j] / (sqrt(v0[j]) + e)
+        return 0.0
+    if code == ADAM:
+        b1 = params[1]
+        b2 = params[2]
+        e = params[3]
+        t = scal[S_T] + 1.0
+        bc1 = 1.0 - pow(b1, t)
+        bc2 = sqrt(1.0 - pow(b2, t))
+        for j in range(d):
+            v0[j] = b1 * v0[j] + (1.0 - b1) * g[j]
+            v1[j] = b2 * v1[j] + (1.0 - b2) * g[j] * g[j]
+            p[j] -= (lr / bc1) * v0[j] / (sqrt(v1[j]) / bc2 + e)
+        return 0.0
+    return 0.0
+
+
+cdef int check_signals(Problem *P) except -1 with gil:
+    P.elements = 0.0
+    if PyErr_CheckSignals() != 0:
+        return -1
+    return 0
+
+
+cdef struct Loop:
+    int code
+    const double *params
+    double *p
+    double *v0
+    double *v1
+    double *scal
+    double *history
+    double *g
+    double *work
+    double *work2
+    gf_int d
+    int max_iter
+    double tol
+
+
+cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
+                    double *gnorm_out) except -1:
+    """Full-batch gradient descent (every strategy but FISTA). Returns the status."""
+    cdef gf_int j, d = L.d, n = P.n
+    cdef int k = 0, status = MAX_ITER, halvings, code = L.code
+    cdef double f = 0.0, gnorm = 0.0, gg, q, eps_step, ss, sy, tmp, dd
+    cdef double *p = L.p
+    cdef double *g = L.g
+    cdef double *scal = L.scal
+    cdef const double *params = L.params
+    cdef bint have_callback = callback is not None, stop
+    with nogil:
+        if code == LIPSCHITZ and scal[S_LIPSCHITZ] == 0.0:
+            scal[S_LIPSCHITZ] = lipschitz_estimate(P, d, <int> params[0], params[1],
+                                                   L.work, g)
+            scal[S_STEP] = 1.0 / scal[S_LIPSCHITZ] if scal[S_LIPSCHITZ] > 0 else 0.0
+        if code == BACKTRACKING and scal[S_STEP] == 0.0:
+            scal[S_STEP] = params[0]
+        while True:
+            f = evaluate(P, p, g, True)
+            gg = _dot(g, g, d)
+            # The step the rule will take (for the proximal mapping's norm).
+            eps_step = params[0] if code == FIXED else scal[S_STEP]
+            if code == INVSCALING:
+                eps_step = params[0] / pow(scal[S_T] + 1.0, params[1])
+            gnorm = mapping_norm(P, p, g, eps_step, d, L.work)
+            L.history[k] = f
+            if not (isfinite(f) and isfinite(gnorm)):
+                status = NONFINITE_START if k == 0 else DIVERGED
+                break
+            if k == 0:
+                if scal[S_T] == 0:
+                    scal[S_G0] = gnorm
+                # On new data a resumed fit may start higher than the first fit did.
+                if f > scal[S_F0]:
+                    scal[S_F0] = f
+            if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
+                status = DIVERGED
+                break
+            if have_callback or P.elements > SIGNAL_CHECK_ELEMENTS:
+                check_signals(P)
+                if have_callback:
+                    with gil:
+                        stop = _call(callback, k, p, n, P.intercept, P.mu, f)
+                    if stop:
+                        status = STOPPED_BY_CALLBACK
+                        break
+            if gnorm <= L.tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
+                status = CONVERGED
+                break
+            if k == L.max_iter:
+                status = MAX_ITER
+                break
+
+            if code == EXACT or (code == BB and scal[S_HAVE_PREV] == 0):
+                q = curvature(P, g)
+                eps_step = gg / q if q > 0 else 0.0
+                if code == BB:
+                    for j in range(d):
+                        L.v0[j] = p[j]
+                        L.v1[j] = g[j]
+                    scal[S_HAVE_PREV] = 1.0
+                scal[S_STEP] = eps_step
+                for j in range(d):
+                    p[j] -= eps_step * g[j]
+            elif code == BB:
+                ss = 0.0
+                sy = 0.0
+                for j in range(d):
+                    tmp = p[j] - L.v0[j]
+                    ss += tmp * tmp
+                    sy += tmp * (g[j] - L.v1[j])
+                if sy > 0:
+                    eps_step = ss / sy
+                else:  # no positive curvature measured (rounding): an exact step instead
+                    q = curvature(P, g)
+                    eps_step = gg / q if q > 0 else 0.0
+                scal[S_STEP] = eps_step
+                for j in range(d):
+                    L.v0[j] = p[j]
+                    L.v1[j] = g[j]
+                    p[j] -= eps_step * g[j]
+            elif code == BACKTRACKING and P.l1 == 0.0:
+                q = curvature(P, g)
+                eps_step = scal[S_STEP]
+                halvings = 0
+                # f(p - e g) - f(p) = e (e/2 q - gg) must be <= -c e gg (Armijo)
+                while eps_step * (0.5 * eps_step * q - gg) > -params[2] * eps_step * gg \
+                        and halvings < 200:
+                    eps_step *= params[1]
+                    halvings += 1
+                for j in range(d):
+                    p[j] -= eps_step * g[j]
+                scal[S_STEP] = eps_step * params[3] if params[3] > 0 else params[0]
+            elif code == BACKTRACKING:
+                # Proximal backtracking (Beck & Teboulle 2009, sec. 3): accept e when
+                # f_s(p+) <= f_s(p) + g.D + |D|^2/(2e), D = p+ - p; for this quadratic that is
+                # D^T H D <= |D|^2 / e, one pass over X per trial.
+                eps_step = scal[S_STEP]
+                halvings = 0
+                while True:
+                    for j in range(d):
+                        L.work[j] = p[j] - eps_step * g[j]
+                    prox_l1(L.work, n, eps_step * P.l1)
+                    dd = 0.0
+                    for j in range(d):
+                        L.work[j] -= p[j]
+                        dd += L.work[j] * L.work[j]
+                    if dd == 0.0 or halvings >= 200 or curvature(P, L.work) * eps_step <= dd:
+                        break
+                    eps_step *= params[1]
+                    halvings += 1
+                for j in range(d):
+                    p[j] += L.work[j]
+                scal[S_STEP] = eps_step * params[3] if params[3] > 0 else params[0]
+            else:
+                if code == LIPSCHITZ:
+                    eps_step = scal[S_STEP]
+                    for j in range(d):
+                        p[j] -= eps_step * g[j]
+                else:
+                    eps_step = first_order_step(code, params, p, g, L.v0, L.v1, scal, d)
+                if P.l1 > 0.0:
+                    prox_l1(p, n, eps_step * P.l1)
+            scal[S_T] += 1.0
+            k += 1
+    n_iter[0] = k
+    f_out[0] = f
+    gnorm_out[0] = gnorm
+    return status
+
+
+cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
+               double *gnorm_out) except -1:
+    """FISTA (Beck & Teboulle, SIAM J. Imaging Sci. 2, 2009) with step 1/L and a monotone
+    restart: when F(x_k+1) > F(x_k) the step is discarded and the momentum reset (t = 1), so
+    the objective never increases (O'Donoghue & Candes, Found. Comput. Math. 15, 2015).
+    p holds x_k (the iterate), v0 the extrapolated point y_k where the gradient is taken."""
+    cdef gf_int j, d = L.d, n = P.n
+    cdef int k = 0, status = MAX_ITER
+    cdef double f = 0.0, f_new, gnorm = 0.0, inv_l, t, t_new, beta
+    cdef double *x = L.p
+    cdef double *yk = L.v0
+    cdef double *g = L.g
+    cdef double *xn = L.work2
+    cdef double *scal = L.scal
+    cdef bint have_callback = callback is not None, stop
+    with nogil:
+        if scal[S_LIPSCHITZ] == 0.0:
+            scal[S_LIPSCHITZ] = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
+                                                   L.work, g)
+        inv_l = 1.0 / scal[S_LIPSCHITZ] if scal[S_LIPSCHITZ] > 0 else 0.0
+        scal[S_STEP] = inv_l
+        if scal[S_HAVE_PREV] == 0:
+            memcpy(yk, x, d * sizeof(double))
+            scal[S_FISTA_T] = 1.0
+            scal[S_HAVE_PREV] = 1.0
+        f = objective(P, x)
+        while True:
+            L.history[k] = f
+            evaluate(P, yk, g, True)
+            # the prox-gradient step from y_k, and the mapping's norm there
+            for j in range(d):
+                xn[j] = yk[j] - inv_l * g[j]
+            prox_l1(xn, n, inv_l * P.l1)
+            gnorm = 0.0
+            for j in range(d):
+                gnorm += (yk[j] - xn[j]) * (yk[j] - xn[j])
+            gnorm = sqrt(gnorm) / inv_l if inv_l > 0 else 0.0
+            if not (isfinite(f) and isfinite(gnorm)):
+                status = NONFINITE_START if k == 0 else DIVERGED
+                break
+            if k == 0:
+                if scal[S_T] == 0:
+                    scal[S_G0] = gnorm
+                if f > scal[S_F0]:
+                    scal[S_F0] = f
+            if have_callback or P.elements > SIGNAL_CHECK_ELEMENTS:
+                check_signals(P)
+                if have_callback:
+                    with gil:
+                        stop = _call(callback, k, x, n, P.intercept, P.mu, f)
+                    if stop:
+                        status = STOPPED_BY_CALLBACK
+                        break
+            if gnorm <= L.tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
+                status = CONVERGED
+                break
+            if k == L.max_iter:
+                status = MAX_ITER
+                break
+            f_new = objective(P, xn)
+            t = scal[S_FISTA_T]
+            if f_new > f:  # restart: keep x_k, drop the momentum
+                scal[S_FISTA_T] = 1.0
+                memcpy(yk, x, d * sizeof(double))
+            else:
+                t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
+                beta = (t - 1.0) / t_new
+                for j in range(d):
+                    yk[j] = xn[j] + beta * (xn[j] - x[j])
+                    x[j] = xn[j]
+                scal[S_FISTA_T] = t_new
+                f = f_new
+            scal[S_T] += 1.0
+            k += 1
+    n_iter[0] = k
+    f_out[0] = f
+    gnorm_out[0] = gnorm
+    return status
+
+
+cdef inline unsigned long long _rotl(unsigned long long x, int k) noexcept nogil:
+    return (x << k) | (x >> (64 - k))
+
+
+cdef unsigned long long _next(unsigned long long *s) noexcept nogil:
+    """xoshiro256** (Blackman & Vigna 2018): a generator that needs no GIL."""
+    cdef unsigned long long result = _rotl(s[1] * 5, 7) * 9, t = s[1] << 17
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = _rotl(s[3], 45)
+    return result
+
+
+cdef void shuffle(gf_int *idx, gf_int m, unsigned long long *s) noexcept nogil:
+    """Fisher-Yates, with Lemire's nearly divisionless bounded integers."""
+    cdef gf_int i, j, tmp
+    cdef unsigned long long bound, r
+    cdef uint128 prod
+    for i in range(m - 1, 0, -1):
+        bound = <unsigned long long> (i + 1)
+        while True:
+            r = _next(s)
+            prod = <uint128> r * bound
+            if <unsigned long long> prod >= (-bound) % bound:
+                break
+        j = <gf_int> (prod >> 64)
+        tmp = idx[i]
+        idx[i] = idx[j]
+        idx[j] = tmp
+
+
+cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
+                    unsigned long long *rng, double *avg, bint average, int n_no_change,
+                    object callback, int *n_iter, double *f_out,
+                    double *gnorm_out) except -1:
+    """Mini-batch SGD: max_iter epochs, each visiting every row once. history[e] is the exact
+    objective of the returned point (the average, with averaging) after e epochs."""
+    cdef gf_int j, d = L.d, n = P.n, m = P.m, start, k
+    cdef int epoch = 0, status = MAX_ITER, code = L.code
+    cdef double f, fb, eps_step, cnt, gnorm = 0.0
+    cdef double *p = L.p
+    cdef double *g = L.g
+    cdef double *scal = L.scal
+    cdef double *point = avg if average else p
+    cdef gf_int *idx = NULL
+    cdef bint have_callback = callback is not None, stop
+    if shuffled:
+        idx = <gf_int *> malloc(m * sizeof(gf_int))
+        if idx == NULL:
+            raise MemoryError()
+    try:
+        with nogil:
+            if shuffled:
+                for j in range(m):
+                    idx[j] = j
+            if average and scal[S_AVG_COUNT] == 0:
+                memcpy(avg, p, d * sizeof(double))
+            f = objective(P, point)
+            while True:
+                L.history[epoch] = f
+                if not isfinite(f):
+                    status = NONFINITE_START if epoch == 0 else DIVERGED
+                    break
+                if epoch == 0 and f > scal[S_F0]:
+                    scal[S_F0] = f
+                if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
+                    status = DIVERGED
+                    break
+                if epoch > 0:
+                    # stopping rule on the full objective, penalties included
+                    if f > scal[S_BEST] - L.tol * fabs(scal[S_BEST]):
+                        scal[S_NO_IMPROVE] += 1.0
+                    else:
+                        scal[S_NO_IMPROVE] = 0.0
+                    if f < scal[S_BEST]:
+                        scal[S_BEST] = f
+                elif scal[S_T] == 0 or f < scal[S_BEST]:
+                    scal[S_BEST] = f
+                check_signals(P)
+                if have_callback:
+                    with gil:
+                        stop = _call(callback, epoch, point, n, P.intercept, P.mu, f)
+                    if stop:
+                        status = STOPPED_BY_CALLBACK
+                        break
+                if epoch > 0 and scal[S_NO_IMPROVE] >= n_no_change:
+                    status = CONVERGED
+                    break
+                if epoch == L.max_iter:
+                    status = MAX_ITER
+                    break
+                if shuffled:
+                    shuffle(idx, m, rng)
+                start = 0
+                while start < m:
+                    k = batch if start + batch <= m else m - start
+                    fb = batch_gradient(P, &idx[start] if shuffled else NULL, start, k, p, g)
+                    if not isfinite(fb) or fb > DIVERGENCE_FACTOR * scal[S_F0] * m / k:
+                        status = DIVERGED
+                        break
+                    eps_step = first_order_step(code, L.params, p, g, L.v0, L.v1, scal, d)
+                    if P.l1 > 0.0:
+                        prox_l1(p, n, eps_step * P.l1)
+                    scal[S_T] += 1.0
+                    if average:
+                        scal[S_AVG_COUNT] += 1.0
+                        cnt = scal[S_AVG_COUNT]
+                        for j in range(d):
+                            avg[j] += (p[j] - avg[j]) / cnt
+                    if P.elements > SIGNAL_CHECK_ELEMENTS:
+                        check_signals(P)
+                    start += k
+                if status == DIVERGED:
+                    break
+                epoch += 1
+                f = objective(P, point)
+    finally:
+        free(idx)
+    n_iter[0] = epoch
+    f_out[0] = f
+    gnorm_out[0] = gnorm
+    return status
+
+
 def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bint intercept,
-        double l2, int code, const double[::1] params, double[::1] p, double[:, ::1] vecs,
-        double[::1] scal, int max_iter, double tol, object callback, double[::1] history):
-    """Run up to ``max_iter`` steps from p (updated in place, with vecs and scal, the strategy's
-    state). Returns ``(n_iter, status, objective, grad_norm)``; history[0..n_iter] holds the
-    objective at every visited point."""
+        bint c_fixed, double l2, double l1, int code, const double[::1] params, double[::1] p,
+        double[:, ::1] vecs, double[::1] scal, int max_iter, double tol, object callback,
+        double[::1] history, Py_ssize_t batch_size=0, bint shuffled=False,
+        unsigned long long[::1] rng=None, double[::1] avg=None, int n_iter_no_change=5):
+    """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) from p, updating p, vecs
+    and scal (the strategy's state) in place. Returns ``(n_iter, status, objective,
+    grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch)."""
     cdef Problem P
-    cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0), j
-    cdef int k = 0, status = MAX_ITER, halvings
-    cdef double f = 0.0, gnorm = 0.0, gg, q, eps_step, lr, beta, b1, b2, e, ss, sy, tmp
-    cdef double *g = <double *> malloc(d * sizeof(double))
-    cdef double *work = <double *> malloc(d * sizeof(double))
-    cdef double *v0 = &vecs[0, 0]
-    cdef double *v1 = &vecs[1, 0]
-    cdef double *pp = &p[0]
-    cdef bint have_callback = callback is not None
-    P.wf = <float *> malloc(n * sizeof(float))
-    P.graw = <double *> malloc(n * sizeof(double))
-    if g == NULL or work == NULL or P.wf == NULL or P.graw == NULL:
-        free(g); free(work); free(P.wf); free(P.graw)
-        raise MemoryError()
+    cdef Loop L
+    cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0)
+    cdef int status, n_iter = 0
+    cdef double f = 0.0, gnorm = 0.0
     P.X = <const void *> &X[0, 0]
     P.y = <const void *> &y[0]
     P.f32 = floating is float
@@ -193,139 +695,51 @@ def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bin
     P.cs = X.strides[1] // sizeof(floating)
     P.mu = &mu[0]
     P.intercept = intercept
+    P.c_fixed = intercept and c_fixed
     P.l2 = l2
+    P.l1 = l1
     P.elements = 0.0
+    P.wf = <float *> malloc(n * sizeof(float))
+    P.graw = <double *> malloc(n * sizeof(double))
+    P.scratch = malloc(gf_batch_scratch_size(n) * sizeof(floating)) if batch_size > 0 else NULL
+    L.g = <double *> malloc(d * sizeof(double))
+    L.work = <double *> malloc(d * sizeof(double))
+    L.work2 = <double *> malloc(d * sizeof(double))
     try:
-        with nogil:
-            if code == LIPSCHITZ and scal[S_LIPSCHITZ] == 0.0:
-                scal[S_LIPSCHITZ] = lipschitz_estimate(&P, d, <int> params[0], params[1],
-                                                       work, g)
-                scal[S_STEP] = 1.0 / scal[S_LIPSCHITZ] if scal[S_LIPSCHITZ] > 0 else 0.0
-            if code == BACKTRACKING and scal[S_STEP] == 0.0:
-                scal[S_STEP] = params[0]
-            while True:
-                f = evaluate(&P, pp, g, True)
-                gg = _dot(g, g, d)
-                gnorm = sqrt(gg)
-                history[k] = f
-                if not (isfinite(f) and isfinite(gnorm)):
-                    status = NONFINITE_START if k == 0 else DIVERGED
-                    break
-                if k == 0:
-                    if scal[S_T] == 0:
-                        scal[S_G0] = gnorm
-                    # On new data a resumed fit may start higher than the first fit did.
-                    if f > scal[S_F0]:
-                        scal[S_F0] = f
-                if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
-                    status = DIVERGED
-                    break
-                if have_callback or P.elements > SIGNAL_CHECK_ELEMENTS:
-                    with gil:
-                        P.elements = 0.0
-                        if PyErr_CheckSignals() != 0:
-                            raise KeyboardInterrupt
-                        if have_callback and _call(callback, k, p, n, intercept, mu, f):
-                            status = STOPPED_BY_CALLBACK
-                    if status == STOPPED_BY_CALLBACK:
-                        break
-                if gnorm <= tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
-                    status = CONVERGED
-                    break
-                if k == max_iter:
-                    status = MAX_ITER
-                    break
-
-                # ---- the step rule: p <- p - (something) ----
-                if code == FIXED:
-                    lr = params[0]
-                    for j in range(d):
-                        pp[j] -= lr * g[j]
-                elif code == LIPSCHITZ:
-                    lr = scal[S_STEP]
-                    for j in range(d):
-                        pp[j] -= lr * g[j]
-                elif code == EXACT:
-                    q = curvature(&P, g)
-                    eps_step = gg / q if q > 0 else 0.0
-                    scal[S_STEP] = eps_step
-                    for j in range(d):
-                        pp[j] -= eps_step * g[j]
-                elif code == BACKTRACKING:
-                    q = curvature(&P, g)
-                    eps_step = scal[S_STEP]
-                    halvings = 0
-                    # f(p - e g) - f(p) = e (e/2 q - gg) must be <= -c e gg
-                    while eps_step * (0.5 * eps_step * q - gg) > -params[2] * eps_step * gg \
-                            and halvings < 200:
-                        eps_step *= params[1]
-                        halvings += 1
-                    for j in range(d):
-                        pp[j] -= eps_step * g[j]
-                    scal[S_STEP] = eps_step * params[3] if params[3] > 0 else params[0]
-                elif code == BB:
-                    eps_step = 0.0
-                    if scal[S_HAVE_PREV] != 0:
-                        ss = 0.0
-                        sy = 0.0
-                        for j in range(d):
-                            tmp = pp[j] - v0[j]
-                            ss += tmp * tmp
-                            sy += tmp * (g[j] - v1[j])
-                        if sy > 0:
-                            eps_step = ss / sy
-                    if eps_step == 0.0:
-                        q = curvature(&P, g)
-                        eps_step = gg / q if q > 0 else 0.0
-                    for j in range(d):
-                        v0[j] = pp[j]
-                        v1[j] = g[j]
-                        pp[j] -= eps_step * g[j]
-                    scal[S_HAVE_PREV] = 1.0
-                    scal[S_STEP] = eps_step
-                elif code == MOMENTUM or code == NESTEROV:
-                    lr = params[0]
-                    beta = params[1]
-                    for j in range(d):
-                        v0[j] = beta * v0[j] + g[j]
-                        if code == MOMENTUM:
-                            pp[j] -= lr * v0[j]
-                        else:
-                            pp[j] -= lr * (g[j] + beta * v0[j])
-                elif code == ADAGRAD:
-                    lr = params[0]
-                    e = params[1]
-                    for j in range(d):
-                        v0[j] += g[j] * g[j]
-                        pp[j] -= lr * g[j] / (sqrt(v0[j]) + e)
-                elif code == RMSPROP:
-                    lr = params[0]
-                    beta = params[1]
-                    e = params[2]
-                    for j in range(d):
-                        v0[j] = beta * v0[j] + (1.0 - beta) * g[j] * g[j]
-                        pp[j] -= lr * g[j] / (sqrt(v0[j]) + e)
-                elif code == ADAM:
-                    lr = params[0]
-                    b1 = params[1]
-                    b2 = params[2]
-                    e = params[3]
-                    tmp = scal[S_T] + 1.0
-                    ss = 1.0 - pow(b1, tmp)          # bias corrections
-                    sy = sqrt(1.0 - pow(b2, tmp))
-                    for j in range(d):
-                        v0[j] = b1 * v0[j] + (1.0 - b1) * g[j]
-                        v1[j] = b2 * v1[j] + (1.0 - b2) * g[j] * g[j]
-                        pp[j] -= (lr / ss) * v0[j] / (sqrt(v1[j]) / sy + e)
-                scal[S_T] += 1.0
-                k += 1
+        if P.wf == NULL or P.graw == NULL or L.g == NULL or L.work == NULL \
+                or L.work2 == NULL or (batch_size > 0 and P.scratch == NULL):
+            raise MemoryError()
+        L.code = code
+        L.params = &params[0]
+        L.p = &p[0]
+        L.v0 = &vecs[0, 0]
+        L.v1 = &vecs[1, 0]
+        L.scal = &scal[0]
+        L.history = &history[0]
+        L.d = d
+        L.max_iter = max_iter
+        L.tol = tol
+        if batch_size > 0:
+            status = mini_batch(&P, &L, batch_size, shuffled, &rng[0],
+                                &avg[0] if avg is not None else NULL, avg is not None,
+                                n_iter_no_change, callback, &n_iter, &f, &gnorm)
+        elif code == FISTA:
+            status = fista(&P, &L, callback, &n_iter, &f, &gnorm)
+        else:
+            status = full_batch(&P, &L, callback, &n_iter, &f, &gnorm)
     finally:
-        free(g); free(work); free(P.wf); free(P.graw)
-    return k, status, f, gnorm
+        free(P.wf)
+        free(P.graw)
+        free(P.scratch)
+        free(L.g)
+        free(L.work)
+        free(L.work2)
+    return n_iter, status, f, gnorm
 
 
-cdef bint _call(object callback, int k, double[::1] p, gf_int n, bint intercept,
-                const double[::1] mu, double f) except -1:
-    coef = np.array(p[:n])
-    intercept_value = float(p[n] - np.dot(mu, coef)) if intercept else 0.0
+cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
+                const double *mu, double f) except -1:
+    coef = np.array(<double[:n]> p)
+    intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
+        if intercept else 0.0
     return bool(callback(k, coef, intercept_value, f))

@@ -1,4 +1,5 @@
-"""The iterative solver: gradient descent with a pluggable step-size strategy."""
+"""The iterative solver: gradient descent (full batch or mini-batch) with a pluggable step-size
+strategy, L2 and L1 penalties."""
 from __future__ import annotations
 
 import math
@@ -17,27 +18,46 @@ __all__ = ["gradient_descent"]
 
 # Statuses of _descent.run.
 _CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
+# The engine's scalar state, by slot (see _descent.pyx).
 _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
-            "have_previous")
+            "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement")
 
 
 def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
-                     l2: float = 0.0, fit_intercept: bool = True, max_iter: int = 1000,
-                     tol: float = 1e-6, init=None,
+                     l2: float = 0.0, l1: float = 0.0, fit_intercept: bool = True,
+                     max_iter: int = 1000, tol: float = 1e-6, init=None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
-                     | None = None) -> FitResult:
+                     | None = None, batch_size: int | None = None, shuffle: bool = True,
+                     random_state=None, average: bool = False,
+                     n_iter_no_change: int = 5) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
     The objective is the one every gradfit solver shares::
 
-        f(w, b) = 1/(2m) ||y - X w - b||^2 + l2/2 ||w||^2
+        f(w, b) = 1/(2m) ||y - X w - b||^2 + l2/2 ||w||^2 + l1 ||w||_1
 
-    (b only with ``fit_intercept``, never penalised; ``l2`` is ``Ridge(alpha).alpha / m`` in
-    scikit-learn terms), so with the same ``l2`` it converges to :func:`solve_normal`'s answer.
-    Each iteration is one fused pass over X (residual and gradient together), plus one more
-    for the line searches (``"exact"``, ``"backtracking"``) and occasionally for ``"bb"``.
-    The intercept is handled without copying X: the engine works with c = b + mean(X)·w,
-    which makes the intercept decouple from w (see ARCHITECTURE.md).
+    (b only with ``fit_intercept``, never penalised). In scikit-learn terms ``l2`` is
+    ``Ridge(alpha).alpha / m`` and (l2, l1) is
+    ``ElasticNet(alpha=l2 + l1, l1_ratio=l1 / (l2 + l1))``. With l1 = 0 it converges to
+    :func:`solve_normal`'s answer.
+
+    **Full batch** (``batch_size=None``): each iteration is one fused pass over X (residual
+    and gradient together), plus one for the line searches (``"exact"``, ``"backtracking"``),
+    for BB's first step, and for FISTA's objective. The intercept is eliminated: it is always
+    at its optimum for the current w, b = mean(y) - mean(X)·w (see ARCHITECTURE.md).
+
+    **Mini-batch SGD** (``batch_size=k``): ``max_iter`` counts epochs; each epoch visits every
+    row once, in an order drawn from ``random_state`` when ``shuffle``; one step per batch of
+    k rows (the last batch of an epoch may be smaller). ``loss_history`` holds the exact
+    objective of the returned coefficients after each epoch (one extra pass over X per
+    epoch); the fit stops when it has not improved by ``tol`` (relative) for
+    ``n_iter_no_change`` epochs.
+
+    **L1** (``l1 > 0``): proximal gradient steps, soft-thresholding the coefficients (never
+    the intercept) after each gradient step, so removed coefficients are exactly 0.0.
+    Allowed with Fixed, Lipschitz, Backtracking (proximal sufficient decrease), FISTA and
+    InverseScaling, and with mini-batches with Fixed and InverseScaling. The stopping test
+    then uses the norm of the proximal gradient mapping (p - prox(p - ε∇f)) / ε.
 
     Parameters
     ----------
@@ -47,47 +67,68 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         float32 data are read in float32; the iterate and the optimiser's state are float64.
     y : array_like of shape (m,)
     step : str, gradfit.steps.StepStrategy or None
-        The step-size strategy; None means ``"backtracking"``, or the strategy of ``init``
-        when resuming. An object from :mod:`gradfit.steps` or one of the names
-        ``"fixed"`` (ε = 0.01), ``"lipschitz"``, ``"exact"``, ``"backtracking"``, ``"bb"``,
-        ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"`` (each the
-        class with its defaults).
-    l2 : float, default 0.0
+        The step-size strategy; None means ``"backtracking"`` (``"fixed"`` with mini-batches),
+        or the strategy of ``init`` when resuming. An object from :mod:`gradfit.steps` or one
+        of the names ``"fixed"`` (ε = 0.01), ``"lipschitz"``, ``"exact"``, ``"backtracking"``,
+        ``"bb"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
+        ``"invscaling"``, ``"fista"`` (each the class with its defaults).
+    l2, l1 : float, default 0.0
+        Penalties, >= 0.
     fit_intercept : bool, default True
     max_iter : int, default 1000
-        Maximum number of gradient steps.
+        Maximum number of gradient steps (full batch) or epochs (mini-batch).
     tol : float, default 1e-6
-        Stop when ||∇f|| <= tol * max(1, ||∇f at the start||).
+        Full batch: stop when ||∇f|| (or the proximal mapping's norm) <=
+        tol * max(1, its value at the start). Mini-batch: see above.
     init : None, array_like of shape (n,), or FitResult
         Starting coefficients (zeros by default; the intercept starts at its best value for
         them). A FitResult of an earlier call resumes it: the point and the strategy's state
-        (step counter, moments, velocity, accumulators, trial step) carry on exactly, on the
-        same or on new data; the strategy must be of the same type.
+        (step counter, moments, velocity, accumulators, trial step, averaging, random
+        generator) carry on exactly, on the same or on new data; the strategy must be of the
+        same type (its hyper-parameters may change). On new data, Lipschitz and FISTA keep
+        their estimate of L: start afresh (``init=result.coef``) if the data's scale changed.
     callback : callable, optional
         ``callback(iteration, coef, intercept, objective)`` at every point whose objective
         enters ``loss_history`` (iteration 0 is the start); returning True stops the fit.
         This is the only case where Python runs per iteration: it costs a few microseconds
         plus a copy of coef each time.
+    batch_size : int, optional
+        Rows per step for mini-batch SGD, 1 <= batch_size <= m; None for full batch.
+    shuffle : bool, default True
+        Mini-batch: visit the rows in a new random order each epoch (else in storage order).
+    random_state : None, int or numpy.random.Generator
+        Seeds the shuffling (xoshiro256**, run without the GIL). Same seed, same data, same
+        thread count: bit-identical results. When resuming, None continues the generator.
+    average : bool, default False
+        Mini-batch: return the running average of the iterates (Polyak & Juditsky 1992;
+        scikit-learn's ``average=True``) instead of the last one. With a constant rate SGD
+        hovers around the optimum; the average converges to it.
+    n_iter_no_change : int, default 5
+        Mini-batch stopping rule, in epochs.
 
     Returns
     -------
     FitResult
-        ``solver="gradient_descent"``, ``loss_history`` (f at the start and after every step),
-        ``grad_norm`` (of the final point, in the engine's parametrization), ``step`` and
-        ``state`` (for resuming; ``state["lipschitz"]`` is Lipschitz's estimate of L).
+        ``solver="gradient_descent"`` (``"sgd"`` with mini-batches), ``loss_history``
+        (f at the start and after every step or epoch), ``grad_norm`` (full batch: of the
+        final point), ``step`` and ``state`` (for resuming; ``state["lipschitz"]`` is the
+        estimate of L for Lipschitz and FISTA).
 
     Raises
     ------
     ValueError
         Bad data or parameters (as :func:`solve_normal`), non-positive rates, ``tol < 0``,
-        ``max_iter < 1``, an ``init`` of the wrong length or strategy.
+        ``max_iter < 1``, an ``init`` of the wrong length or strategy, a strategy that cannot
+        run with mini-batches or with ``l1 > 0``.
     DivergenceError
         The objective became non-finite or grew a million-fold: the step is too large.
 
     Warns
     -----
     ConvergenceWarning
-        ``max_iter`` was reached before ``tol``; ``converged`` is then False.
+        ``max_iter`` was reached before ``tol`` (in mini-batch mode only when
+        ``max_iter >= n_iter_no_change``, so one-epoch streaming calls stay quiet);
+        ``converged`` is then False.
 
     Examples
     --------
@@ -97,32 +138,66 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     >>> res = gradfit.gradient_descent(X, y, step="lipschitz", tol=1e-10)
     >>> np.round(res.coef, 6), round(res.intercept, 6), res.converged
     (array([ 1. , -2. ,  0.5]), 4.0, True)
+
+    Streaming: one epoch per chunk, the optimiser's state carried from chunk to chunk.
+
+    >>> res = None
+    >>> for X_chunk, y_chunk in zip(np.split(X, 4), np.split(y, 4)):
+    ...     res = gradfit.gradient_descent(X_chunk, y_chunk, step="adam", batch_size=10,
+    ...                                    max_iter=1, init=res, random_state=0)
+    >>> res.n_iter, res.solver
+    (1, 'sgd')
     """
     X = as_float_matrix(X, "X")
     m, n = X.shape
     y = as_target(y, m, X.dtype, "y")
     l2 = check_penalty(l2, "l2")
-    if step is None:
-        step = init.step if isinstance(init, FitResult) and init.step is not None \
-            else "backtracking"
-    strategy = _steps.get(step)
+    l1 = check_penalty(l1, "l1")
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
     tol = check_penalty(tol, "tol")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}.")
+    mini = batch_size is not None
+    if mini:
+        batch_size = _check_int(batch_size, "batch_size", minimum=1)
+        if batch_size > m:
+            raise ValueError(f"batch_size={batch_size} exceeds the {m} rows of X; use at most "
+                             f"{m} (or None for full-batch gradient descent).")
+        n_iter_no_change = _check_int(n_iter_no_change, "n_iter_no_change", minimum=1)
+    elif average:
+        raise ValueError("average=True averages mini-batch SGD iterates; pass batch_size too "
+                         "(full-batch gradient descent converges without averaging).")
+    resuming = isinstance(init, FitResult)
+    if step is None:
+        step = init.step if resuming and init.step is not None else \
+            ("fixed" if mini else "backtracking")
+    strategy = _steps.get(step)
+    _check_combination(strategy, mini, l1)
     fit_intercept = bool(fit_intercept)
     d = n + fit_intercept
-
-    mu = X.mean(axis=0, dtype=np.float64) if fit_intercept else np.zeros(n)
-    ybar = float(y.mean(dtype=np.float64)) if fit_intercept else 0.0
-    if not (np.isfinite(mu).all() and math.isfinite(ybar)):
-        raise_nonfinite(X, y)
 
     p = np.zeros(d)
     vecs = np.zeros((2, d))
     scal = np.zeros(len(_SCALARS))
-    if isinstance(init, FitResult):
-        _resume(init, strategy, p, vecs, scal, n, mu, fit_intercept)
+    avg = np.zeros(d) if average else None
+    rng_state = None
+    if resuming:
+        _check_resumable(init, strategy, n, fit_intercept)
+    if not mini:
+        mu = X.mean(axis=0, dtype=np.float64) if fit_intercept else np.zeros(n)
+    elif resuming and fit_intercept and init.state["_shift"] is not None \
+            and not init.state.get("_exact_shift", False):
+        mu = init.state["_shift"]  # streaming: keep the parametrization of the first chunk
+    else:  # the mean of the first batch: a cheap, usually good, shift
+        mu = X[:batch_size].mean(axis=0, dtype=np.float64) if fit_intercept else np.zeros(n)
+    ybar = float(y.mean(dtype=np.float64)) if fit_intercept else 0.0
+    if not (np.isfinite(mu).all() and math.isfinite(ybar)):
+        raise_nonfinite(X, y)
+
+    if resuming:
+        _resume(init, p, vecs, scal, avg, n, mu, fit_intercept)
+        if mini and random_state is None and init.state.get("_rng") is not None:
+            rng_state = np.array(init.state["_rng"], dtype=np.uint64)
     elif init is not None:
         w0 = np.asarray(init)
         if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "biuf":
@@ -131,53 +206,43 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         if not np.isfinite(w0).all():
             raise ValueError("init contains NaN or infinity.")
         p[:n] = w0
-        if fit_intercept:
-            p[n] = ybar
-    elif fit_intercept:
-        p[n] = ybar
+    if fit_intercept and (not mini or not resuming):
+        p[n] = ybar  # c = b + mu.w: its optimum mean(y) (exactly so when mu is the mean)
+    if mini and rng_state is None:
+        rng_state = _seed(random_state)
 
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
-        X, y, mu, fit_intercept, l2, strategy.code, params, p, vecs, scal, max_iter, tol,
-        callback, history)
+        X, y, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
+        max_iter, tol, callback, history, batch_size or 0, bool(shuffle) and mini,
+        rng_state, avg, n_iter_no_change)
 
     if status == _NONFINITE:
         raise_nonfinite(X, y)
     if status == _DIVERGED:
         raise DivergenceError(
-            f"gradient descent diverged at iteration {n_iter} with {strategy!r}: the objective "
-            f"went from {scal[3]:.6g} to {history[n_iter]:.6g}. The step size is too large for "
-            f"this problem: use a smaller learning rate, or step='backtracking' or "
-            f"step='lipschitz', which choose a safe step themselves.")
-    converged = status == _CONVERGED
-    target = tol * max(1.0, scal[4])
-    if status == _CONVERGED:
-        message = f"converged: ||grad|| = {grad_norm:.3e} <= {target:.3e}"
-    elif status == _CALLBACK:
-        message = "stopped by callback"
-    else:
-        message = (f"stopped at max_iter={max_iter}: ||grad|| = {grad_norm:.3e} > "
-                   f"{target:.3e}")
-        warnings.warn(
-            f"gradient descent did not converge in {max_iter} iterations with {strategy!r}: "
-            f"||grad|| = {grad_norm:.3e}, target {target:.3e}, objective {objective:.8g}. "
-            f"Increase max_iter, loosen tol, resume with init=<this result>, or try "
-            f"step='lipschitz', 'bb' or 'backtracking'.", ConvergenceWarning, stacklevel=2)
+            f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
+            f"{strategy!r}: the objective went from {scal[3]:.6g} to "
+            f"{history[n_iter]:.6g}. The step size is too large for this problem: use a "
+            f"smaller learning rate, or step='backtracking' or step='lipschitz', which choose "
+            f"a safe step themselves.")
+    message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
+                                 grad_norm, scal, objective)
 
-    coef = p[:n].astype(X.dtype)
-    coef.flags.writeable = False
-    intercept = float(p[n] - mu @ p[:n]) if fit_intercept else 0.0
+    point = avg if average else p
+    coef = point[:n].astype(X.dtype)
+    intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
     state = dict(zip(_SCALARS, (float(s) for s in scal)))
     for i, name in enumerate(strategy.state_vectors):
         state[name] = vecs[i].copy()
-    state["_vectors"] = vecs
-    state["_point"] = p
-    state["_shift"] = mu
+    state.update(_vectors=vecs, _point=p, _shift=mu, _exact_shift=not mini, _average=avg,
+                 _rng=None if rng_state is None else [int(v) for v in rng_state])
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
-                     loss_history=history[:n_iter + 1].copy(), solver="gradient_descent",
+                     loss_history=history[:n_iter + 1].copy(),
+                     solver="sgd" if mini else "gradient_descent",
                      objective=float(objective), message=message, step=strategy,
-                     grad_norm=float(grad_norm), state=state)
+                     grad_norm=float("nan") if mini else float(grad_norm), state=state)
 
 
 def _check_int(value, name: str, minimum: int) -> int:
@@ -186,8 +251,63 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _resume(init: FitResult, strategy, p, vecs, scal, n, mu, fit_intercept) -> None:
-    if init.solver != "gradient_descent" or init.state is None:
+def _check_combination(strategy: _steps.StepStrategy, mini: bool, l1: float) -> None:
+    name = type(strategy).__name__
+    if mini and not strategy.mini_batch:
+        raise ValueError(
+            f"{name} is a full-batch method: it needs the exact gradient and objective of all "
+            f"rows, which a mini-batch does not give. With batch_size use Fixed, "
+            f"InverseScaling, Momentum, Nesterov, AdaGrad, RMSprop or Adam, or drop "
+            f"batch_size for full-batch descent.")
+    if l1 > 0 and not strategy.proximal:
+        allowed = "Fixed or InverseScaling" if mini else \
+            "Fixed, Lipschitz, Backtracking, FISTA or InverseScaling"
+        raise ValueError(
+            f"{name} has no proximal form, so it cannot handle l1 > 0 here; use {allowed} "
+            f"(FISTA is the fastest for lasso and elastic net).")
+
+
+def _seed(random_state) -> np.ndarray:
+    if random_state is not None and not isinstance(random_state, (numbers.Integral,
+                                                                   np.random.Generator)):
+        raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
+                         f"{type(random_state).__name__}.")
+    gen = random_state if isinstance(random_state, np.random.Generator) else \
+        np.random.default_rng(random_state)
+    state = gen.integers(0, 2**64, size=4, dtype=np.uint64)
+    if not state.any():  # xoshiro's one forbidden state
+        state[0] = 1
+    return state
+
+
+def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, scal,
+            objective):
+    target = tol * max(1.0, scal[4])
+    if status == _CONVERGED:
+        if mini:
+            return (f"converged: the objective improved by less than tol={tol:g} (relative) "
+                    f"for {n_iter_no_change} epochs"), True
+        return f"converged: ||grad|| = {grad_norm:.3e} <= {target:.3e}", True
+    if status == _CALLBACK:
+        return "stopped by callback", False
+    if mini:
+        message = f"stopped at max_iter={max_iter} epochs"
+        if max_iter >= n_iter_no_change:
+            warnings.warn(
+                f"SGD did not converge in {max_iter} epochs with {strategy!r}: objective "
+                f"{objective:.8g}. Increase max_iter, or resume with init=<this result>.",
+                ConvergenceWarning, stacklevel=3)
+        return message, False
+    warnings.warn(
+        f"gradient descent did not converge in {max_iter} iterations with {strategy!r}: "
+        f"||grad|| = {grad_norm:.3e}, target {target:.3e}, objective {objective:.8g}. "
+        f"Increase max_iter, loosen tol, resume with init=<this result>, or try "
+        f"step='lipschitz', 'bb' or 'backtracking'.", ConvergenceWarning, stacklevel=3)
+    return f"stopped at max_iter={max_iter}: ||grad|| = {grad_norm:.3e} > {target:.3e}", False
+
+
+def _check_resumable(init: FitResult, strategy, n, fit_intercept) -> None:
+    if init.solver not in ("gradient_descent", "sgd") or init.state is None:
         raise ValueError(f"init is a FitResult of solver {init.solver!r}; only a "
                          f"gradient_descent result carries a state to resume. Pass "
                          f"init=result.coef to start from its coefficients instead.")
@@ -201,17 +321,28 @@ def _resume(init: FitResult, strategy, p, vecs, scal, n, mu, fit_intercept) -> N
     if (init.state["_vectors"].shape[1] == n + 1) != fit_intercept:
         raise ValueError("init was fitted with a different fit_intercept setting; pass "
                          "init=result.coef to restart.")
+
+
+def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept) -> None:
     # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
     # exact, unless coef or intercept were replaced (dataclasses.replace) since.
-    point, old_mu = init.state["_point"], init.state["_shift"]
-    w, b = point[:n], (float(point[n] - old_mu @ point[:n]) if fit_intercept else 0.0)
+    st = init.state
+    point, old_mu = st["_point"], st["_shift"]
+    shown = st["_average"] if st.get("_average") is not None else point
+    w, b = shown[:n], (float(shown[n] - old_mu @ shown[:n]) if fit_intercept else 0.0)
     if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
         p[:] = point
-        if fit_intercept and not np.array_equal(old_mu, mu):  # new data: new column means
-            p[n] = b + mu @ w
+        if fit_intercept and not np.array_equal(old_mu, mu):  # another shift: same b
+            p[n] = point[n] - old_mu @ point[:n] + mu @ point[:n]
+        if avg is not None and st.get("_average") is not None:
+            avg[:] = st["_average"]
+            if fit_intercept:
+                avg[n] += (mu - old_mu) @ avg[:n]
     else:
         p[:n] = init.coef
         if fit_intercept:
             p[n] = init.intercept + mu @ p[:n]
-    vecs[:] = init.state["_vectors"]
-    scal[:] = [init.state[k] for k in _SCALARS]
+    vecs[:] = st["_vectors"]
+    scal[:] = [st[k] for k in _SCALARS]
+    if avg is None or st.get("_average") is None:
+        scal[_SCALARS.index("averaged")] = 0.0

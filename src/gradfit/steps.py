@@ -23,8 +23,8 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 __all__ = ["StepStrategy", "Fixed", "Lipschitz", "ExactLineSearch", "Backtracking",
-           "BarzilaiBorwein", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "get",
-           "NAMES"]
+           "BarzilaiBorwein", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+           "InverseScaling", "FISTA", "get", "NAMES"]
 
 
 def _positive(obj, name: str) -> None:
@@ -53,7 +53,11 @@ class StepStrategy:
 
     code: ClassVar[int]
     state_vectors: ClassVar[tuple[str, ...]] = ()
-    full_batch_only: ClassVar[bool] = False
+    #: usable with mini-batches (needs nothing but a gradient estimate)
+    mini_batch: ClassVar[bool] = False
+    #: usable with an L1 penalty (a proximal step follows the gradient step); the mini-batch
+    #: proximal rules are those with both flags
+    proximal: ClassVar[bool] = False
 
     def params(self) -> tuple[float, ...]:
         """The hyper-parameters, in the order the engine reads them."""
@@ -76,6 +80,8 @@ class Fixed(StepStrategy):
 
     learning_rate: float = 0.01
     code: ClassVar[int] = 0
+    mini_batch: ClassVar[bool] = True
+    proximal: ClassVar[bool] = True
 
     def __post_init__(self):
         _positive(self, "learning_rate")
@@ -95,12 +101,13 @@ class Lipschitz(StepStrategy):
     max_power_iter: int = 50
     rtol: float = 1e-4
     code: ClassVar[int] = 1
+    proximal: ClassVar[bool] = True
 
     def __post_init__(self):
         if isinstance(self.max_power_iter, bool) or not isinstance(self.max_power_iter, int) \
                 or self.max_power_iter < 1:
-            raise ValueError(f"Lipschitz: max_power_iter must be an integer >= 1, got "
-                             f"{self.max_power_iter!r}.")
+            raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer >= 1, "
+                             f"got {self.max_power_iter!r}.")
         _positive(self, "rtol")
 
 
@@ -129,6 +136,7 @@ class Backtracking(StepStrategy):
     c: float = 1e-4
     grow: float | None = 2.0
     code: ClassVar[int] = 3
+    proximal: ClassVar[bool] = True
 
     def __post_init__(self):
         _positive(self, "initial")
@@ -169,6 +177,7 @@ class Momentum(StepStrategy):
     learning_rate: float = 0.01
     beta: float = 0.9
     code: ClassVar[int] = 5
+    mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("velocity",)
 
     def __post_init__(self):
@@ -186,6 +195,7 @@ class Nesterov(StepStrategy):
     learning_rate: float = 0.01
     beta: float = 0.9
     code: ClassVar[int] = 6
+    mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("velocity",)
 
     def __post_init__(self):
@@ -203,6 +213,7 @@ class AdaGrad(StepStrategy):
     learning_rate: float = 0.01
     eps: float = 1e-10
     code: ClassVar[int] = 7
+    mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("sum_of_squares",)
 
     def __post_init__(self):
@@ -224,6 +235,7 @@ class RMSprop(StepStrategy):
     rho: float = 0.99
     eps: float = 1e-8
     code: ClassVar[int] = 8
+    mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("square_average",)
 
     def __post_init__(self):
@@ -246,6 +258,7 @@ class Adam(StepStrategy):
     beta2: float = 0.999
     eps: float = 1e-8
     code: ClassVar[int] = 9
+    mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("first_moment", "second_moment")
 
     def __post_init__(self):
@@ -253,6 +266,47 @@ class Adam(StepStrategy):
         _in_unit_interval(self, "beta1")
         _in_unit_interval(self, "beta2")
         _positive(self, "eps")
+
+
+@dataclass(frozen=True)
+class InverseScaling(StepStrategy):
+    """A decaying rate, scikit-learn's ``learning_rate="invscaling"``:
+    ``ε_t = learning_rate / t^power`` at step t = 1, 2, ...;  ``p ← p − ε_t g``.
+    With ``power`` in (0.5, 1] the steps satisfy the Robbins–Monro conditions (Σε = ∞,
+    Σε² < ∞) under which stochastic gradient descent converges (Robbins & Monro, 1951);
+    scikit-learn's default 0.25 decays more slowly and relies on averaging or early stopping.
+    """
+
+    learning_rate: float = 0.01
+    power: float = 0.25
+    code: ClassVar[int] = 10
+    mini_batch: ClassVar[bool] = True
+    proximal: ClassVar[bool] = True
+
+    def __post_init__(self):
+        _positive(self, "learning_rate")
+        _positive(self, "power")
+
+
+@dataclass(frozen=True)
+class FISTA(StepStrategy):
+    """Accelerated proximal gradient (Beck & Teboulle, SIAM J. Imaging Sciences 2, 2009):
+    ``x_{k+1} = prox_{l1/L}(y_k − ∇f(y_k)/L)``,
+    ``t_{k+1} = (1 + √(1 + 4 t_k²)) / 2``,
+    ``y_{k+1} = x_{k+1} + (t_k − 1)/t_{k+1} · (x_{k+1} − x_k)``, with L estimated as in
+    :class:`Lipschitz` and a monotone restart: a step that would increase f is discarded and
+    the momentum reset (O'Donoghue & Candès, Found. Comput. Math. 15, 2015). Two passes over X
+    per iteration (the gradient at y, the objective at x). Full batch only.
+    """
+
+    max_power_iter: int = 50
+    rtol: float = 1e-4
+    code: ClassVar[int] = 11
+    state_vectors: ClassVar[tuple[str, ...]] = ("extrapolated_point",)
+    proximal: ClassVar[bool] = True
+
+    def __post_init__(self):
+        Lipschitz.__post_init__(self)
 
 
 NAMES: dict[str, type[StepStrategy]] = {
@@ -266,6 +320,8 @@ NAMES: dict[str, type[StepStrategy]] = {
     "adagrad": AdaGrad,
     "rmsprop": RMSprop,
     "adam": Adam,
+    "invscaling": InverseScaling,
+    "fista": FISTA,
 }
 
 
