@@ -53,7 +53,8 @@ cdef enum:
     S_AVG_COUNT = 7    # iterates averaged so far (mini-batch averaging)
     S_BEST = 8         # best end-of-epoch objective (mini-batch stopping rule)
     S_NO_IMPROVE = 9   # epochs without improvement by tol
-N_SCALARS = 10
+    S_SEEN = 10        # rows seen by mini-batch steps (when averaging starts)
+N_SCALARS = 11
 
 # Statuses returned to descent.py.
 cdef enum:
@@ -527,7 +528,9 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
                 break
             f_new = objective(P, xn)
             t = scal[S_FISTA_T]
-            if f_new > f:  # restart: keep x_k, drop the momentum
+            # Restart: keep x_k, drop the momentum. A step from y_k = x_k (t = 1) is a plain
+            # proximal gradient step, which cannot increase f but by rounding: take it.
+            if f_new > f and t > 1.0:
                 scal[S_FISTA_T] = 1.0
                 memcpy(yk, x, d * sizeof(double))
             else:
@@ -580,19 +583,24 @@ cdef void shuffle(gf_int *idx, gf_int m, unsigned long long *s) noexcept nogil:
         idx[j] = tmp
 
 
+cdef double *_returned(double *p, double *avg, double *scal) noexcept nogil:
+    return avg if avg != NULL and scal[S_AVG_COUNT] > 0 else p
+
+
 cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
-                    unsigned long long *rng, double *avg, bint average, int n_no_change,
+                    unsigned long long *rng, double *avg, double avg_start, int n_no_change,
                     object callback, int *n_iter, double *f_out,
                     double *gnorm_out) except -1:
     """Mini-batch SGD: max_iter epochs, each visiting every row once. history[e] is the exact
-    objective of the returned point (the average, with averaging) after e epochs."""
+    objective of the returned point after e epochs: the average of the iterates since
+    ``avg_start`` rows were seen when ``avg`` is given (and averaging has begun), else the
+    last iterate."""
     cdef gf_int j, d = L.d, n = P.n, m = P.m, start, k
     cdef int epoch = 0, status = MAX_ITER, code = L.code
     cdef double f, fb, eps_step, cnt, gnorm = 0.0
     cdef double *p = L.p
     cdef double *g = L.g
     cdef double *scal = L.scal
-    cdef double *point = avg if average else p
     cdef gf_int *idx = NULL
     cdef bint have_callback = callback is not None, stop
     if shuffled:
@@ -604,9 +612,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
             if shuffled:
                 for j in range(m):
                     idx[j] = j
-            if average and scal[S_AVG_COUNT] == 0:
-                memcpy(avg, p, d * sizeof(double))
-            f = objective(P, point)
+            f = objective(P, _returned(p, avg, scal))
             while True:
                 L.history[epoch] = f
                 if not isfinite(f):
@@ -630,7 +636,8 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 check_signals(P)
                 if have_callback:
                     with gil:
-                        stop = _call(callback, epoch, point, n, P.intercept, P.mu, f)
+                        stop = _call(callback, epoch, _returned(p, avg, scal), n,
+                                     P.intercept, P.mu, f)
                     if stop:
                         status = STOPPED_BY_CALLBACK
                         break
@@ -653,7 +660,8 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                     if P.l1 > 0.0:
                         prox_l1(p, n, eps_step * P.l1)
                     scal[S_T] += 1.0
-                    if average:
+                    scal[S_SEEN] += k
+                    if avg != NULL and scal[S_SEEN] > avg_start:
                         scal[S_AVG_COUNT] += 1.0
                         cnt = scal[S_AVG_COUNT]
                         for j in range(d):
@@ -664,7 +672,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 if status == DIVERGED:
                     break
                 epoch += 1
-                f = objective(P, point)
+                f = objective(P, _returned(p, avg, scal))
     finally:
         free(idx)
     n_iter[0] = epoch
@@ -677,7 +685,8 @@ def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bin
         bint c_fixed, double l2, double l1, int code, const double[::1] params, double[::1] p,
         double[:, ::1] vecs, double[::1] scal, int max_iter, double tol, object callback,
         double[::1] history, Py_ssize_t batch_size=0, bint shuffled=False,
-        unsigned long long[::1] rng=None, double[::1] avg=None, int n_iter_no_change=5):
+        unsigned long long[::1] rng=None, double[::1] avg=None, double avg_start=0.0,
+        int n_iter_no_change=5):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) from p, updating p, vecs
     and scal (the strategy's state) in place. Returns ``(n_iter, status, objective,
     grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch)."""
@@ -721,7 +730,7 @@ def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bin
         L.tol = tol
         if batch_size > 0:
             status = mini_batch(&P, &L, batch_size, shuffled, &rng[0],
-                                &avg[0] if avg is not None else NULL, avg is not None,
+                                &avg[0] if avg is not None else NULL, avg_start,
                                 n_iter_no_change, callback, &n_iter, &f, &gnorm)
         elif code == FISTA:
             status = fista(&P, &L, callback, &n_iter, &f, &gnorm)

@@ -20,7 +20,8 @@ __all__ = ["gradient_descent"]
 _CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
 # The engine's scalar state, by slot (see _descent.pyx).
 _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
-            "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement")
+            "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement",
+            "rows_seen")
 
 
 def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
@@ -28,7 +29,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      max_iter: int = 1000, tol: float = 1e-6, init=None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
-                     random_state=None, average: bool = False,
+                     random_state=None, average: bool | int = False,
                      n_iter_no_change: int = 5) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
@@ -99,10 +100,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     random_state : None, int or numpy.random.Generator
         Seeds the shuffling (xoshiro256**, run without the GIL). Same seed, same data, same
         thread count: bit-identical results. When resuming, None continues the generator.
-    average : bool, default False
-        Mini-batch: return the running average of the iterates (Polyak & Juditsky 1992;
-        scikit-learn's ``average=True``) instead of the last one. With a constant rate SGD
-        hovers around the optimum; the average converges to it.
+    average : bool or int, default False
+        Mini-batch: return the running average of the iterates (Polyak & Juditsky 1992)
+        instead of the last one; an int k starts averaging once k rows have been seen
+        (scikit-learn's ``average`` has the same meaning). With a constant rate SGD hovers
+        around the optimum; the average converges to it. Starting after the first epoch
+        (``average=m``) keeps the far-off first iterates out of the average.
     n_iter_no_change : int, default 5
         Mini-batch stopping rule, in epochs.
 
@@ -164,9 +167,13 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
             raise ValueError(f"batch_size={batch_size} exceeds the {m} rows of X; use at most "
                              f"{m} (or None for full-batch gradient descent).")
         n_iter_no_change = _check_int(n_iter_no_change, "n_iter_no_change", minimum=1)
-    elif average:
-        raise ValueError("average=True averages mini-batch SGD iterates; pass batch_size too "
+    elif average is not False and average != 0:
+        raise ValueError("average averages mini-batch SGD iterates; pass batch_size too "
                          "(full-batch gradient descent converges without averaging).")
+    if isinstance(average, bool) or average is None:
+        avg_start = 0 if average else None
+    else:
+        avg_start = _check_int(average, "average", minimum=0)
     resuming = isinstance(init, FitResult)
     if step is None:
         step = init.step if resuming and init.step is not None else \
@@ -179,7 +186,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     p = np.zeros(d)
     vecs = np.zeros((2, d))
     scal = np.zeros(len(_SCALARS))
-    avg = np.zeros(d) if average else None
+    avg = np.zeros(d) if avg_start is not None else None
     rng_state = None
     if resuming:
         _check_resumable(init, strategy, n, fit_intercept)
@@ -216,7 +223,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     n_iter, status, objective, grad_norm = _descent.run(
         X, y, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
         max_iter, tol, callback, history, batch_size or 0, bool(shuffle) and mini,
-        rng_state, avg, n_iter_no_change)
+        rng_state, avg, float(avg_start or 0), n_iter_no_change)
 
     if status == _NONFINITE:
         raise_nonfinite(X, y)
@@ -230,7 +237,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
                                  grad_norm, scal, objective)
 
-    point = avg if average else p
+    point = avg if avg is not None and scal[_SCALARS.index("averaged")] > 0 else p
     coef = point[:n].astype(X.dtype)
     intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
     state = dict(zip(_SCALARS, (float(s) for s in scal)))
@@ -328,7 +335,7 @@ def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept) -> None:
     # exact, unless coef or intercept were replaced (dataclasses.replace) since.
     st = init.state
     point, old_mu = st["_point"], st["_shift"]
-    shown = st["_average"] if st.get("_average") is not None else point
+    shown = st["_average"] if st.get("_average") is not None and st["averaged"] > 0 else point
     w, b = shown[:n], (float(shown[n] - old_mu @ shown[:n]) if fit_intercept else 0.0)
     if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
         p[:] = point
