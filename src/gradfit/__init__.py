@@ -13,9 +13,10 @@ from ._result import FitResult
 from .errors import (ConvergenceWarning, DivergenceError, IllConditionedError,
                      IllConditionedWarning)
 from . import steps
+from .accumulator import NormalAccumulator
 from .descent import gradient_descent
 from .normal import solve_normal
 
-__all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "ConvergenceWarning", "DivergenceError",
+__all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "NormalAccumulator", "ConvergenceWarning", "DivergenceError",
            "IllConditionedError", "IllConditionedWarning"]
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm
+from ._kernels cimport gf_residual_sqnorm_d, gf_residual_sqnorm_s
 
 # A block of X must be long enough for syrk to run at full speed (k >= ~1000 amortises the
 # read-modify-write of the n x n result) and, when n is small, fit L2 so that X^T y and the
@@ -213,3 +214,17 @@ def cholesky_solve(floating[:, ::1] A, floating[::1] rhs):
     free(work)
     free(iwork)
     return info, float(rcond)
+
+
+def residual_sqnorm(const floating[:, :] X, const floating[::1] y, const floating[::1] w,
+                    double b):
+    """||X w + b - y||^2, one pass over X (X with unit stride along one axis)."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
+    cdef Py_ssize_t rs = X.strides[0] // sizeof(floating), cs = X.strides[1] // sizeof(floating)
+    cdef double s
+    with nogil:
+        if floating is float:
+            s = gf_residual_sqnorm_s(m, n, &X[0, 0], rs, cs, &y[0], &w[0], b, 0)
+        else:
+            s = gf_residual_sqnorm_d(m, n, &X[0, 0], rs, cs, &y[0], &w[0], b, 0)
+    return s

@@ -69,6 +69,15 @@ class FitResult:
     grad_norm: float = float("nan")
     state: dict | None = None
 
+    def __post_init__(self):
+        coef = np.asarray(self.coef).view()  # a read-only view: the caller's array is untouched
+        coef.flags.writeable = False
+        object.__setattr__(self, "coef", coef)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.coef.flags.writeable = False  # pickling does not keep the flag
+
     def predict(self, X) -> np.ndarray:
         """Return ``X @ coef + intercept`` for X of shape (n_samples, n_features)."""
         X = as_float_matrix(X, "X")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -92,25 +93,76 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     res = _solve(X, y, l2, fit_intercept, fallback)
     if res is None:  # float32 was not accurate enough: everything again in float64
         res = _solve(X.astype(np.float64), y.astype(np.float64), l2, fit_intercept, fallback,
-                     note="float32 normal equations were too ill-conditioned "
-                          f"(rcond < {RCOND_MIN_FLOAT32:g}); solved in float64. ")
+                     note=_FLOAT32_NOTE)
         res = _replace_coef(res, res.coef.astype(np.float32))
     return res
 
 
+_FLOAT32_NOTE = (f"float32 normal equations were too ill-conditioned (rcond < "
+                 f"{RCOND_MIN_FLOAT32:g}); solved in float64. ")
+
+
+class Stats(NamedTuple):
+    """Sufficient statistics of (X, y): with ``centred``, G = Xc^T Xc, xty = Xc^T yc and
+    yty = yc^T yc about the means; otherwise the raw products (and zero means)."""
+
+    m: int
+    mean_x: np.ndarray
+    mean_y: float
+    G: np.ndarray
+    xty: np.ndarray
+    yty: float
+    centred: bool
+
+
+def gram_stats(X: np.ndarray, y: np.ndarray, centre: bool) -> Stats:
+    """One pass over validated X, y (see _normal.gram_pass); non-finite data is an error."""
+    with np.errstate(all="ignore"):  # overflow is detected just below, and explained
+        mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, centre)
+    if not (np.isfinite(yty) and np.isfinite(np.diagonal(G)).all()
+            and np.isfinite(mean_x).all()):
+        raise_nonfinite(X, y)
+    return Stats(X.shape[0], mean_x, float(mean_y), G, xty, float(yty), centre)
+
+
 def _replace_coef(res: FitResult, coef: np.ndarray) -> FitResult:
-    coef.flags.writeable = False
     return dataclasses.replace(res, coef=coef)
 
 
 def _solve(X, y, l2, fit_intercept, fallback, note=""):
-    m, n = X.shape
-    with np.errstate(all="ignore"):  # overflow is detected just below, and explained
-        mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, fit_intercept)
-    if not (np.isfinite(yty) and np.isfinite(np.diagonal(G)).all()
-            and np.isfinite(mean_x).all()):
-        raise_nonfinite(X, y)
+    st = gram_stats(X, y, fit_intercept)
 
+    def svd_solve():
+        return _lstsq(X, y, st.mean_x, st.mean_y, l2, fit_intercept)
+
+    def exact_objective(coef):
+        if X.dtype != np.float32:
+            return None
+        # float32 statistics lose ~1e-3 of the objective to cancellation: one more pass.
+        b = float(st.mean_y - st.mean_x @ coef) if fit_intercept else 0.0
+        rss = _normal.residual_sqnorm(X, y, coef.astype(X.dtype), b)
+        return rss / (2 * st.m) + 0.5 * l2 * float(coef @ coef)
+
+    return solve_stats(st, l2, fit_intercept, fallback, X.dtype, note, svd_solve,
+                       exact_objective)
+
+
+def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work, note="",
+                svd_solve=None, exact_objective=None) -> FitResult | None:
+    """Cholesky on the statistics; None when float32 is not accurate enough (the caller
+    retries in float64). ``svd_solve()`` -> (coef, rank, objective) is the fallback when
+    the data are at hand; without it the fallback is an eigendecomposition of the normal
+    matrix (minimum-norm, accurate to about eps * cond(X)^2)."""
+    n = st.G.shape[0]
+    m = st.m
+    mean_x, mean_y, G, xty, yty = st.mean_x, st.mean_y, st.G, st.xty, st.yty
+    if st.centred and not fit_intercept:  # back to raw products (sums of positive terms)
+        G = G + m * np.multiply.outer(mean_x, mean_x)
+        xty = xty + m * mean_y * mean_x
+        yty = yty + m * mean_y * mean_y
+    elif fit_intercept and not st.centred:
+        raise ValueError("these statistics were gathered without centring; they cannot give "
+                         "an intercept.")
     if np.isfinite(m * l2):
         A = G.copy()
         A.flat[:: n + 1] += m * l2
@@ -121,35 +173,47 @@ def _solve(X, y, l2, fit_intercept, fallback, note=""):
         rhs = xty / m / l2
     d = np.sqrt(np.diagonal(A)).copy()
     d[d == 0.0] = 1.0  # a zero column: A stays singular and potrf reports it
-    A /= d
-    A /= d[:, None]
-    rhs = rhs / d
-    work = X.dtype
-    A = A.astype(work)
-    rhs = rhs.astype(work)
-    info, rcond = _normal.cholesky_solve(A, rhs)
+    As = (A / d / d[:, None]).astype(work)
+    rhs_s = (rhs / d).astype(work)
+    info, rcond = _normal.cholesky_solve(As, rhs_s)
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
     if info == 0 and rcond >= rcond_min:
-        coef = (rhs.astype(np.float64) / d)
+        coef = (rhs_s.astype(np.float64) / d)
+        objective = exact_objective(coef) if exact_objective else None
         return _result(coef.astype(work), G, xty, yty, mean_x, mean_y, m, l2, fit_intercept,
-                       "cholesky", rcond, note)
+                       "cholesky", rcond, note, objective)
     if work == np.float32:
         return None
 
-    why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly collinear "
-           "columns, a constant column, or more columns than rows)" if info else
+    why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
+           "collinear columns, a constant column, or more columns than rows)" if info else
            f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
            f"{RCOND_MIN_FLOAT64:g})")
     if not fallback:
         raise IllConditionedError(f"{why}. Add a ridge penalty (l2 > 0), drop collinear "
                                   "columns, or pass fallback=True to solve by SVD instead.")
-    coef, rank, objective = _lstsq(X, y, mean_x, mean_y, l2, fit_intercept)
-    msg = f"{note}{why}; solved by SVD (LAPACK gelsd)"
+    if svd_solve is not None:
+        coef, rank, objective = svd_solve()
+        how, solver = "solved by SVD (LAPACK gelsd)", "lstsq"
+    else:
+        coef, rank = _eigh_solve(A, rhs)
+        objective = None
+        how, solver = ("solved by an eigendecomposition of the normal matrix (the rows are "
+                       "not at hand for an SVD of X)"), "eigh"
+    msg = f"{note}{why}; {how}"
     if rank < n:
         msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
-    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=3)
-    return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, "lstsq",
+    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=4)
+    return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver,
                    0.0 if info else rcond, msg, objective)
+
+
+def _eigh_solve(A, rhs):
+    evals, evecs = scipy.linalg.eigh(A, check_finite=False)
+    cutoff = np.finfo(np.float64).eps * A.shape[0] * max(evals.max(), 0.0)
+    keep = evals > cutoff
+    coef = evecs[:, keep] @ ((evecs[:, keep].T @ rhs) / evals[keep])
+    return coef, int(keep.sum())
 
 
 def _lstsq(X, y, mean_x, mean_y, l2, fit_intercept):
@@ -180,6 +244,5 @@ def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rco
         # eps * (||yc||^2 + ||Xc w||^2), ample on the well-conditioned problems Cholesky keeps.
         rss = max(float(yty - 2.0 * (c @ xty) + c @ (G @ c)), 0.0)
         objective = rss / (2 * m) + 0.5 * l2 * float(c @ c)
-    coef.flags.writeable = False
     return FitResult(coef=coef, intercept=intercept, solver=solver, rcond=float(rcond),
-                     objective=objective, message=msg)
+                     objective=float(objective), message=msg)
