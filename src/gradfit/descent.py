@@ -26,7 +26,7 @@ _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
 
 def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      l2: float = 0.0, l1: float = 0.0, fit_intercept: bool = True,
-                     max_iter: int = 1000, tol: float = 1e-6, init=None,
+                     max_iter: int = 1000, tol: float | None = None, init=None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
                      random_state=None, average: bool | int = False,
@@ -78,9 +78,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     fit_intercept : bool, default True
     max_iter : int, default 1000
         Maximum number of gradient steps (full batch) or epochs (mini-batch).
-    tol : float, default 1e-6
-        Full batch: stop when ||∇f|| (or the proximal mapping's norm) <=
-        tol * max(1, its value at the start). Mini-batch: see above.
+    tol : float, optional
+        Full batch (default 1e-6): stop when ||∇f|| (or the proximal mapping's norm) <=
+        tol * max(1, its value at the start). Mini-batch (default 1e-4): the relative
+        improvement of the epoch objective that counts as progress (see above).
     init : None, array_like of shape (n,), or FitResult
         Starting coefficients (zeros by default; the intercept starts at its best value for
         them). A FitResult of an earlier call resumes it: the point and the strategy's state
@@ -157,10 +158,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     l2 = check_penalty(l2, "l2")
     l1 = check_penalty(l1, "l1")
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
-    tol = check_penalty(tol, "tol")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}.")
     mini = batch_size is not None
+    tol = check_penalty((1e-4 if mini else 1e-6) if tol is None else tol, "tol")
     if mini:
         batch_size = _check_int(batch_size, "batch_size", minimum=1)
         if batch_size > m:
