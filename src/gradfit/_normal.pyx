@@ -4,7 +4,7 @@ Cholesky factorisation through LAPACK. Validation happens in ``normal.py``; here
 trusts its inputs and releases the GIL for all per-element work."""
 import numpy as np
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm
@@ -24,16 +24,19 @@ cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize) noe
     return b if b < m else m
 
 
-def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
+def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
+              const floating[::1] sqrt_weight=None):
     """Sufficient statistics of (X, y) in one pass over X.
 
     X must have unit stride along one axis (row- or column-major, any leading dimension).
-    Returns ``(mean_x, mean_y, G, Xty, yty)`` as float64, where, with ``center`` true, G is the
-    centred Gram matrix Xc^T Xc, Xty = Xc^T yc and yty = yc^T yc (Xc, yc centred by their means);
-    with ``center`` false they are the raw X^T X, X^T y, y^T y and the means are zero.
+    Returns ``(weight_sum, mean_x, mean_y, G, Xty, yty)`` as float64, where, with ``center``
+    true, G is the centred Gram matrix Xc^T W Xc, Xty = Xc^T W yc and yty = yc^T W yc (Xc, yc
+    centred by their weighted means, W the row weights, all ones without ``sqrt_weight``);
+    with ``center`` false they are the raw products and the means are zero.
     Centring uses the mean of the first block as a shift, so the final correction
-    ``- m * delta delta^T`` involves only the small difference between the shift and the true
-    mean: no catastrophic cancellation when the columns have large means.
+    ``- S * delta delta^T`` involves only the small difference between the shift and the true
+    mean: no catastrophic cancellation when the columns have large means. Weighted rows are
+    scaled by sqrt(weight) in the block buffer, never in a copy of X.
     """
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
     cdef Py_ssize_t itemsize = sizeof(floating)
@@ -50,9 +53,11 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
     cdef double[::1] xty = xty_arr
     cdef double[::1] shift = shift_arr
     cdef double[::1] colsum = colsum_arr
-    cdef double yshift = 0.0, ysum = 0.0, yy = 0.0
+    cdef double yshift = 0.0, ysum = 0.0, yy = 0.0, wsum = 0.0, wfirst = 0.0, wi
 
-    cdef bint copy_block = center
+    cdef bint weighted = sqrt_weight is not None
+    cdef const floating *sw = &sqrt_weight[0] if weighted else NULL
+    cdef bint copy_block = center or weighted
     cdef bint acc_local = floating is float
     cdef floating *A = NULL
     cdef floating *ya = NULL
@@ -62,14 +67,13 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
     cdef const floating *Ap
     cdef const floating *yp
     cdef const floating *xp
-    cdef floating cy = 0, v, s_y, s_yy
-    cdef floating beta = 1
+    cdef floating cy = 0, v, s_y, s_yy, sc
 
     try:
         if copy_block:
             A = <floating *> malloc(B * n * sizeof(floating))
             ya = <floating *> malloc(B * sizeof(floating))
-            cshift = <floating *> malloc(n * sizeof(floating))
+            cshift = <floating *> calloc(n, sizeof(floating))
             if A == NULL or ya == NULL or cshift == NULL:
                 raise MemoryError()
         if acc_local:
@@ -78,18 +82,27 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
             if Gblk == NULL or xblk == NULL:
                 raise MemoryError()
         with nogil:
-            if copy_block:
-                # The shift: mean of the first block (a cheap, usually excellent estimate).
-                b = B
-                for i in range(b):
+            if weighted:
+                for i in range(m):
+                    wsum += <double> sw[i] * sw[i]
+                for i in range(B):
+                    wfirst += <double> sw[i] * sw[i]
+            else:
+                wsum = m
+            if center:
+                # The shift: (weighted) mean of the first block, a cheap, usually excellent
+                # estimate; unweighted if that block weighs nothing.
+                for i in range(B):
+                    wi = <double> sw[i] * sw[i] if weighted and wfirst > 0 else 1.0
                     for j in range(n):
-                        shift[j] += X[i, j]
-                    yshift += y[i]
+                        shift[j] += wi * X[i, j]
+                    yshift += wi * y[i]
+                if not (weighted and wfirst > 0):
+                    wfirst = B
                 for j in range(n):
-                    shift[j] /= b
-                    cshift[j] = <floating> shift[j]
+                    cshift[j] = <floating> (shift[j] / wfirst)
                     shift[j] = cshift[j]
-                cy = <floating> (yshift / b)
+                cy = <floating> (yshift / wfirst)
                 yshift = cy
 
             i0 = 0
@@ -99,27 +112,35 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
                     if row_major:
                         for i in range(b):
                             xp = &X[i0 + i, 0]
+                            sc = sw[i0 + i] if weighted else 1
                             for j in range(n):
-                                A[i * n + j] = xp[j] - cshift[j]
+                                A[i * n + j] = sc * (xp[j] - cshift[j])
                         ld = n
                     else:
                         for j in range(n):
                             xp = &X[i0, j]
-                            for i in range(b):
-                                A[j * B + i] = xp[i] - cshift[j]
+                            if weighted:
+                                for i in range(b):
+                                    A[j * B + i] = sw[i0 + i] * (xp[i] - cshift[j])
+                            else:
+                                for i in range(b):
+                                    A[j * B + i] = xp[i] - cshift[j]
                         ld = B
                     s_y = 0
                     s_yy = 0
                     for i in range(b):
-                        v = y[i0 + i] - cy
+                        sc = sw[i0 + i] if weighted else 1
+                        v = sc * (y[i0 + i] - cy)
                         ya[i] = v
-                        s_y = s_y + v
+                        s_y = s_y + sc * v
                         s_yy = s_yy + v * v
                     ysum += s_y
                     yy += s_yy
                     Ap = A
                     yp = ya
-                    _add_column_sums(A, b, n, ld, row_major, &colsum[0])
+                    if center:
+                        _add_column_sums(A, b, n, ld, row_major,
+                                         sw + i0 if weighted else NULL, &colsum[0])
                 else:
                     Ap = &X[i0, 0]
                     ld = rs if row_major else cs
@@ -151,31 +172,29 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center):
         free(Gblk)
         free(xblk)
 
-    if not center:
-        return np.zeros(n), 0.0, G_arr, xty_arr, yy
-    # Shifted sums -> centred sums about the true mean (delta = colsum / m is small).
-    G_arr -= np.multiply.outer(colsum_arr, colsum_arr) / m
-    xty_arr -= colsum_arr * (ysum / m)
-    yy -= ysum * ysum / m
-    return shift_arr + colsum_arr / m, yshift + ysum / m, G_arr, xty_arr, yy
+    if not center or wsum == 0.0:
+        return wsum, shift_arr, yshift, G_arr, xty_arr, yy
+    # Shifted sums -> centred sums about the true mean (delta = colsum / S is small).
+    G_arr -= np.multiply.outer(colsum_arr, colsum_arr) / wsum
+    xty_arr -= colsum_arr * (ysum / wsum)
+    yy -= ysum * ysum / wsum
+    return wsum, shift_arr + colsum_arr / wsum, yshift + ysum / wsum, G_arr, xty_arr, yy
 
 
 cdef void _add_column_sums(const floating *A, Py_ssize_t b, Py_ssize_t n, Py_ssize_t ld,
-                           bint row_major, double *colsum) noexcept nogil:
+                           bint row_major, const floating *sw, double *colsum) noexcept nogil:
+    # With weights the block holds sqrt(w_i) (x_i - c); the sums need w_i (x_i - c).
     cdef Py_ssize_t i, j
     cdef floating s
-    if row_major:
-        for j in range(n):
-            s = 0
+    for j in range(n):
+        s = 0
+        if row_major:
             for i in range(b):
-                s = s + A[i * ld + j]
-            colsum[j] += s
-    else:
-        for j in range(n):
-            s = 0
+                s = s + (sw[i] * A[i * ld + j] if sw != NULL else A[i * ld + j])
+        else:
             for i in range(b):
-                s = s + A[j * ld + i]
-            colsum[j] += s
+                s = s + (sw[i] * A[j * ld + i] if sw != NULL else A[j * ld + i])
+        colsum[j] += s
 
 
 cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,

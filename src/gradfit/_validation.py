@@ -63,6 +63,28 @@ def as_target(y, m: int, dtype: np.dtype, name: str = "y") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
+    """None, or a float64 array of m finite weights >= 0 that do not all vanish."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    _float_dtype(w, "sample_weight")
+    if w.ndim == 0:
+        w = np.full(m, float(w))
+    if w.ndim != 1 or w.shape[0] != m:
+        raise ValueError(f"sample_weight must be 1-D with one weight per row ({m}), got shape "
+                         f"{w.shape}.")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or infinity; weights must be finite.")
+    if (w < 0).any():
+        raise ValueError(f"sample_weight has negative values (first at index "
+                         f"{int(np.argmax(w < 0))}); weights must be >= 0.")
+    if not w.any():
+        raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
+    return w
+
+
 def check_penalty(value, name: str) -> float:
     """A finite, non-negative real number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._result import FitResult
-from ._validation import as_float_matrix, as_target, check_penalty
+from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
 from .normal import _FLOAT32_NOTE, Stats, gram_stats, solve_stats
 
 __all__ = ["NormalAccumulator"]
@@ -48,8 +48,8 @@ class NormalAccumulator:
         self._all_float32 = True
 
     @property
-    def n_samples(self) -> int:
-        """Rows seen so far."""
+    def n_samples(self) -> float:
+        """Rows seen so far (the sum of their weights, when weighted)."""
         return 0 if self._stats is None else self._stats.m
 
     @property
@@ -57,16 +57,18 @@ class NormalAccumulator:
         """Columns of the data (None before the first chunk)."""
         return None if self._stats is None else self._stats.G.shape[0]
 
-    def update(self, X, y) -> NormalAccumulator:
-        """Add the rows of a chunk (X of shape (k, n), y of shape (k,)); returns self.
+    def update(self, X, y, sample_weight=None) -> NormalAccumulator:
+        """Add the rows of a chunk (X of shape (k, n), y of shape (k,), optional row weights
+        as in :func:`solve_normal`); returns self.
 
         Same input rules as :func:`solve_normal`: X is read in place, never modified."""
         X = as_float_matrix(X, "X")
         y = as_target(y, X.shape[0], X.dtype, "y")
+        sw = as_sample_weight(sample_weight, X.shape[0])
         if self._stats is not None and X.shape[1] != self.n_features:
             raise ValueError(f"this chunk has {X.shape[1]} columns but earlier chunks had "
                              f"{self.n_features}; every chunk must have the same columns.")
-        self._stats = _chan_merge(self._stats, gram_stats(X, y, centre=True))
+        self._stats = _chan_merge(self._stats, gram_stats(X, y, centre=True, weights=sw))
         self._all_float32 &= X.dtype == np.float32
         return self
 
