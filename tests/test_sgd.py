@@ -211,14 +211,14 @@ def reference_sgd(X, y, k, lr, epochs, fit_intercept, l2):
     """Mini-batch SGD with Fixed(lr), shuffle=False, as _descent.mini_batch runs it.
 
     Parameters p = (w, c) with c = b + shift.w and shift = the mean of the first k rows (in
-    storage order); c starts at mean(y) and w at 0. Each batch of k rows (the last one of an
+    storage order); c starts at the mean of the first k targets and w at 0. Each batch of k rows (the last one of an
     epoch may be smaller, k') takes one step along the gradient of
     1/(2k') sum (y_i - (x_i - shift).w - c)^2 + l2/2 |w|^2. Returns (w, b) after each epoch.
     """
     m, n = X.shape
     shift = X[:k].mean(axis=0) if fit_intercept else np.zeros(n)
     w = np.zeros(n)
-    c = float(y.mean()) if fit_intercept else 0.0
+    c = float(y[:k].mean()) if fit_intercept else 0.0
     points = [(w.copy(), c - shift @ w)]
     for _ in range(epochs):
         for s in range(0, m, k):
@@ -377,7 +377,8 @@ def test_full_batch_only_strategies_are_refused(step):
                                   steps.AdaGrad(0.1), steps.RMSprop(0.01), steps.Adam(0.01)])
 def test_mini_batch_strategies_run(step):
     X, y = problem(m=400, n=4)
-    start = objective(X, y, np.zeros(4), y.mean())
+    # mini-batch: the intercept starts at mean(y) over the first batch (as the shift does)
+    start = objective(X, y, np.zeros(4), y[:16].mean())
     res = sgd(X, y, step=step, batch_size=16, max_iter=3, random_state=0)
     assert res.solver == "sgd" and res.n_iter == 3
     assert res.loss_history[0] == pytest.approx(start, rel=1e-12)

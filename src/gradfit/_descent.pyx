@@ -609,9 +609,6 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
             raise MemoryError()
     try:
         with nogil:
-            if shuffled:
-                for j in range(m):
-                    idx[j] = j
             f = objective(P, _returned(p, avg, scal))
             while True:
                 L.history[epoch] = f
@@ -647,7 +644,9 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 if epoch == L.max_iter:
                     status = MAX_ITER
                     break
-                if shuffled:
+                if shuffled:  # from the identity, so an epoch depends only on the generator
+                    for j in range(m):
+                        idx[j] = j
                     shuffle(idx, m, rng)
                 start = 0
                 while start < m:
@@ -655,6 +654,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                     fb = batch_gradient(P, &idx[start] if shuffled else NULL, start, k, p, g)
                     if not isfinite(fb) or fb > DIVERGENCE_FACTOR * scal[S_F0] * m / k:
                         status = DIVERGED
+                        f = fb  # reported: the batch objective that blew up
                         break
                     eps_step = first_order_step(code, L.params, p, g, L.v0, L.v1, scal, d)
                     if P.l1 > 0.0:

@@ -84,7 +84,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         improvement of the epoch objective that counts as progress (see above).
     init : None, array_like of shape (n,), or FitResult
         Starting coefficients (zeros by default; the intercept starts at its best value for
-        them). A FitResult of an earlier call resumes it: the point and the strategy's state
+        them in full batch, and at that value estimated on the first batch with
+        mini-batches, so that a stream of chunks starts as one pass over all of them would). A FitResult of an earlier call resumes it: the point and the strategy's state
         (step counter, moments, velocity, accumulators, trial step, averaging, random
         generator) carry on exactly, on the same or on new data; the strategy must be of the
         same type (its hyper-parameters may change). On new data, Lipschitz and FISTA keep
@@ -198,7 +199,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         mu = init.state["_shift"]  # streaming: keep the parametrization of the first chunk
     else:  # the mean of the first batch: a cheap, usually good, shift
         mu = X[:batch_size].mean(axis=0, dtype=np.float64) if fit_intercept else np.zeros(n)
-    ybar = float(y.mean(dtype=np.float64)) if fit_intercept else 0.0
+    ybar = float(y.mean(dtype=np.float64)) if fit_intercept and not mini else 0.0
     if not (np.isfinite(mu).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
 
@@ -214,8 +215,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         if not np.isfinite(w0).all():
             raise ValueError("init contains NaN or infinity.")
         p[:n] = w0
-    if fit_intercept and (not mini or not resuming):
-        p[n] = ybar  # c = b + mu.w: its optimum mean(y) (exactly so when mu is the mean)
+    if fit_intercept and not mini:
+        p[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is the mean of X
+    elif fit_intercept and not resuming:  # the first batch's mean, like the shift mu
+        p[n] = float(y[:batch_size].mean(dtype=np.float64))
     if mini and rng_state is None:
         rng_state = _seed(random_state)
 
@@ -231,8 +234,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if status == _DIVERGED:
         raise DivergenceError(
             f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
-            f"{strategy!r}: the objective went from {scal[3]:.6g} to "
-            f"{history[n_iter]:.6g}. The step size is too large for this problem: use a "
+            f"{strategy!r}: the objective{' (on a mini-batch)' if mini else ''} went from "
+            f"{scal[3]:.6g} to {objective:.6g}. The step size is too large for this problem: "
+            f"use a "
             f"smaller learning rate, or step='backtracking' or step='lipschitz', which choose "
             f"a safe step themselves.")
     message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
