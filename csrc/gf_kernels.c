@@ -45,14 +45,124 @@ int gf_default_threads(gf_int m, gf_int n)
     return nt < 1 ? 1 : nt;
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define GF_HAVE_AVX2_ROWS 1
+
+/* The row-major fused sweep for float64, written out for AVX2 + FMA: the generic version's
+ * four separate horizontal sums per four rows dominate when rows are short (n ~ 10: 40% of
+ * the time); here one transpose-and-add gives the four residuals at once. */
+__attribute__((target("avx2,fma")))
+static inline __m256d gf_hsum4(__m256d a0, __m256d a1, __m256d a2, __m256d a3)
+{
+    __m256d t0 = _mm256_hadd_pd(a0, a1), t1 = _mm256_hadd_pd(a2, a3);
+    return _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),
+                         _mm256_permute2f128_pd(t0, t1, 0x31));
+}
+
+static inline void gf_prefetch_rows_d(const double *X, gf_int rs, gf_int n, gf_int i,
+                                      gf_int avail);
+
+__attribute__((target("avx2,fma")))
+static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *X, gf_int rs,
+                                const double *y, const double *w, double offset, double *gblk,
+                                double *s)
+{
+    const gf_int nv = n & ~(gf_int)3;
+    __m256d S0 = _mm256_setzero_pd(), S1 = _mm256_setzero_pd();
+    const __m256d off = _mm256_set1_pd(offset);
+    double tail_s0 = 0, tail_s1 = 0;
+    gf_int i = 0;
+    for (; i + 4 <= b; i += 4) {
+        const double *x0 = X + i * rs, *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+        gf_prefetch_rows_d(X, rs, n, i + GF_PREFETCH_ROWS, avail);
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        gf_int j = 0;
+        for (; j < nv; j += 4) {
+            const __m256d wv = _mm256_loadu_pd(w + j);
+            a0 = _mm256_fmadd_pd(_mm256_loadu_pd(x0 + j), wv, a0);
+            a1 = _mm256_fmadd_pd(_mm256_loadu_pd(x1 + j), wv, a1);
+            a2 = _mm256_fmadd_pd(_mm256_loadu_pd(x2 + j), wv, a2);
+            a3 = _mm256_fmadd_pd(_mm256_loadu_pd(x3 + j), wv, a3);
+        }
+        double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        for (; j < n; j++) {
+            t0 += x0[j] * w[j]; t1 += x1[j] * w[j]; t2 += x2[j] * w[j]; t3 += x3[j] * w[j];
+        }
+        __m256d r = _mm256_add_pd(_mm256_add_pd(gf_hsum4(a0, a1, a2, a3),
+                                                _mm256_setr_pd(t0, t1, t2, t3)), off);
+        if (y) r = _mm256_sub_pd(r, _mm256_loadu_pd(y + i));
+        S0 = _mm256_add_pd(S0, r);
+        S1 = _mm256_fmadd_pd(r, r, S1);
+        const __m256d r0 = _mm256_permute4x64_pd(r, 0x00), r1 = _mm256_permute4x64_pd(r, 0x55),
+                      r2 = _mm256_permute4x64_pd(r, 0xAA), r3 = _mm256_permute4x64_pd(r, 0xFF);
+        for (j = 0; j < nv; j += 4) {
+            const __m256d u = _mm256_fmadd_pd(_mm256_loadu_pd(x1 + j), r1,
+                                              _mm256_mul_pd(_mm256_loadu_pd(x0 + j), r0));
+            const __m256d v = _mm256_fmadd_pd(_mm256_loadu_pd(x3 + j), r3,
+                                              _mm256_mul_pd(_mm256_loadu_pd(x2 + j), r2));
+            _mm256_storeu_pd(gblk + j, _mm256_add_pd(_mm256_loadu_pd(gblk + j),
+                                                     _mm256_add_pd(u, v)));
+        }
+        if (j < n) {
+            double rr[4];
+            _mm256_storeu_pd(rr, r);
+            for (; j < n; j++)
+                gblk[j] += (x0[j] * rr[0] + x1[j] * rr[1]) + (x2[j] * rr[2] + x3[j] * rr[3]);
+        }
+    }
+    for (; i < b; i++) {
+        const double *x0 = X + i * rs;
+        double a = offset;
+        for (gf_int j = 0; j < n; j++) a += x0[j] * w[j];
+        if (y) a -= y[i];
+        for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * a;
+        tail_s0 += a;
+        tail_s1 += a * a;
+    }
+    double v0[4], v1[4];
+    _mm256_storeu_pd(v0, S0);
+    _mm256_storeu_pd(v1, S1);
+    s[0] += ((v0[0] + v0[1]) + (v0[2] + v0[3])) + tail_s0;
+    s[1] += ((v1[0] + v1[1]) + (v1[2] + v1[3])) + tail_s1;
+}
+
+static int gf_cpu_has_avx2_fma(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+}
+#endif
+
 #define REAL double
 #define SFX(name) name##_d
+#ifdef GF_HAVE_AVX2_ROWS
+#define GF_GRAD_ROWS(...) \
+    (gf_cpu_has_avx2_fma() ? gf_grad_rows_avx2_d(__VA_ARGS__) : blk_grad_rows_d(__VA_ARGS__))
+#else
+#define GF_GRAD_ROWS(...) blk_grad_rows_d(__VA_ARGS__)
+#endif
 #include "gf_kernels_impl.h"
+#undef GF_GRAD_ROWS
 #undef REAL
 #undef SFX
 
+#ifdef GF_HAVE_AVX2_ROWS
+static inline void gf_prefetch_rows_d(const double *X, gf_int rs, gf_int n, gf_int i,
+                                      gf_int avail)
+{
+    prefetch_rows_d(X, rs, n, i, avail);
+}
+#endif
+
 #define REAL float
 #define SFX(name) name##_s
+#define GF_GRAD_ROWS(...) blk_grad_rows_s(__VA_ARGS__)
 #include "gf_kernels_impl.h"
+#undef GF_GRAD_ROWS
 #undef REAL
 #undef SFX

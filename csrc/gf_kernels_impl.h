@@ -165,9 +165,39 @@ static void SFX(vec_sums)(gf_int b, const REAL *r, REAL *s)
     s[1] += s1;
 }
 
-/* The pass driver: blocks of rows, a fixed contiguous range of blocks per thread, per-block
- * sums in REAL added into per-thread double partials, reduced in thread order. With
- * want_grad false only sums of u = X d + offset are formed (sums[1] = ||u||^2). */
+/* Blocks [lo, hi) of a pass: per-block sums in REAL, added into the double partials acc
+ * (n gradient entries, then sum r and sum r^2). scratch holds B + n + 2 REALs. */
+static void SFX(pass_blocks)(gf_int lo, gf_int hi, gf_int B, gf_int m, gf_int n, const REAL *X,
+                             gf_int rs, gf_int cs, const REAL *y, const REAL *w, REAL offset,
+                             int want_grad, double *acc, REAL *scratch)
+{
+    REAL *u = scratch, *gblk = u + B, *s = gblk + n;
+    for (gf_int k = lo; k < hi; k++) {
+        const gf_int i0 = k * B, b = (i0 + B <= m) ? B : m - i0;
+        const REAL *Xb = X + i0 * rs, *yb = y ? y + i0 : NULL;
+        s[0] = s[1] = 0;
+        if (want_grad) {
+            for (gf_int j = 0; j < n; j++) gblk[j] = 0;
+            if (cs == 1) {
+                GF_GRAD_ROWS(b, m - i0, n, Xb, rs, yb, w, offset, gblk, s);
+            } else {
+                SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, offset, u);
+                SFX(blk_rmatvec_cols)(b, n, Xb, cs, u, gblk);
+                SFX(vec_sums)(b, u, s);
+            }
+            for (gf_int j = 0; j < n; j++) acc[j] += (double)gblk[j];
+        } else {
+            SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, offset, u);
+            SFX(vec_sums)(b, u, s);
+        }
+        acc[n] += (double)s[0];
+        acc[n + 1] += (double)s[1];
+    }
+}
+
+/* The pass driver: blocks of rows, a fixed contiguous range of blocks per thread, per-thread
+ * double partials reduced in thread order (deterministic for a given thread count). With
+ * want_grad false only sums of u = X d + offset - y are formed (sums[1] = ||u||^2). */
 static void SFX(pass)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs, const REAL *y,
                       const REAL *w, double offset, int want_grad, double *g, double *sums,
                       int nthreads)
@@ -177,36 +207,20 @@ static void SFX(pass)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs, c
     int nt = nthreads > 0 ? nthreads : gf_default_threads(m, n);
     if (nt > nblk) nt = (int)nblk;
     if (nt < 1) nt = 1;
-    const size_t stride = (size_t)n + 2;
+    const size_t stride = (size_t)n + 2, sstride = (size_t)(B + n + 2);
     double *part = (double *)calloc((size_t)nt * stride, sizeof(double));
-    REAL *scratch = (REAL *)malloc((size_t)nt * (size_t)(B + n + 2) * sizeof(REAL));
+    REAL *scratch = (REAL *)malloc((size_t)nt * sstride * sizeof(REAL));
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = omp_get_thread_num();
-        const gf_int lo = nblk * t / nt, hi = nblk * (t + 1) / nt;
-        double *acc = part + (size_t)t * stride;
-        REAL *u = scratch + (size_t)t * (size_t)(B + n + 2), *gblk = u + B, *s = gblk + n;
-        for (gf_int k = lo; k < hi; k++) {
-            const gf_int i0 = k * B, b = (i0 + B <= m) ? B : m - i0;
-            const REAL *Xb = X + i0 * rs, *yb = y ? y + i0 : NULL;
-            s[0] = s[1] = 0;
-            if (want_grad) {
-                for (gf_int j = 0; j < n; j++) gblk[j] = 0;
-                if (cs == 1) {
-                    SFX(blk_grad_rows)(b, m - i0, n, Xb, rs, yb, w, (REAL)offset, gblk, s);
-                } else {
-                    SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, (REAL)offset, u);
-                    SFX(blk_rmatvec_cols)(b, n, Xb, cs, u, gblk);
-                    SFX(vec_sums)(b, u, s);
-                }
-                for (gf_int j = 0; j < n; j++) acc[j] += (double)gblk[j];
-            } else {
-                SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, (REAL)offset, u);
-                SFX(vec_sums)(b, u, s);
-            }
-            acc[n] += (double)s[0];
-            acc[n + 1] += (double)s[1];
+    if (nt == 1) {  /* no OpenMP region at all: it costs microseconds on small problems */
+        SFX(pass_blocks)(0, nblk, B, m, n, X, rs, cs, y, w, (REAL)offset, want_grad, part,
+                         scratch);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num();
+            SFX(pass_blocks)(nblk * t / nt, nblk * (t + 1) / nt, B, m, n, X, rs, cs, y, w,
+                             (REAL)offset, want_grad, part + (size_t)t * stride,
+                             scratch + (size_t)t * sstride);
         }
     }
     for (gf_int j = 0; j < n + 2; j++) {
@@ -267,7 +281,7 @@ void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
         }
         for (gf_int j = 0; j < n; j++) gblk[j] = 0;
         s[0] = s[1] = 0;
-        SFX(blk_grad_rows)(b, b, n, rows, ld, yrows, w, (REAL)offset, gblk, s);
+        GF_GRAD_ROWS(b, b, n, rows, ld, yrows, w, (REAL)offset, gblk, s);
         for (gf_int j = 0; j < n; j++) g[j] += (double)gblk[j];
         sums[0] += (double)s[0];
         sums[1] += (double)s[1];
