@@ -34,7 +34,7 @@ static gf_int gf_block_rows(gf_int n, size_t itemsize, int row_major)
 
 gf_int gf_batch_scratch_size(gf_int n)
 {
-    return n + 2 + GF_ROW_BLOCK_ROWS * (n + 1);
+    return n + 2 + GF_ROW_BLOCK_ROWS * (n + 2);
 }
 
 int gf_default_threads(gf_int m, gf_int n)
@@ -65,8 +65,8 @@ static inline void gf_prefetch_rows_d(const double *X, gf_int rs, gf_int n, gf_i
 
 __attribute__((target("avx2,fma")))
 static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *X, gf_int rs,
-                                const double *y, const double *w, double offset, double *gblk,
-                                double *s)
+                                const double *y, const double *sw, const double *w,
+                                double offset, double *gblk, double *s)
 {
     const gf_int nv = n & ~(gf_int)3;
     __m256d S0 = _mm256_setzero_pd(), S1 = _mm256_setzero_pd();
@@ -92,10 +92,13 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
         __m256d r = _mm256_add_pd(_mm256_add_pd(gf_hsum4(a0, a1, a2, a3),
                                                 _mm256_setr_pd(t0, t1, t2, t3)), off);
         if (y) r = _mm256_sub_pd(r, _mm256_loadu_pd(y + i));
-        S0 = _mm256_add_pd(S0, r);
-        S1 = _mm256_fmadd_pd(r, r, S1);
-        const __m256d r0 = _mm256_permute4x64_pd(r, 0x00), r1 = _mm256_permute4x64_pd(r, 0x55),
-                      r2 = _mm256_permute4x64_pd(r, 0xAA), r3 = _mm256_permute4x64_pd(r, 0xFF);
+        const __m256d rw = sw ? _mm256_mul_pd(r, _mm256_loadu_pd(sw + i)) : r;
+        S0 = _mm256_add_pd(S0, rw);
+        S1 = _mm256_fmadd_pd(rw, r, S1);
+        const __m256d r0 = _mm256_permute4x64_pd(rw, 0x00),
+                      r1 = _mm256_permute4x64_pd(rw, 0x55),
+                      r2 = _mm256_permute4x64_pd(rw, 0xAA),
+                      r3 = _mm256_permute4x64_pd(rw, 0xFF);
         for (j = 0; j < nv; j += 4) {
             const __m256d u = _mm256_fmadd_pd(_mm256_loadu_pd(x1 + j), r1,
                                               _mm256_mul_pd(_mm256_loadu_pd(x0 + j), r0));
@@ -106,7 +109,7 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
         }
         if (j < n) {
             double rr[4];
-            _mm256_storeu_pd(rr, r);
+            _mm256_storeu_pd(rr, rw);
             for (; j < n; j++)
                 gblk[j] += (x0[j] * rr[0] + x1[j] * rr[1]) + (x2[j] * rr[2] + x3[j] * rr[3]);
         }
@@ -116,9 +119,10 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
         double a = offset;
         for (gf_int j = 0; j < n; j++) a += x0[j] * w[j];
         if (y) a -= y[i];
-        for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * a;
-        tail_s0 += a;
-        tail_s1 += a * a;
+        const double v = sw ? sw[i] * a : a;
+        for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * v;
+        tail_s0 += v;
+        tail_s1 += v * a;
     }
     double v0[4], v1[4];
     _mm256_storeu_pd(v0, S0);

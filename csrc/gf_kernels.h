@@ -17,23 +17,25 @@
 
 typedef ptrdiff_t gf_int;
 
-/* Residual and gradient in one pass.
+/* Residual and gradient in one pass, with optional row weights sw (NULL: all ones).
  *   r_i = x_i . w + offset - y_i          (y may be NULL, meaning zero)
- *   g   = X^T r                            (n doubles, overwritten)
- *   sums[0] = sum_i r_i, sums[1] = sum_i r_i^2
+ *   g   = X^T (sw r)                       (n doubles, overwritten)
+ *   sums[0] = sum_i sw_i r_i, sums[1] = sum_i sw_i r_i^2
  * nthreads <= 0 means: OpenMP's current limit, reduced for small problems. */
 void gf_residual_gradient_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
-                            const double *y, const double *w, double offset,
+                            const double *y, const double *sw, const double *w, double offset,
                             double *g, double *sums, int nthreads);
 void gf_residual_gradient_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
-                            const float *y, const float *w, double offset,
+                            const float *y, const float *sw, const float *w, double offset,
                             double *g, double *sums, int nthreads);
 
-/* sum_i (x_i . d + offset - y_i)^2  (y may be NULL: then d^T (X^T X) d-type curvature). */
+/* sum_i sw_i (x_i . d + offset - y_i)^2  (y may be NULL: then the curvature d^T X^T W X d). */
 double gf_residual_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
-                            const double *y, const double *d, double offset, int nthreads);
+                            const double *y, const double *sw, const double *d, double offset,
+                            int nthreads);
 double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
-                            const float *y, const float *d, double offset, int nthreads);
+                            const float *y, const float *sw, const float *d, double offset,
+                            int nthreads);
 
 /* Mini-batch version of gf_residual_gradient over k rows: rows idx[0..k) of X, or, with
  * idx NULL, rows start..start+k. Rows are gathered, GF_ROW_BLOCK_ROWS (1024) at a time, into a row-major
@@ -41,11 +43,13 @@ double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_in
  * already contiguous row-major; then the same fused kernel runs. Single-threaded. */
 gf_int gf_batch_scratch_size(gf_int n);
 void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int start, gf_int n, const double *X,
-                         gf_int rs, gf_int cs, const double *y, const double *w, double offset,
-                         double *g, double *sums, double *scratch);
+                         gf_int rs, gf_int cs, const double *y, const double *sw,
+                         const double *w, double offset, double *g, double *sums,
+                         double *scratch);
 void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int start, gf_int n, const float *X,
-                         gf_int rs, gf_int cs, const float *y, const float *w, double offset,
-                         double *g, double *sums, float *scratch);
+                         gf_int rs, gf_int cs, const float *y, const float *sw,
+                         const float *w, double offset, double *g, double *sums,
+                         float *scratch);
 
 /* Threads a pass of m*n elements will use when nthreads <= 0. */
 int gf_default_threads(gf_int m, gf_int n);

@@ -23,12 +23,13 @@ static inline void SFX(prefetch_rows)(const REAL *X, gf_int rs, gf_int n, gf_int
     }
 }
 
-/* Row-major block: residuals and X_blk^T r in one sweep, four rows at a time (their dot
- * products with w, then their contribution to the gradient while they are still in L1).
- * gblk (REAL, n) and s (REAL, 2) are accumulated into. */
+/* Row-major block: residuals and X_blk^T (sw r) in one sweep, four rows at a time (their
+ * dot products with w, then their contribution to the gradient while they are still in L1).
+ * gblk (REAL, n) and s (REAL, 2: sum sw r, sum sw r^2) are accumulated into; sw (row weights)
+ * may be NULL, meaning all ones. */
 GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const REAL *X,
-                                          gf_int rs, const REAL *y, const REAL *w, REAL offset,
-                                          REAL *gblk, REAL *s)
+                                          gf_int rs, const REAL *y, const REAL *sw,
+                                          const REAL *w, REAL offset, REAL *gblk, REAL *s)
 {
     REAL s0 = 0, s1 = 0;
     gf_int i = 0;
@@ -45,13 +46,15 @@ GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const
         }
         a0 += offset; a1 += offset; a2 += offset; a3 += offset;
         if (y) { a0 -= y[i]; a1 -= y[i + 1]; a2 -= y[i + 2]; a3 -= y[i + 3]; }
+        REAL v0 = a0, v1 = a1, v2 = a2, v3 = a3;
+        if (sw) { v0 *= sw[i]; v1 *= sw[i + 1]; v2 *= sw[i + 2]; v3 *= sw[i + 3]; }
         /* a tree, not a chain of FMAs into gblk: the loop-carried dependency through gblk[j]
          * is then one addition per four rows */
 #pragma omp simd
         for (gf_int j = 0; j < n; j++)
-            gblk[j] += (x0[j] * a0 + x1[j] * a1) + (x2[j] * a2 + x3[j] * a3);
-        s0 += (a0 + a1) + (a2 + a3);
-        s1 += (a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3);
+            gblk[j] += (x0[j] * v0 + x1[j] * v1) + (x2[j] * v2 + x3[j] * v3);
+        s0 += (v0 + v1) + (v2 + v3);
+        s1 += (v0 * a0 + v1 * a1) + (v2 * a2 + v3 * a3);
     }
     for (; i < b; i++) {
         const REAL *x0 = X + i * rs;
@@ -60,10 +63,11 @@ GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const
         for (gf_int j = 0; j < n; j++) a0 += x0[j] * w[j];
         a0 += offset;
         if (y) a0 -= y[i];
+        const REAL v0 = sw ? sw[i] * a0 : a0;
 #pragma omp simd
-        for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * a0;
-        s0 += a0;
-        s1 += a0 * a0;
+        for (gf_int j = 0; j < n; j++) gblk[j] += x0[j] * v0;
+        s0 += v0;
+        s1 += v0 * a0;
     }
     s[0] += s0;
     s[1] += s1;
@@ -157,10 +161,20 @@ GF_CLONES static void SFX(blk_rmatvec_cols)(gf_int b, gf_int n, const REAL *X, g
     }
 }
 
-static void SFX(vec_sums)(gf_int b, const REAL *r, REAL *s)
+/* s += (sum sw r, sum sw r^2); with scale, r becomes sw r (for the gradient sweep). */
+static void SFX(vec_sums)(gf_int b, REAL *r, const REAL *sw, int scale, REAL *s)
 {
     REAL s0 = 0, s1 = 0;
-    for (gf_int i = 0; i < b; i++) { s0 += r[i]; s1 += r[i] * r[i]; }
+    if (sw) {
+        for (gf_int i = 0; i < b; i++) {
+            const REAL v = sw[i] * r[i];
+            s0 += v;
+            s1 += v * r[i];
+            if (scale) r[i] = v;
+        }
+    } else {
+        for (gf_int i = 0; i < b; i++) { s0 += r[i]; s1 += r[i] * r[i]; }
+    }
     s[0] += s0;
     s[1] += s1;
 }
@@ -168,27 +182,28 @@ static void SFX(vec_sums)(gf_int b, const REAL *r, REAL *s)
 /* Blocks [lo, hi) of a pass: per-block sums in REAL, added into the double partials acc
  * (n gradient entries, then sum r and sum r^2). scratch holds B + n + 2 REALs. */
 static void SFX(pass_blocks)(gf_int lo, gf_int hi, gf_int B, gf_int m, gf_int n, const REAL *X,
-                             gf_int rs, gf_int cs, const REAL *y, const REAL *w, REAL offset,
-                             int want_grad, double *acc, REAL *scratch)
+                             gf_int rs, gf_int cs, const REAL *y, const REAL *sw,
+                             const REAL *w, REAL offset, int want_grad, double *acc,
+                             REAL *scratch)
 {
     REAL *u = scratch, *gblk = u + B, *s = gblk + n;
     for (gf_int k = lo; k < hi; k++) {
         const gf_int i0 = k * B, b = (i0 + B <= m) ? B : m - i0;
-        const REAL *Xb = X + i0 * rs, *yb = y ? y + i0 : NULL;
+        const REAL *Xb = X + i0 * rs, *yb = y ? y + i0 : NULL, *swb = sw ? sw + i0 : NULL;
         s[0] = s[1] = 0;
         if (want_grad) {
             for (gf_int j = 0; j < n; j++) gblk[j] = 0;
             if (cs == 1) {
-                GF_GRAD_ROWS(b, m - i0, n, Xb, rs, yb, w, offset, gblk, s);
+                GF_GRAD_ROWS(b, m - i0, n, Xb, rs, yb, swb, w, offset, gblk, s);
             } else {
                 SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, offset, u);
+                SFX(vec_sums)(b, u, swb, 1, s);
                 SFX(blk_rmatvec_cols)(b, n, Xb, cs, u, gblk);
-                SFX(vec_sums)(b, u, s);
             }
             for (gf_int j = 0; j < n; j++) acc[j] += (double)gblk[j];
         } else {
             SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, offset, u);
-            SFX(vec_sums)(b, u, s);
+            SFX(vec_sums)(b, u, swb, 0, s);
         }
         acc[n] += (double)s[0];
         acc[n + 1] += (double)s[1];
@@ -199,8 +214,8 @@ static void SFX(pass_blocks)(gf_int lo, gf_int hi, gf_int B, gf_int m, gf_int n,
  * double partials reduced in thread order (deterministic for a given thread count). With
  * want_grad false only sums of u = X d + offset - y are formed (sums[1] = ||u||^2). */
 static void SFX(pass)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs, const REAL *y,
-                      const REAL *w, double offset, int want_grad, double *g, double *sums,
-                      int nthreads)
+                      const REAL *sw, const REAL *w, double offset, int want_grad, double *g,
+                      double *sums, int nthreads)
 {
     const gf_int B = gf_block_rows(n, sizeof(REAL), cs == 1);
     const gf_int nblk = (m + B - 1) / B;
@@ -212,14 +227,14 @@ static void SFX(pass)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs, c
     REAL *scratch = (REAL *)malloc((size_t)nt * sstride * sizeof(REAL));
 
     if (nt == 1) {  /* no OpenMP region at all: it costs microseconds on small problems */
-        SFX(pass_blocks)(0, nblk, B, m, n, X, rs, cs, y, w, (REAL)offset, want_grad, part,
-                         scratch);
+        SFX(pass_blocks)(0, nblk, B, m, n, X, rs, cs, y, sw, w, (REAL)offset, want_grad,
+                         part, scratch);
     } else {
 #pragma omp parallel num_threads(nt)
         {
             const int t = omp_get_thread_num();
-            SFX(pass_blocks)(nblk * t / nt, nblk * (t + 1) / nt, B, m, n, X, rs, cs, y, w,
-                             (REAL)offset, want_grad, part + (size_t)t * stride,
+            SFX(pass_blocks)(nblk * t / nt, nblk * (t + 1) / nt, B, m, n, X, rs, cs, y, sw,
+                             w, (REAL)offset, want_grad, part + (size_t)t * stride,
                              scratch + (size_t)t * sstride);
         }
     }
@@ -237,32 +252,35 @@ static void SFX(pass)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs, c
 }
 
 void SFX(gf_residual_gradient)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs,
-                               const REAL *y, const REAL *w, double offset,
+                               const REAL *y, const REAL *sw, const REAL *w, double offset,
                                double *g, double *sums, int nthreads)
 {
-    SFX(pass)(m, n, X, rs, cs, y, w, offset, 1, g, sums, nthreads);
+    SFX(pass)(m, n, X, rs, cs, y, sw, w, offset, 1, g, sums, nthreads);
 }
 
 double SFX(gf_residual_sqnorm)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_int cs,
-                               const REAL *y, const REAL *d, double offset, int nthreads)
+                               const REAL *y, const REAL *sw, const REAL *d, double offset,
+                               int nthreads)
 {
     double sums[2];
-    SFX(pass)(m, n, X, rs, cs, y, d, offset, 0, NULL, sums, nthreads);
+    SFX(pass)(m, n, X, rs, cs, y, sw, d, offset, 0, NULL, sums, nthreads);
     return sums[1];
 }
 
 void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
-                            const REAL *X, gf_int rs, gf_int cs, const REAL *y, const REAL *w,
-                            double offset, double *g, double *sums, REAL *scratch)
+                            const REAL *X, gf_int rs, gf_int cs, const REAL *y,
+                            const REAL *sw, const REAL *w, double offset, double *g,
+                            double *sums, REAL *scratch)
 {
     const gf_int B = GF_ROW_BLOCK_ROWS;
-    REAL *gblk = scratch, *s = gblk + n, *yb = s + 2, *Xb = yb + B;
+    REAL *gblk = scratch, *s = gblk + n, *yb = s + 2, *swg = yb + B, *Xb = swg + B;
     const int gather = idx != NULL || cs != 1;
     for (gf_int j = 0; j < n; j++) g[j] = 0;
     sums[0] = sums[1] = 0;
     for (gf_int i0 = 0; i0 < k; i0 += B) {
         const gf_int b = (i0 + B <= k) ? B : k - i0;
         const REAL *rows = X + (start + i0) * rs, *yrows = y + start + i0;
+        const REAL *swrows = sw ? sw + start + i0 : NULL;
         gf_int ld = rs;
         if (gather) {  /* into a row-major block in cache */
             for (gf_int i = 0; i < b; i++) {
@@ -274,14 +292,16 @@ void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
                 else
                     for (gf_int j = 0; j < n; j++) dst[j] = src[j * cs];
                 yb[i] = y[r];
+                if (sw) swg[i] = sw[r];
             }
             rows = Xb;
             yrows = yb;
+            swrows = sw ? swg : NULL;
             ld = n;
         }
         for (gf_int j = 0; j < n; j++) gblk[j] = 0;
         s[0] = s[1] = 0;
-        GF_GRAD_ROWS(b, b, n, rows, ld, yrows, w, (REAL)offset, gblk, s);
+        GF_GRAD_ROWS(b, b, n, rows, ld, yrows, swrows, w, (REAL)offset, gblk, s);
         for (gf_int j = 0; j < n; j++) g[j] += (double)gblk[j];
         sums[0] += (double)s[0];
         sums[1] += (double)s[1];

@@ -73,6 +73,8 @@ cdef double SIGNAL_CHECK_ELEMENTS = 1e7
 cdef struct Problem:
     const void *X
     const void *y
+    const void *sw     # row weights (NULL: unweighted)
+    double wsum        # sum of the weights (m when unweighted): the objective's 1/(2 wsum)
     bint f32
     gf_int m
     gf_int n
@@ -135,15 +137,15 @@ cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexce
     cdef double off = _offset(P, p)
     if P.f32:
         gf_residual_gradient_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
-                               <const float *> P.y if with_y else NULL, _as_float(P, p), off,
-                               P.graw, sums, 0)
+                               <const float *> P.y if with_y else NULL, <const float *> P.sw,
+                               _as_float(P, p), off, P.graw, sums, 0)
     else:
         gf_residual_gradient_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
-                               <const double *> P.y if with_y else NULL, p, off,
-                               P.graw, sums, 0)
+                               <const double *> P.y if with_y else NULL, <const double *> P.sw,
+                               p, off, P.graw, sums, 0)
     P.elements += P.m * P.n
-    _finish_gradient(P, p, g, sums[0], 1.0 / P.m)
-    return 0.5 * sums[1] / P.m + _penalty(P, p)
+    _finish_gradient(P, p, g, sums[0], 1.0 / P.wsum)
+    return 0.5 * sums[1] / P.wsum + _penalty(P, p)
 
 
 cdef double objective(Problem *P, const double *p) noexcept nogil:
@@ -151,12 +153,13 @@ cdef double objective(Problem *P, const double *p) noexcept nogil:
     cdef double s, off = _offset(P, p)
     if P.f32:
         s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
-                                 <const float *> P.y, _as_float(P, p), off, 0)
+                                 <const float *> P.y, <const float *> P.sw, _as_float(P, p),
+                                 off, 0)
     else:
         s = gf_residual_sqnorm_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
-                                 <const double *> P.y, p, off, 0)
+                                 <const double *> P.y, <const double *> P.sw, p, off, 0)
     P.elements += P.m * P.n
-    return 0.5 * s / P.m + _penalty(P, p)
+    return 0.5 * s / P.wsum + _penalty(P, p)
 
 
 cdef double curvature(Problem *P, const double *d) noexcept nogil:
@@ -165,32 +168,34 @@ cdef double curvature(Problem *P, const double *d) noexcept nogil:
     cdef double s, off = _offset(P, d), dd = 0.0
     if P.f32:
         s = gf_residual_sqnorm_s(P.m, n, <const float *> P.X, P.rs, P.cs, NULL,
-                                 _as_float(P, d), off, 0)
+                                 <const float *> P.sw, _as_float(P, d), off, 0)
     else:
-        s = gf_residual_sqnorm_d(P.m, n, <const double *> P.X, P.rs, P.cs, NULL, d, off, 0)
+        s = gf_residual_sqnorm_d(P.m, n, <const double *> P.X, P.rs, P.cs, NULL,
+                                 <const double *> P.sw, d, off, 0)
     P.elements += P.m * n
     for j in range(n):
         dd += d[j] * d[j]
-    return s / P.m + P.l2 * dd
+    return s / P.wsum + P.l2 * dd
 
 
 cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
                            const double *p, double *g) noexcept nogil:
     """Gradient of the smooth part of f on k rows (rows idx[0..k), or start.. when idx is
-    NULL); returns the batch's mean squared residual / 2."""
+    NULL); returns the batch's estimate of f's least-squares term. With weights, sums over the
+    batch are scaled by m / (k wsum): an unbiased estimate of the weighted full sums."""
     cdef double sums[2]
-    cdef double off = _offset(P, p)
+    cdef double off = _offset(P, p), scale = P.wsum * k / P.m
     if P.f32:
         gf_batch_gradient_s(k, idx, start, P.n, <const float *> P.X, P.rs, P.cs,
-                            <const float *> P.y, _as_float(P, p), off, P.graw, sums,
-                            <float *> P.scratch)
+                            <const float *> P.y, <const float *> P.sw, _as_float(P, p), off,
+                            P.graw, sums, <float *> P.scratch)
     else:
         gf_batch_gradient_d(k, idx, start, P.n, <const double *> P.X, P.rs, P.cs,
-                            <const double *> P.y, p, off, P.graw, sums,
-                            <double *> P.scratch)
+                            <const double *> P.y, <const double *> P.sw, p, off, P.graw,
+                            sums, <double *> P.scratch)
     P.elements += k * P.n
-    _finish_gradient(P, p, g, sums[0], 1.0 / k)
-    return 0.5 * sums[1] / k
+    _finish_gradient(P, p, g, sums[0], 1.0 / scale)
+    return 0.5 * sums[1] / scale
 
 
 cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
@@ -681,7 +686,8 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
     return status
 
 
-def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bint intercept,
+def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sample_weight,
+        const double[::1] mu, bint intercept,
         bint c_fixed, double l2, double l1, int code, const double[::1] params, double[::1] p,
         double[:, ::1] vecs, double[::1] scal, int max_iter, double tol, object callback,
         double[::1] history, Py_ssize_t batch_size=0, bint shuffled=False,
@@ -692,17 +698,23 @@ def run(const floating[:, :] X, const floating[::1] y, const double[::1] mu, bin
     grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch)."""
     cdef Problem P
     cdef Loop L
-    cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0)
+    cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0), j
     cdef int status, n_iter = 0
     cdef double f = 0.0, gnorm = 0.0
     P.X = <const void *> &X[0, 0]
     P.y = <const void *> &y[0]
+    P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
     P.f32 = floating is float
     P.m = X.shape[0]
     P.n = n
     P.rs = X.strides[0] // sizeof(floating)
     P.cs = X.strides[1] // sizeof(floating)
     P.mu = &mu[0]
+    P.wsum = X.shape[0]
+    if sample_weight is not None:
+        P.wsum = 0.0
+        for j in range(X.shape[0]):
+            P.wsum += sample_weight[j]
     P.intercept = intercept
     P.c_fixed = intercept and c_fixed
     P.l2 = l2

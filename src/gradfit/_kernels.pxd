@@ -1,24 +1,24 @@
-# Declarations of the C kernels in csrc/gf_kernels.h.
+# Declarations of the C kernels in csrc/gf_kernels.h (sw: row weights, NULL for none).
 cdef extern from "gf_kernels.h" nogil:
     ctypedef Py_ssize_t gf_int
     void gf_residual_gradient_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
-                                const double *y, const double *w, double offset,
-                                double *g, double *sums, int nthreads)
+                                const double *y, const double *sw, const double *w,
+                                double offset, double *g, double *sums, int nthreads)
     void gf_residual_gradient_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
-                                const float *y, const float *w, double offset,
-                                double *g, double *sums, int nthreads)
+                                const float *y, const float *sw, const float *w,
+                                double offset, double *g, double *sums, int nthreads)
     double gf_residual_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
-                                const double *y, const double *d, double offset,
-                                int nthreads)
+                                const double *y, const double *sw, const double *d,
+                                double offset, int nthreads)
     double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
-                                const float *y, const float *d, double offset,
-                                int nthreads)
+                                const float *y, const float *sw, const float *d,
+                                double offset, int nthreads)
     void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int start, gf_int n,
                              const double *X, gf_int rs, gf_int cs, const double *y,
-                             const double *w, double offset, double *g, double *sums,
-                             double *scratch)
+                             const double *sw, const double *w, double offset, double *g,
+                             double *sums, double *scratch)
     void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int start, gf_int n,
                              const float *X, gf_int rs, gf_int cs, const float *y,
-                             const float *w, double offset, double *g, double *sums,
-                             float *scratch)
+                             const float *sw, const float *w, double offset, double *g,
+                             double *sums, float *scratch)
     gf_int gf_batch_scratch_size(gf_int n)

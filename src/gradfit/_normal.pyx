@@ -243,7 +243,7 @@ def residual_sqnorm(const floating[:, :] X, const floating[::1] y, const floatin
     cdef double s
     with nogil:
         if floating is float:
-            s = gf_residual_sqnorm_s(m, n, &X[0, 0], rs, cs, &y[0], &w[0], b, 0)
+            s = gf_residual_sqnorm_s(m, n, &X[0, 0], rs, cs, &y[0], NULL, &w[0], b, 0)
         else:
-            s = gf_residual_sqnorm_d(m, n, &X[0, 0], rs, cs, &y[0], &w[0], b, 0)
+            s = gf_residual_sqnorm_d(m, n, &X[0, 0], rs, cs, &y[0], NULL, &w[0], b, 0)
     return s

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _descent, steps as _steps
 from ._result import FitResult
-from ._validation import as_float_matrix, as_target, check_penalty, raise_nonfinite
+from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
+                          raise_nonfinite)
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
@@ -30,7 +31,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
                      random_state=None, average: bool | int = False,
-                     n_iter_no_change: int = 5) -> FitResult:
+                     n_iter_no_change: int = 5, sample_weight=None) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
     The objective is the one every gradfit solver shares::
@@ -110,6 +111,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         (``average=m``) keeps the far-off first iterates out of the average.
     n_iter_no_change : int, default 5
         Mini-batch stopping rule, in epochs.
+    sample_weight : array_like of shape (m,), optional
+        Row weights >= 0: the least-squares term becomes
+        sum_i w_i (y_i - x_i.w - b)^2 / (2 sum_i w_i), as in :func:`solve_normal`.
+        Mini-batch gradients are scaled to be unbiased estimates of the weighted gradient.
 
     Returns
     -------
@@ -156,6 +161,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     X = as_float_matrix(X, "X")
     m, n = X.shape
     y = as_target(y, m, X.dtype, "y")
+    weights = as_sample_weight(sample_weight, m)
+    sw = None if weights is None else weights.astype(X.dtype)
     l2 = check_penalty(l2, "l2")
     l1 = check_penalty(l1, "l1")
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
@@ -193,13 +200,14 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if resuming:
         _check_resumable(init, strategy, n, fit_intercept)
     if not mini:
-        mu = X.mean(axis=0, dtype=np.float64) if fit_intercept else np.zeros(n)
+        mu = _mean(X, weights) if fit_intercept else np.zeros(n)
     elif resuming and fit_intercept and init.state["_shift"] is not None \
             and not init.state.get("_exact_shift", False):
         mu = init.state["_shift"]  # streaming: keep the parametrization of the first chunk
     else:  # the mean of the first batch: a cheap, usually good, shift
-        mu = X[:batch_size].mean(axis=0, dtype=np.float64) if fit_intercept else np.zeros(n)
-    ybar = float(y.mean(dtype=np.float64)) if fit_intercept and not mini else 0.0
+        mu = _mean(X[:batch_size], None if weights is None else weights[:batch_size]) \
+            if fit_intercept else np.zeros(n)
+    ybar = float(_mean(y, weights)) if fit_intercept and not mini else 0.0
     if not (np.isfinite(mu).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
 
@@ -218,14 +226,14 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if fit_intercept and not mini:
         p[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is the mean of X
     elif fit_intercept and not resuming:  # the first batch's mean, like the shift mu
-        p[n] = float(y[:batch_size].mean(dtype=np.float64))
+        p[n] = float(_mean(y[:batch_size], None if weights is None else weights[:batch_size]))
     if mini and rng_state is None:
         rng_state = _seed(random_state)
 
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
-        X, y, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
+        X, y, sw, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
         max_iter, tol, callback, history, batch_size or 0, bool(shuffle) and mini,
         rng_state, avg, float(avg_start or 0), n_iter_no_change)
 
@@ -255,6 +263,14 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      solver="sgd" if mini else "gradient_descent",
                      objective=float(objective), message=message, step=strategy,
                      grad_norm=float("nan") if mini else float(grad_norm), state=state)
+
+
+def _mean(a: np.ndarray, weights: np.ndarray | None):
+    """Column means in float64, weighted when weights are given (unweighted if they vanish)."""
+    if weights is None or not weights.any():
+        return a.mean(axis=0, dtype=np.float64)
+    return np.average(a.astype(np.float64, copy=False), axis=0, weights=weights) \
+        if a.ndim == 1 else (weights @ a) / weights.sum()
 
 
 def _check_int(value, name: str, minimum: int) -> int:
