@@ -15,8 +15,10 @@ from .errors import (ConvergenceWarning, DivergenceError, IllConditionedError,
 from . import steps
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
+from .estimators import LinearRegression
 from .normal import solve_normal
 
-__all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "NormalAccumulator", "ConvergenceWarning", "DivergenceError",
+__all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "NormalAccumulator",
+           "LinearRegression", "ConvergenceWarning", "DivergenceError",
            "IllConditionedError", "IllConditionedWarning"]
 __version__ = "0.1.0"

@@ -1,0 +1,368 @@
+"""A scikit-learn compatible estimator over gradfit's solvers.
+
+scikit-learn is optional: with it installed, :class:`LinearRegression` is a genuine
+scikit-learn regressor (``RegressorMixin``, ``BaseEstimator``, its input validation and
+tags) and passes ``sklearn.utils.estimator_checks.check_estimator``; without it, the same
+class works on its own (``get_params``/``set_params``/``score`` implemented here).
+"""
+from __future__ import annotations
+
+import inspect
+import numbers
+
+import numpy as np
+
+from . import steps as _steps
+from ._result import FitResult
+from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
+from .accumulator import NormalAccumulator
+from .descent import gradient_descent
+from .normal import Stats, gram_stats, solve_normal, solve_stats
+
+try:
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import _check_sample_weight
+    from sklearn.utils.metaestimators import available_if as _available_if
+    _HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _HAVE_SKLEARN = False
+
+    def _available_if(check):
+        return lambda method: method
+
+__all__ = ["LinearRegression", "AUTO_MAX_FEATURES", "SGD_DEFAULT_BATCH_SIZE"]
+
+#: solver="auto" uses the exact solver up to this many features (see LinearRegression).
+AUTO_MAX_FEATURES = 2000
+#: batch_size of solver="sgd" (and of partial_fit) when none is given.
+SGD_DEFAULT_BATCH_SIZE = 32
+_SOLVERS = ("auto", "cholesky", "gd", "sgd")
+
+
+class _NoSklearnBase:
+    """get_params / set_params / score for when scikit-learn is not installed."""
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(p.name for p in inspect.signature(cls.__init__).parameters.values()
+                      if p.name != "self" and p.kind == p.KEYWORD_ONLY)
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        valid = self._get_param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}; "
+                                 f"valid parameters are {valid}.")
+            setattr(self, key, value)
+        return self
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction (as scikit-learn's ``r2_score``)."""
+        y = np.asarray(y, dtype=np.float64)
+        pred = np.asarray(self.predict(X), dtype=np.float64)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        w = w.reshape((-1,) + (1,) * (y.ndim - 1))
+        ss_res = (w * (y - pred) ** 2).sum(axis=0)
+        ss_tot = (w * (y - np.average(y, axis=0, weights=w.ravel())) ** 2).sum(axis=0)
+        return float(np.mean(1.0 - ss_res / ss_tot))
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if defaults[k].default is not v and defaults[k].default != v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
+_Bases = (RegressorMixin, BaseEstimator) if _HAVE_SKLEARN else (_NoSklearnBase,)
+
+
+class LinearRegression(*_Bases):
+    """Least-squares linear regression (ridge, lasso, elastic net) on gradfit's solvers.
+
+    Minimises gradfit's objective (see :func:`gradfit.solve_normal`)::
+
+        f(w, b) = 1/(2m) ||y - X w - b||^2 + l2/2 ||w||^2 + l1 ||w||_1
+
+    so ``l2 = Ridge(alpha).alpha / m`` and ``(l2, l1)`` is
+    ``ElasticNet(alpha=l2 + l1, l1_ratio=l1 / (l2 + l1))`` in scikit-learn's terms. With
+    ``sample_weight`` the squared errors are weighted and divided by the sum of the weights.
+
+    Parameters
+    ----------
+    solver : {"auto", "cholesky", "gd", "sgd"}, default "auto"
+        ``"cholesky"``: :func:`gradfit.solve_normal` (falls back to SVD on ill-conditioned
+        data; ``solver_`` then says ``"lstsq"``). ``"gd"``: full-batch
+        :func:`gradfit.gradient_descent`. ``"sgd"``: mini-batch gradient descent
+        (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"gd"`` with
+        FISTA when ``l1 > 0``; ``"sgd"`` when ``batch_size`` is set; otherwise
+        ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (2000) and ``"gd"``
+        (Barzilai–Borwein) beyond. The threshold is this library's measured crossover (see
+        benchmarks/README.md): one exact solve costs about m·n² flops at ~40 GFLOP/s, one
+        gradient step one pass over X at ~16 GB/s, and gradient descent to ``tol=1e-6`` on
+        a well-conditioned problem takes ~100 steps, so they cost the same near n = 2000.
+    step : str or gradfit.steps.StepStrategy, optional
+        The step-size strategy for "gd"/"sgd" (default "backtracking", FISTA with l1 > 0,
+        Fixed(0.01) for "sgd"). Giving one with solver="cholesky" is an error.
+    l2, l1 : float, default 0.0
+    fit_intercept : bool, default True
+    max_iter : int, default 1000
+        Iterations ("gd") or epochs ("sgd").
+    tol : float, optional
+        As in :func:`gradfit.gradient_descent`.
+    batch_size : int, optional
+    shuffle : bool, default True
+    average : bool or int, default False
+        Polyak averaging of SGD iterates (as scikit-learn's SGDRegressor).
+    n_iter_no_change : int, default 5
+    random_state : None, int or numpy.random.Generator
+    warm_start : bool, default False
+        Continue a previous gradient-descent fit (its point and optimiser state) on ``fit``.
+    fallback : bool, default True
+        Allow the exact solver's SVD fallback (else IllConditionedError).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (when X has column names)
+    solver_ : str
+        What actually ran: "cholesky", "lstsq" (SVD fallback), "gradient_descent" or "sgd".
+    loss_history_ : ndarray
+    rcond_ : float
+        Reciprocal condition estimate when the exact solver ran (NaN otherwise).
+    result_ : gradfit.FitResult (or a list of them, one per target)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradfit import LinearRegression
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> y = X @ [1.5, -2.0] + 1.0
+    >>> model = LinearRegression().fit(X, y)
+    >>> np.round(model.coef_, 10), round(model.intercept_, 10), model.solver_
+    (array([ 1.5, -2. ]), 1.0, 'cholesky')
+    """
+
+    def __init__(self, *, solver="auto", step=None, l2=0.0, l1=0.0, fit_intercept=True,
+                 max_iter=1000, tol=None, batch_size=None, shuffle=True, average=False,
+                 n_iter_no_change=5, random_state=None, warm_start=False, fallback=True):
+        self.solver = solver
+        self.step = step
+        self.l2 = l2
+        self.l1 = l1
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.average = average
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.fallback = fallback
+
+    # ------------------------------------------------------------------ fitting
+    def _resolve_solver(self, n_features: int, multi_target: bool) -> str:
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}.")
+        l1 = check_penalty(self.l1, "l1")
+        solver = self.solver
+        if solver == "auto":
+            if l1 > 0 or (n_features > AUTO_MAX_FEATURES and not multi_target):
+                solver = "gd"
+            elif self.batch_size is not None and not multi_target:
+                solver = "sgd"
+            else:
+                solver = "cholesky"
+        if solver == "cholesky":
+            if l1 > 0:
+                raise ValueError("l1 > 0 has no closed form: use solver='gd' (FISTA) or "
+                                 "solver='auto'.")
+            if self.step is not None:
+                raise ValueError(f"step={self.step!r} does not apply to solver='cholesky' "
+                                 f"(an exact solve takes no steps); leave step=None or use "
+                                 f"solver='gd'.")
+            if self.batch_size is not None:
+                raise ValueError("batch_size does not apply to solver='cholesky'; use "
+                                 "solver='sgd' for mini-batches.")
+        elif multi_target:
+            raise ValueError(f"solver={solver!r} fits one target at a time; for a 2-D y use "
+                             f"solver='cholesky' (one factorisation serves every target).")
+        if solver == "gd" and self.batch_size is not None:
+            raise ValueError("batch_size is for solver='sgd'; solver='gd' is full-batch.")
+        return solver
+
+    def _step_for(self, solver: str):
+        if self.step is not None:
+            return self.step
+        if solver == "sgd":
+            return "fixed"
+        if check_penalty(self.l1, "l1") > 0:
+            return "fista"
+        return "bb" if self.solver == "auto" else "backtracking"
+
+    def _validate(self, X, y=None, reset=True, multi_output=True, predicting=False):
+        if _HAVE_SKLEARN:
+            if predicting:
+                return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset), None
+            return validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
+                                 multi_output=multi_output, reset=reset)
+        if y is None and not predicting:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
+                             f"but the target y is None.")
+        X = as_float_matrix(X, "X")
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        if y is None:
+            return X, None
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1 and not multi_output:
+            y = y.ravel()
+        if y.ndim == 1:
+            y = as_target(y, X.shape[0], X.dtype, "y")
+        return X, y
+
+    def _weights(self, sample_weight, X):
+        if sample_weight is None:
+            return None
+        if _HAVE_SKLEARN:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        return as_sample_weight(sample_weight, X.shape[0])
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; returns self."""
+        multi_ok = self.solver in ("auto", "cholesky")
+        X, y = self._validate(X, y, reset=True, multi_output=multi_ok)
+        self._accumulator = None  # a fit starts afresh; partial_fit accumulates from here
+        sw = self._weights(sample_weight, X)
+        multi = y.ndim == 2
+        solver = self._resolve_solver(X.shape[1], multi)
+        if multi:
+            self._fit_multi(X, y, sw)
+        elif solver == "cholesky":
+            self._store(solve_normal(X, y, l2=self.l2, fit_intercept=self.fit_intercept,
+                                     fallback=self.fallback, sample_weight=sw))
+        else:
+            warm = getattr(self, "result_", None) if self.warm_start else None
+            if not isinstance(warm, FitResult) or warm.solver not in ("gradient_descent",
+                                                                      "sgd"):
+                warm = None
+            self._store(self._descend(X, y, sw, solver, max_iter=self.max_iter, init=warm))
+        return self
+
+    def _has_partial_fit(self):
+        return self.solver != "gd"
+
+    @_available_if(_has_partial_fit)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Learn from one more chunk of rows; returns self.
+
+        With solver "sgd" or "auto": one epoch of mini-batch SGD over the chunk, carrying the
+        optimiser's state (Adam's moments, an InverseScaling counter, ...) from the previous
+        call. With solver "cholesky": the chunk's exact statistics are added to a
+        :class:`gradfit.NormalAccumulator` and the model re-solved, so after any number of
+        chunks it is the exact fit of all of them."""
+        X, y = self._validate(X, y, reset=not hasattr(self, "coef_"), multi_output=False)
+        sw = self._weights(sample_weight, X)
+        if self.solver == "cholesky":
+            if getattr(self, "_accumulator", None) is None:
+                self._accumulator = NormalAccumulator()
+            self._accumulator.update(X, y, sample_weight=sw)
+            self._store(self._accumulator.solve(l2=self.l2, fit_intercept=self.fit_intercept,
+                                                fallback=self.fallback))
+            return self
+        self._resolve_solver(X.shape[1], False)
+        init = getattr(self, "result_", None)
+        if isinstance(init, FitResult) and init.solver not in ("gradient_descent", "sgd"):
+            init = init.coef  # after an exact fit: continue from its coefficients
+        elif not isinstance(init, FitResult):
+            init = None
+        self._store(self._descend(X, y, sw, "sgd", max_iter=1, init=init))
+        return self
+
+    def _descend(self, X, y, sw, solver, max_iter, init):
+        batch = None
+        if solver == "sgd":
+            batch = min(self.batch_size or SGD_DEFAULT_BATCH_SIZE, X.shape[0])
+        kwargs = {}
+        if solver == "sgd":
+            kwargs = dict(batch_size=batch, shuffle=self.shuffle, average=self.average,
+                          n_iter_no_change=self.n_iter_no_change,
+                          random_state=_seed_for(self.random_state))
+        return gradient_descent(X, y, step=_steps.get(self._step_for(solver)), l2=self.l2,
+                                l1=self.l1, fit_intercept=self.fit_intercept,
+                                max_iter=max_iter, tol=self.tol, init=init, sample_weight=sw,
+                                **kwargs)
+
+    def _store(self, res: FitResult):
+        self.result_ = res
+        self.coef_ = np.array(res.coef, dtype=np.float64)
+        self.intercept_ = float(res.intercept)
+        self.n_iter_ = res.n_iter
+        self.solver_ = res.solver
+        self.loss_history_ = res.loss_history
+        self.rcond_ = res.rcond
+
+    def _fit_multi(self, X, Y, sw):
+        """Every target from one Gram matrix and one Cholesky factorisation."""
+        Y = np.asarray(Y, dtype=X.dtype)
+        k = Y.shape[1]
+        if k == 0:
+            raise ValueError("y has no target columns.")
+        st = gram_stats(X, np.ascontiguousarray(Y[:, 0]), self.fit_intercept, sw)
+        w = np.ones(X.shape[0]) if sw is None else sw
+        ybar = (w @ Y) / w.sum() if self.fit_intercept else np.zeros(k)
+        # X^T W (Y - ybar) = Xc^T W Yc, since the weighted residual sums vanish.
+        XtY = X.T.astype(np.float64, copy=False) @ (w[:, None] * (Y - ybar))
+        YtY = np.einsum("ij,ij->j", Y - ybar, w[:, None] * (Y - ybar))
+        results = []
+        for t in range(k):
+            st_t = Stats(st.m, st.mean_x, float(ybar[t]), st.G, XtY[:, t], float(YtY[t]),
+                         st.centred)
+            res = solve_stats(st_t, check_penalty(self.l2, "l2"), bool(self.fit_intercept),
+                              self.fallback, np.dtype(np.float64))
+            results.append(res)
+        self.result_ = results
+        self.coef_ = np.array([r.coef for r in results], dtype=np.float64)
+        self.intercept_ = np.array([r.intercept for r in results])
+        self.n_iter_ = 0
+        self.solver_ = results[0].solver
+        self.loss_history_ = np.empty(0)
+        self.rcond_ = results[0].rcond
+
+    # ------------------------------------------------------------------ predicting
+    def predict(self, X):
+        """X @ coef_.T + intercept_."""
+        if _HAVE_SKLEARN:
+            check_is_fitted(self)
+        elif not hasattr(self, "coef_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first.")
+        X, _ = self._validate(X, reset=False, predicting=True)
+        return X.astype(np.float64, copy=False) @ self.coef_.T + self.intercept_
+
+    if _HAVE_SKLEARN:
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.target_tags.multi_output = self.solver in ("auto", "cholesky")
+            tags.target_tags.single_output = True
+            return tags
+
+
+def _seed_for(random_state):
+    if random_state is None or isinstance(random_state, (numbers.Integral,
+                                                         np.random.Generator)):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):  # scikit-learn's convention
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    raise ValueError(f"random_state must be None, an int, a numpy Generator or RandomState, "
+                     f"got {type(random_state).__name__}.")
