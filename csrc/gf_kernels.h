@@ -51,6 +51,16 @@ void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int start, gf_int n, co
                          const float *w, double offset, double *g, double *sums,
                          float *scratch);
 
+/* The exact solver's block copy: A = diag(sw) (X_blk - 1 shift^T) for b rows, row-major
+ * (A[i*lda+j]) or column-major (A[j*lda+i]) as row_major_out says; sw (sqrt of the row
+ * weights) may be NULL; colsum (may be NULL) += the weighted column sums of X_blk - shift. */
+void gf_shift_block_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
+                      const double *shift, const double *sw, double *A, gf_int lda,
+                      int row_major_out, double *colsum);
+void gf_shift_block_s(gf_int b, gf_int n, const float *X, gf_int rs, gf_int cs,
+                      const float *shift, const float *sw, float *A, gf_int lda,
+                      int row_major_out, double *colsum);
+
 /* Threads a pass of m*n elements will use when nthreads <= 0. */
 int gf_default_threads(gf_int m, gf_int n);
 

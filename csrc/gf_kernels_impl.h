@@ -307,3 +307,57 @@ void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
         sums[1] += (double)s[1];
     }
 }
+
+GF_CLONES void SFX(gf_shift_block)(gf_int b, gf_int n, const REAL *X, gf_int rs, gf_int cs,
+                         const REAL *shift, const REAL *sw, REAL *A, gf_int lda,
+                         int row_major_out, double *colsum)
+{
+    /* A = diag(sw) (X_blk - 1 shift^T), laid out row-major (A[i*lda + j]) or column-major
+     * (A[j*lda + i]); colsum += sum_i sw_i^2 (x_i - shift) = sum_i sw_i A_i. */
+    if (row_major_out) {
+        for (gf_int i = 0; i < b; i++) {
+            const REAL *restrict x = X + i * rs;
+            REAL *restrict a = A + i * lda;
+            const REAL s = sw ? sw[i] : (REAL)1;
+            if (cs == 1) {
+#pragma omp simd
+                for (gf_int j = 0; j < n; j++) a[j] = s * (x[j] - shift[j]);
+            } else {
+                for (gf_int j = 0; j < n; j++) a[j] = s * (x[j * cs] - shift[j]);
+            }
+        }
+        if (colsum) {
+            for (gf_int j = 0; j < n; j++) {
+                REAL t = 0;
+                for (gf_int i = 0; i < b; i++) t += (sw ? sw[i] : (REAL)1) * A[i * lda + j];
+                colsum[j] += (double)t;
+            }
+        }
+    } else {
+        for (gf_int j = 0; j < n; j++) {
+            const REAL *restrict x = X + j * cs;
+            REAL *restrict a = A + j * lda;
+            const REAL c = shift[j];
+            REAL t = 0;
+            if (sw) {
+#pragma omp simd reduction(+:t)
+                for (gf_int i = 0; i < b; i++) {
+                    a[i] = sw[i] * (x[i * rs] - c);
+                    t += sw[i] * a[i];
+                }
+            } else if (rs == 1) {
+#pragma omp simd reduction(+:t)
+                for (gf_int i = 0; i < b; i++) {
+                    a[i] = x[i] - c;
+                    t += a[i];
+                }
+            } else {
+                for (gf_int i = 0; i < b; i++) {
+                    a[i] = x[i * rs] - c;
+                    t += a[i];
+                }
+            }
+            if (colsum) colsum[j] += (double)t;
+        }
+    }
+}

@@ -8,19 +8,26 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm
-from ._kernels cimport gf_residual_sqnorm_d, gf_residual_sqnorm_s
+from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
+                        gf_shift_block_s)
 
-# A block of X must be long enough for syrk to run at full speed (k >= ~1000 amortises the
-# read-modify-write of the n x n result) and, when n is small, fit L2 so that X^T y and the
-# column sums are computed from cache in the same pass.
-cdef Py_ssize_t _MIN_BLOCK_ROWS = 1024
-cdef Py_ssize_t _BLOCK_BYTES = 256 * 1024
+# Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
+# sums read it from cache right after syrk (a block that spills to L3 cost 2 ms of 36 at
+# 100000 x 100). Wide rows (under 256 rows would fit): syrk's read-modify-write of the n x n
+# result per call dominates instead, so few large blocks (20 calls at 20000 x 1000 cost
+# 10-15 ms more than one).
+cdef Py_ssize_t _L2_BLOCK_BYTES = 256 * 1024
+cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
+cdef Py_ssize_t _WIDE_BLOCK_BYTES = 16 * 1024 * 1024
+cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
-    cdef Py_ssize_t b = _BLOCK_BYTES // (n * itemsize)
-    if b < _MIN_BLOCK_ROWS:
-        b = _MIN_BLOCK_ROWS
+    cdef Py_ssize_t b = _L2_BLOCK_BYTES // (n * itemsize)
+    if b < _MIN_L2_BLOCK_ROWS:
+        b = _WIDE_BLOCK_BYTES // (n * itemsize)
+        if b < _MIN_WIDE_BLOCK_ROWS:
+            b = _MIN_WIDE_BLOCK_ROWS
     return b if b < m else m
 
 
@@ -66,7 +73,6 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef floating *cshift = NULL
     cdef const floating *Ap
     cdef const floating *yp
-    cdef const floating *xp
     cdef floating cy = 0, v, s_y, s_yy, sc
 
     try:
@@ -109,23 +115,15 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
             while i0 < m:
                 b = B if i0 + B <= m else m - i0
                 if copy_block:
-                    if row_major:
-                        for i in range(b):
-                            xp = &X[i0 + i, 0]
-                            sc = sw[i0 + i] if weighted else 1
-                            for j in range(n):
-                                A[i * n + j] = sc * (xp[j] - cshift[j])
-                        ld = n
+                    ld = n if row_major else B
+                    if floating is float:
+                        gf_shift_block_s(b, n, &X[i0, 0], rs, cs, cshift,
+                                         sw + i0 if weighted else NULL, A, ld, row_major,
+                                         &colsum[0] if center else NULL)
                     else:
-                        for j in range(n):
-                            xp = &X[i0, j]
-                            if weighted:
-                                for i in range(b):
-                                    A[j * B + i] = sw[i0 + i] * (xp[i] - cshift[j])
-                            else:
-                                for i in range(b):
-                                    A[j * B + i] = xp[i] - cshift[j]
-                        ld = B
+                        gf_shift_block_d(b, n, &X[i0, 0], rs, cs, cshift,
+                                         sw + i0 if weighted else NULL, A, ld, row_major,
+                                         &colsum[0] if center else NULL)
                     s_y = 0
                     s_yy = 0
                     for i in range(b):
@@ -138,9 +136,6 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                     yy += s_yy
                     Ap = A
                     yp = ya
-                    if center:
-                        _add_column_sums(A, b, n, ld, row_major,
-                                         sw + i0 if weighted else NULL, &colsum[0])
                 else:
                     Ap = &X[i0, 0]
                     ld = rs if row_major else cs
@@ -179,22 +174,6 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     xty_arr -= colsum_arr * (ysum / wsum)
     yy -= ysum * ysum / wsum
     return wsum, shift_arr + colsum_arr / wsum, yshift + ysum / wsum, G_arr, xty_arr, yy
-
-
-cdef void _add_column_sums(const floating *A, Py_ssize_t b, Py_ssize_t n, Py_ssize_t ld,
-                           bint row_major, const floating *sw, double *colsum) noexcept nogil:
-    # With weights the block holds sqrt(w_i) (x_i - c); the sums need w_i (x_i - c).
-    cdef Py_ssize_t i, j
-    cdef floating s
-    for j in range(n):
-        s = 0
-        if row_major:
-            for i in range(b):
-                s = s + (sw[i] * A[i * ld + j] if sw != NULL else A[i * ld + j])
-        else:
-            for i in range(b):
-                s = s + (sw[i] * A[j * ld + i] if sw != NULL else A[j * ld + i])
-        colsum[j] += s
 
 
 cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,

@@ -176,17 +176,19 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     elif fit_intercept and not st.centred:
         raise ValueError("these statistics were gathered without centring; they cannot give "
                          "an intercept.")
-    if np.isfinite(m * l2):
-        A = G.copy()
-        A.flat[:: n + 1] += m * l2
-        rhs = xty
-    else:  # l2 so large that m*l2 overflows: the same system divided by m*l2
-        A = G / m / l2
-        A.flat[:: n + 1] += 1.0
-        rhs = xty / m / l2
-    d = np.sqrt(np.diagonal(A)).copy()
+    # A = G + m l2 I (or, when m*l2 overflows, the same system divided by m*l2), formed in
+    # the one copy that potrf overwrites, scaled to unit diagonal.
+    big = not np.isfinite(m * l2)
+    As = G.astype(work)
+    if big:
+        As /= m
+        As /= l2
+    As.flat[:: n + 1] += 1.0 if big else m * l2
+    rhs = xty / m / l2 if big else xty
+    d = np.sqrt(np.diagonal(As), dtype=np.float64)
     d[d == 0.0] = 1.0  # a zero column: A stays singular and potrf reports it
-    As = (A / d / d[:, None]).astype(work)
+    As /= d.astype(work)
+    As /= d.astype(work)[:, None]
     rhs_s = (rhs / d).astype(work)
     info, rcond = _normal.cholesky_solve(As, rhs_s)
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
@@ -209,6 +211,8 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
         coef, rank, objective = svd_solve()
         how, solver = "solved by SVD (LAPACK gelsd)", "lstsq"
     else:
+        A = G / m / l2 if big else G.copy()
+        A.flat[:: n + 1] += 1.0 if big else m * l2
         coef, rank = _eigh_solve(A, rhs)
         objective = None
         how, solver = ("solved by an eigendecomposition of the normal matrix (the rows are "
@@ -258,9 +262,11 @@ def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rco
     c = coef.astype(np.float64)
     intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
     if objective is None:
-        # ||yc - Xc w||^2 from the statistics, without another pass over X: accurate to about
-        # eps * (||yc||^2 + ||Xc w||^2), ample on the well-conditioned problems Cholesky keeps.
-        rss = max(float(yty - 2.0 * (c @ xty) + c @ (G @ c)), 0.0)
-        objective = rss / (2 * m) + 0.5 * l2 * float(c @ c)
+        # ||yc - Xc w||^2 from the statistics, without another pass over X: at the solution
+        # of (G + m l2 I) w = Xc^T yc it is yc.yc - w.Xc^T yc - m l2 |w|^2, accurate to about
+        # eps * ||yc||^2 (and no n x n product on a second BLAS library's thread pool).
+        cc = float(c @ c)
+        rss = max(float(yty - c @ xty) - (m * cc) * l2, 0.0)
+        objective = rss / (2 * m) + 0.5 * l2 * cc
     return FitResult(coef=coef, intercept=intercept, solver=solver, rcond=float(rcond),
                      objective=float(objective), message=msg)
