@@ -47,6 +47,14 @@ class NormalAccumulator:
         self._stats: Stats | None = None
         self._all_float32 = True
 
+    @classmethod
+    def _from_stats(cls, stats: Stats, float32: bool) -> NormalAccumulator:
+        """An accumulator holding statistics gathered elsewhere (centred)."""
+        acc = cls()
+        acc._stats = stats
+        acc._all_float32 = float32
+        return acc
+
     @property
     def n_samples(self) -> float:
         """Rows seen so far (the sum of their weights, when weighted)."""
@@ -106,9 +114,22 @@ class NormalAccumulator:
         return f"NormalAccumulator(n_samples={self.n_samples}, n_features={self.n_features})"
 
 
+def _raw(st: Stats) -> Stats:
+    """Uncentred products from centred statistics (sums of positive terms: no cancellation)."""
+    if not st.centred:
+        return st
+    m = st.m
+    return Stats(m, np.zeros_like(st.mean_x), 0.0,
+                 st.G + m * np.multiply.outer(st.mean_x, st.mean_x),
+                 st.xty + m * st.mean_y * st.mean_x, st.yty + m * st.mean_y ** 2, False)
+
+
 def _chan_merge(a: Stats | None, b: Stats | None) -> Stats | None:
     if a is None or b is None:
         return b if a is None else a
+    if not (a.centred and b.centred):  # raw products (no intercept): they simply add up
+        a, b = _raw(a), _raw(b)
+        return Stats(a.m + b.m, a.mean_x, 0.0, a.G + b.G, a.xty + b.xty, a.yty + b.yty, False)
     m = a.m + b.m
     w = a.m * b.m / m
     dx = b.mean_x - a.mean_x

@@ -17,7 +17,7 @@ from ._result import FitResult
 from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
-from .normal import Stats, gram_stats, solve_normal, solve_stats
+from .normal import _FLOAT32_NOTE, Stats, gram_stats, solve_with_stats
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -97,8 +97,8 @@ class LinearRegression(*_Bases):
         ``"cholesky"``: :func:`gradfit.solve_normal` (falls back to SVD on ill-conditioned
         data; ``solver_`` then says ``"lstsq"``). ``"gd"``: full-batch
         :func:`gradfit.gradient_descent`. ``"sgd"``: mini-batch gradient descent
-        (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"gd"`` with
-        FISTA when ``l1 > 0``; ``"sgd"`` when ``batch_size`` is set; otherwise
+        (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
+        ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
         ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (2000) and ``"gd"``
         (Barzilai–Borwein) beyond. The threshold is this library's measured crossover (see
         benchmarks/README.md): one exact solve costs about m·n² flops at ~40 GFLOP/s, one
@@ -132,7 +132,9 @@ class LinearRegression(*_Bases):
     n_features_in_ : int
     feature_names_in_ : ndarray of str (when X has column names)
     solver_ : str
-        What actually ran: "cholesky", "lstsq" (SVD fallback), "gradient_descent" or "sgd".
+        What actually ran: "cholesky", "lstsq" (SVD fallback), "eigh" (the fallback of
+        partial_fit's accumulated statistics, whose rows are gone), "gradient_descent" or
+        "sgd".
     loss_history_ : ndarray
     rcond_ : float
         Reciprocal condition estimate when the exact solver ran (NaN otherwise).
@@ -174,10 +176,10 @@ class LinearRegression(*_Bases):
         l1 = check_penalty(self.l1, "l1")
         solver = self.solver
         if solver == "auto":
-            if l1 > 0 or (n_features > AUTO_MAX_FEATURES and not multi_target):
-                solver = "gd"
-            elif self.batch_size is not None and not multi_target:
+            if self.batch_size is not None and not multi_target:
                 solver = "sgd"
+            elif l1 > 0 or (n_features > AUTO_MAX_FEATURES and not multi_target):
+                solver = "gd"
             else:
                 solver = "cholesky"
         if solver == "cholesky":
@@ -222,11 +224,14 @@ class LinearRegression(*_Bases):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input.")
-        if y is None:
-            return X, None
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1 and not multi_output:
             y = y.ravel()
+        return X, y
+
+    def _validated(self, X, y, reset, multi_output):
+        """X as the solvers read it; y contiguous in X's precision when it is 1-D."""
+        X, y = self._validate(X, y, reset=reset, multi_output=multi_output)
         if y.ndim == 1:
             y = as_target(y, X.shape[0], X.dtype, "y")
         return X, y
@@ -242,23 +247,43 @@ class LinearRegression(*_Bases):
     def fit(self, X, y, sample_weight=None):
         """Fit the model; returns self."""
         multi_ok = self.solver in ("auto", "cholesky")
-        X, y = self._validate(X, y, reset=True, multi_output=multi_ok)
-        self._accumulator = None  # a fit starts afresh; partial_fit accumulates from here
+        X, y = self._validated(X, y, reset=True, multi_output=multi_ok)
+        self._accumulator = None  # set again by an exact fit, for partial_fit to add to
         sw = self._weights(sample_weight, X)
         multi = y.ndim == 2
         solver = self._resolve_solver(X.shape[1], multi)
         if multi:
             self._fit_multi(X, y, sw)
         elif solver == "cholesky":
-            self._store(solve_normal(X, y, l2=self.l2, fit_intercept=self.fit_intercept,
-                                     fallback=self.fallback, sample_weight=sw))
+            self._store(self._fit_exact(X, y, sw))
         else:
-            warm = getattr(self, "result_", None) if self.warm_start else None
-            if not isinstance(warm, FitResult) or warm.solver not in ("gradient_descent",
-                                                                      "sgd"):
-                warm = None
-            self._store(self._descend(X, y, sw, solver, max_iter=self.max_iter, init=warm))
+            init = self._warm_init(solver, X.shape[1]) if self.warm_start else None
+            self._store(self._descend(X, y, sw, solver, max_iter=self.max_iter, init=init))
         return self
+
+    def _fit_exact(self, X, y, sw) -> FitResult:
+        """solve_normal, keeping its statistics so that partial_fit can add to them."""
+        l2 = check_penalty(self.l2, "l2")
+        fit_intercept = bool(self.fit_intercept)
+        res, st = solve_with_stats(X, y, sw, l2, fit_intercept, self.fallback)
+        if res is None:  # float32 not accurate enough (see solve_normal)
+            res, st = solve_with_stats(X.astype(np.float64), y.astype(np.float64), sw, l2,
+                                       fit_intercept, self.fallback, note=_FLOAT32_NOTE)
+            res = FitResult(**{**res.__dict__, "coef": res.coef.astype(np.float32)})
+        self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32)
+        return res
+
+    def _warm_init(self, solver: str, n_features: int):
+        """The previous result to resume when it is compatible, else its coefficients."""
+        prev = getattr(self, "result_", None)
+        if not isinstance(prev, FitResult) or prev.coef.shape != (n_features,):
+            return None
+        step_type = type(_steps.get(self._step_for(solver)))
+        resumable = (prev.solver == ("sgd" if solver == "sgd" else "gradient_descent")
+                     and type(prev.step) is step_type
+                     and (prev.state["_vectors"].shape[1] == n_features + 1)
+                     == bool(self.fit_intercept))
+        return prev if resumable else prev.coef
 
     def _has_partial_fit(self):
         return self.solver != "gd"
@@ -270,12 +295,13 @@ class LinearRegression(*_Bases):
         With solver "sgd" or "auto": one epoch of mini-batch SGD over the chunk, carrying the
         optimiser's state (Adam's moments, an InverseScaling counter, ...) from the previous
         call. With solver "cholesky": the chunk's exact statistics are added to a
-        :class:`gradfit.NormalAccumulator` and the model re-solved, so after any number of
-        chunks it is the exact fit of all of them."""
-        X, y = self._validate(X, y, reset=not hasattr(self, "coef_"), multi_output=False)
+        :class:`gradfit.NormalAccumulator` (holding those of an earlier ``fit`` too) and the
+        model re-solved, so it is always the exact fit of every row seen."""
+        X, y = self._validated(X, y, reset=not hasattr(self, "coef_"), multi_output=False)
         sw = self._weights(sample_weight, X)
         if self.solver == "cholesky":
-            if getattr(self, "_accumulator", None) is None:
+            if getattr(self, "_accumulator", None) is None \
+                    or self._accumulator.n_features != X.shape[1]:
                 self._accumulator = NormalAccumulator()
             self._accumulator.update(X, y, sample_weight=sw)
             self._store(self._accumulator.solve(l2=self.l2, fit_intercept=self.fit_intercept,
@@ -314,23 +340,30 @@ class LinearRegression(*_Bases):
         self.rcond_ = res.rcond
 
     def _fit_multi(self, X, Y, sw):
-        """Every target from one Gram matrix and one Cholesky factorisation."""
+        """Every target from one Gram matrix (one pass for X^T X, one for X^T Y)."""
         Y = np.asarray(Y, dtype=X.dtype)
         k = Y.shape[1]
         if k == 0:
             raise ValueError("y has no target columns.")
-        st = gram_stats(X, np.ascontiguousarray(Y[:, 0]), self.fit_intercept, sw)
+        fit_intercept = bool(self.fit_intercept)
+        l2 = check_penalty(self.l2, "l2")
+        st = gram_stats(X, np.ascontiguousarray(Y[:, 0]), fit_intercept, sw)
         w = np.ones(X.shape[0]) if sw is None else sw
-        ybar = (w @ Y) / w.sum() if self.fit_intercept else np.zeros(k)
-        # X^T W (Y - ybar) = Xc^T W Yc, since the weighted residual sums vanish.
-        XtY = X.T.astype(np.float64, copy=False) @ (w[:, None] * (Y - ybar))
-        YtY = np.einsum("ij,ij->j", Y - ybar, w[:, None] * (Y - ybar))
+        ybar = (w @ Y) / w.sum() if fit_intercept else np.zeros(k)
+        XtY = np.zeros((X.shape[1], k))
+        YtY = np.zeros(k)
+        for i in range(0, X.shape[0], 4096):  # centred block by block (in cache): no copy of
+            Xb = X[i:i + 4096] - st.mean_x    # X, and no cancellation for large means
+            Yb = (Y[i:i + 4096] - ybar) * w[i:i + 4096, None]
+            XtY += Xb.T @ Yb
+            YtY += np.einsum("ij,ij->j", Y[i:i + 4096] - ybar, Yb)
         results = []
         for t in range(k):
             st_t = Stats(st.m, st.mean_x, float(ybar[t]), st.G, XtY[:, t], float(YtY[t]),
                          st.centred)
-            res = solve_stats(st_t, check_penalty(self.l2, "l2"), bool(self.fit_intercept),
-                              self.fallback, np.dtype(np.float64))
+            yt = np.ascontiguousarray(Y[:, t])
+            res, _ = solve_with_stats(X.astype(np.float64, copy=False), yt.astype(np.float64),
+                                      sw, l2, fit_intercept, self.fallback, st=st_t)
             results.append(res)
         self.result_ = results
         self.coef_ = np.array([r.coef for r in results], dtype=np.float64)

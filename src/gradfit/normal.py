@@ -139,7 +139,15 @@ def _replace_coef(res: FitResult, coef: np.ndarray) -> FitResult:
 
 
 def _solve(X, y, sw, l2, fit_intercept, fallback, note=""):
-    st = gram_stats(X, y, fit_intercept, sw)
+    return solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note)[0]
+
+
+def solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note="", st=None):
+    """(FitResult or None, the Stats it was solved from): solve_normal's work on validated
+    input, for callers that keep the statistics (the estimator's partial_fit) or that bring
+    their own (``st``, e.g. one target of a shared Gram matrix)."""
+    if st is None:
+        st = gram_stats(X, y, fit_intercept, sw)
 
     def svd_solve():
         return _lstsq(X, y, sw, st.mean_x, st.mean_y, l2, fit_intercept)
@@ -157,7 +165,7 @@ def _solve(X, y, sw, l2, fit_intercept, fallback, note=""):
         return rss / (2 * st.m) + 0.5 * l2 * float(coef @ coef)
 
     return solve_stats(st, l2, fit_intercept, fallback, X.dtype, note, svd_solve,
-                       exact_objective)
+                       exact_objective), st
 
 
 def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work, note="",
@@ -213,7 +221,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     else:
         A = G / m / l2 if big else G.copy()
         A.flat[:: n + 1] += 1.0 if big else m * l2
-        coef, rank = _eigh_solve(A, rhs)
+        coef, rank = _eigh_solve(A, rhs, m)
         objective = None
         how, solver = ("solved by an eigendecomposition of the normal matrix (the rows are "
                        "not at hand for an SVD of X)"), "eigh"
@@ -225,9 +233,12 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
                    0.0 if info else rcond, msg, objective)
 
 
-def _eigh_solve(A, rhs):
+def _eigh_solve(A, rhs, rows):
     evals, evecs = scipy.linalg.eigh(A, check_finite=False)
-    cutoff = np.finfo(np.float64).eps * A.shape[0] * max(evals.max(), 0.0)
+    # Each entry of A sums `rows` products, so its rounding error, and that of an eigenvalue
+    # that is zero in exact arithmetic, is up to about rows * eps * lambda_max: below that an
+    # eigenvalue is noise, and keeping it adds a spurious null-space component.
+    cutoff = 10 * np.finfo(np.float64).eps * max(rows, A.shape[0]) * max(evals.max(), 0.0)
     keep = evals > cutoff
     coef = evecs[:, keep] @ ((evecs[:, keep].T @ rhs) / evals[keep])
     return coef, int(keep.sum())
