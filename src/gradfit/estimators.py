@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 __all__ = ["LinearRegression", "AUTO_MAX_FEATURES", "SGD_DEFAULT_BATCH_SIZE"]
 
 #: solver="auto" uses the exact solver up to this many features (see LinearRegression).
-AUTO_MAX_FEATURES = 2000
+AUTO_MAX_FEATURES = 4000
 #: batch_size of solver="sgd" (and of partial_fit) when none is given.
 SGD_DEFAULT_BATCH_SIZE = 32
 _SOLVERS = ("auto", "cholesky", "gd", "sgd")
@@ -99,11 +99,14 @@ class LinearRegression(*_Bases):
         :func:`gradfit.gradient_descent`. ``"sgd"``: mini-batch gradient descent
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
-        ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (2000) and ``"gd"``
-        (Barzilai–Borwein) beyond. The threshold is this library's measured crossover (see
-        benchmarks/README.md): one exact solve costs about m·n² flops at ~40 GFLOP/s, one
-        gradient step one pass over X at ~16 GB/s, and gradient descent to ``tol=1e-6`` on
-        a well-conditioned problem takes ~100 steps, so they cost the same near n = 2000.
+        ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (4000) and ``"gd"``
+        (Barzilai–Borwein) beyond. The threshold is this library's measured crossover
+        (``gradfit crossover``, README): an exact solve costs about m·n² flops at
+        ~43 GFLOP/s, a gradient step one pass over X at ~16 GB/s, and Barzilai–Borwein needs
+        ~140–190 steps to a relative error of 1e-6 at condition number 100, so the two meet
+        near n = 3900 (m = 4n, one thread: 6.4 s each at n = 4000). Worse conditioning
+        needs more steps and moves the crossover up, so the rule errs toward the exact
+        solver.
     step : str or gradfit.steps.StepStrategy, optional
         The step-size strategy for "gd"/"sgd" (default "backtracking", FISTA with l1 > 0,
         Fixed(0.01) for "sgd"). Giving one with solver="cholesky" is an error.
