@@ -23,6 +23,21 @@ static inline void SFX(prefetch_rows)(const REAL *X, gf_int rs, gf_int n, gf_int
     }
 }
 
+/* a[k] = x_k . w for four rows (the omp simd reduction vectorises over j). */
+static inline void SFX(dot4)(gf_int n, const REAL *x0, const REAL *x1, const REAL *x2,
+                             const REAL *x3, const REAL *w, REAL *a)
+{
+    REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#pragma omp simd reduction(+:a0, a1, a2, a3)
+    for (gf_int j = 0; j < n; j++) {
+        a0 += x0[j] * w[j];
+        a1 += x1[j] * w[j];
+        a2 += x2[j] * w[j];
+        a3 += x3[j] * w[j];
+    }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
+}
+
 /* Row-major block: residuals and X_blk^T (sw r) in one sweep, four rows at a time (their
  * dot products with w, then their contribution to the gradient while they are still in L1).
  * gblk (REAL, n) and s (REAL, 2: sum sw r, sum sw r^2) are accumulated into; sw (row weights)
@@ -36,15 +51,9 @@ GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const
     for (; i + 4 <= b; i += 4) {
         const REAL *x0 = X + i * rs, *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
         SFX(prefetch_rows)(X, rs, n, i + GF_PREFETCH_ROWS, avail);
-        REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-#pragma omp simd reduction(+:a0, a1, a2, a3)
-        for (gf_int j = 0; j < n; j++) {
-            a0 += x0[j] * w[j];
-            a1 += x1[j] * w[j];
-            a2 += x2[j] * w[j];
-            a3 += x3[j] * w[j];
-        }
-        a0 += offset; a1 += offset; a2 += offset; a3 += offset;
+        REAL a[4];
+        SFX(dot4)(n, x0, x1, x2, x3, w, a);
+        REAL a0 = a[0] + offset, a1 = a[1] + offset, a2 = a[2] + offset, a3 = a[3] + offset;
         if (y) { a0 -= y[i]; a1 -= y[i + 1]; a2 -= y[i + 2]; a3 -= y[i + 3]; }
         REAL v0 = a0, v1 = a1, v2 = a2, v3 = a3;
         if (sw) { v0 *= sw[i]; v1 *= sw[i + 1]; v2 *= sw[i + 2]; v3 *= sw[i + 3]; }
@@ -91,16 +100,8 @@ GF_CLONES static void SFX(blk_matvec)(gf_int b, gf_int avail, gf_int n, const RE
         for (; i + 4 <= b; i += 4) {
             const REAL *x0 = X + i * rs, *x1 = x0 + rs, *x2 = x1 + rs, *x3 = x2 + rs;
             SFX(prefetch_rows)(X, rs, n, i + GF_PREFETCH_ROWS, avail);
-            REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-#pragma omp simd reduction(+:a0, a1, a2, a3)
-            for (gf_int j = 0; j < n; j++) {
-                a0 += x0[j] * d[j];
-                a1 += x1[j] * d[j];
-                a2 += x2[j] * d[j];
-                a3 += x3[j] * d[j];
-            }
-            u[i] = a0 + offset; u[i + 1] = a1 + offset;
-            u[i + 2] = a2 + offset; u[i + 3] = a3 + offset;
+            SFX(dot4)(n, x0, x1, x2, x3, d, u + i);
+            u[i] += offset; u[i + 1] += offset; u[i + 2] += offset; u[i + 3] += offset;
         }
         for (; i < b; i++) {
             const REAL *x0 = X + i * rs;

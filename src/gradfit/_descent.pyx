@@ -340,6 +340,38 @@ cdef struct Loop:
     double tol
 
 
+cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm,
+               object callback) except -2 nogil:
+    """Bookkeeping at every point a full-batch loop visits: history, the references of the
+    first start, divergence, Ctrl-C, the callback, the stopping tests. Returns the status to
+    stop with, or -1 to go on."""
+    cdef double *scal = L.scal
+    cdef bint stop
+    L.history[k] = f
+    if not (isfinite(f) and isfinite(gnorm)):
+        return NONFINITE_START if k == 0 else DIVERGED
+    if k == 0:
+        if scal[S_T] == 0:
+            scal[S_G0] = gnorm
+        # On new data a resumed fit may start higher than the first fit did.
+        if f > scal[S_F0]:
+            scal[S_F0] = f
+    if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
+        return DIVERGED
+    if callback is not None or P.elements > SIGNAL_CHECK_ELEMENTS:
+        check_signals(P)
+        if callback is not None:
+            with gil:
+                stop = _call(callback, k, point, P.n, P.intercept, P.mu, f)
+            if stop:
+                return STOPPED_BY_CALLBACK
+    if gnorm <= L.tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
+        return CONVERGED
+    if k == L.max_iter:
+        return MAX_ITER
+    return -1
+
+
 cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
                     double *gnorm_out) except -1:
     """Full-batch gradient descent (every strategy but FISTA). Returns the status."""
@@ -350,7 +382,6 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
     cdef double *g = L.g
     cdef double *scal = L.scal
     cdef const double *params = L.params
-    cdef bint have_callback = callback is not None, stop
     with nogil:
         if code == LIPSCHITZ and scal[S_LIPSCHITZ] == 0.0:
             scal[S_LIPSCHITZ] = lipschitz_estimate(P, d, <int> params[0], params[1],
@@ -366,32 +397,8 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
             if code == INVSCALING:
                 eps_step = params[0] / pow(scal[S_T] + 1.0, params[1])
             gnorm = mapping_norm(P, p, g, eps_step, d, L.work)
-            L.history[k] = f
-            if not (isfinite(f) and isfinite(gnorm)):
-                status = NONFINITE_START if k == 0 else DIVERGED
-                break
-            if k == 0:
-                if scal[S_T] == 0:
-                    scal[S_G0] = gnorm
-                # On new data a resumed fit may start higher than the first fit did.
-                if f > scal[S_F0]:
-                    scal[S_F0] = f
-            if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
-                status = DIVERGED
-                break
-            if have_callback or P.elements > SIGNAL_CHECK_ELEMENTS:
-                check_signals(P)
-                if have_callback:
-                    with gil:
-                        stop = _call(callback, k, p, n, P.intercept, P.mu, f)
-                    if stop:
-                        status = STOPPED_BY_CALLBACK
-                        break
-            if gnorm <= L.tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
-                status = CONVERGED
-                break
-            if k == L.max_iter:
-                status = MAX_ITER
+            status = visit(P, L, k, p, f, gnorm, callback)
+            if status >= 0:
                 break
 
             if code == EXACT or (code == BB and scal[S_HAVE_PREV] == 0):
@@ -486,7 +493,6 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
     cdef double *g = L.g
     cdef double *xn = L.work2
     cdef double *scal = L.scal
-    cdef bint have_callback = callback is not None, stop
     with nogil:
         if scal[S_LIPSCHITZ] == 0.0:
             scal[S_LIPSCHITZ] = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
@@ -499,7 +505,6 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
             scal[S_HAVE_PREV] = 1.0
         f = objective(P, x)
         while True:
-            L.history[k] = f
             evaluate(P, yk, g, True)
             # the prox-gradient step from y_k, and the mapping's norm there
             for j in range(d):
@@ -509,27 +514,8 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
             for j in range(d):
                 gnorm += (yk[j] - xn[j]) * (yk[j] - xn[j])
             gnorm = sqrt(gnorm) / inv_l if inv_l > 0 else 0.0
-            if not (isfinite(f) and isfinite(gnorm)):
-                status = NONFINITE_START if k == 0 else DIVERGED
-                break
-            if k == 0:
-                if scal[S_T] == 0:
-                    scal[S_G0] = gnorm
-                if f > scal[S_F0]:
-                    scal[S_F0] = f
-            if have_callback or P.elements > SIGNAL_CHECK_ELEMENTS:
-                check_signals(P)
-                if have_callback:
-                    with gil:
-                        stop = _call(callback, k, x, n, P.intercept, P.mu, f)
-                    if stop:
-                        status = STOPPED_BY_CALLBACK
-                        break
-            if gnorm <= L.tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
-                status = CONVERGED
-                break
-            if k == L.max_iter:
-                status = MAX_ITER
+            status = visit(P, L, k, x, f, gnorm, callback)
+            if status >= 0:
                 break
             f_new = objective(P, xn)
             t = scal[S_FISTA_T]

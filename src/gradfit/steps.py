@@ -168,17 +168,13 @@ class BarzilaiBorwein(StepStrategy):
 
 
 @dataclass(frozen=True)
-class Momentum(StepStrategy):
-    """Heavy-ball momentum in the torch.optim.SGD form (dampening 0):
-    ``v ← β v + g;  p ← p − ε v`` (the learning rate outside the velocity; Polyak 1964;
-    https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
-    """
+class _Velocity(StepStrategy):
+    """Shared fields and checks of the two velocity rules (not a strategy itself)."""
 
     learning_rate: float = 0.01
     beta: float = 0.9
-    code: ClassVar[int] = 5
-    mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("velocity",)
+    mini_batch: ClassVar[bool] = True
 
     def __post_init__(self):
         _positive(self, "learning_rate")
@@ -186,21 +182,23 @@ class Momentum(StepStrategy):
 
 
 @dataclass(frozen=True)
-class Nesterov(StepStrategy):
+class Momentum(_Velocity):
+    """Heavy-ball momentum in the torch.optim.SGD form (dampening 0):
+    ``v ← β v + g;  p ← p − ε v`` (the learning rate outside the velocity; Polyak 1964;
+    https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
+    """
+
+    code: ClassVar[int] = 5
+
+
+@dataclass(frozen=True)
+class Nesterov(_Velocity):
     """Nesterov's accelerated gradient in the torch.optim.SGD form (``nesterov=True``):
     ``v ← β v + g;  p ← p − ε (g + β v)`` (Sutskever et al., ICML 2013;
     https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
     """
 
-    learning_rate: float = 0.01
-    beta: float = 0.9
     code: ClassVar[int] = 6
-    mini_batch: ClassVar[bool] = True
-    state_vectors: ClassVar[tuple[str, ...]] = ("velocity",)
-
-    def __post_init__(self):
-        _positive(self, "learning_rate")
-        _in_unit_interval(self, "beta")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,10 @@ def convergence_plot(curves, f_star: float, path: str, title: str) -> None:
     ax_s.set_ylim(bottom=floor)
     fig.suptitle(title)
     fig.legend(loc="outside right center", fontsize=9)
+    _save(plt, fig, path)
+
+
+def _save(plt, fig, path: str) -> None:
     try:
         fig.savefig(path, dpi=110)
     except OSError as exc:
@@ -64,10 +68,4 @@ def crossover_plot(ns, t_exact, t_gd, path: str, title: str) -> None:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
-    print(f"wrote {path}")
+    _save(plt, fig, path)
