@@ -15,10 +15,18 @@ from .errors import (ConvergenceWarning, DivergenceError, IllConditionedError,
 from . import steps
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
-from .estimators import LinearRegression
 from .normal import solve_normal
 
 __all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "NormalAccumulator",
            "LinearRegression", "ConvergenceWarning", "DivergenceError",
            "IllConditionedError", "IllConditionedWarning"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # LinearRegression imports scikit-learn when it is installed (most of a second):
+    # only when it is first used.
+    if name == "LinearRegression":
+        from .estimators import LinearRegression
+        return LinearRegression
+    raise AttributeError(f"module 'gradfit' has no attribute {name!r}")

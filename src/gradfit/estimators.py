@@ -216,8 +216,11 @@ class LinearRegression(*_Bases):
         if _HAVE_SKLEARN:
             if predicting:
                 return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset), None
+            # X's finiteness is checked by the solvers' own pass over X (the Gram pass or the
+            # first gradient), at no extra cost; scikit-learn's check is one more pass.
             return validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
-                                 multi_output=multi_output, reset=reset)
+                                 multi_output=multi_output, reset=reset,
+                                 ensure_all_finite=False)
         if y is None and not predicting:
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
                              f"but the target y is None.")

@@ -129,12 +129,16 @@ class Backtracking(StepStrategy):
     f(p − ε g) = f(p) − ε gᵀg + ε²/2 gᵀHg is a quadratic in ε, so one pass over X for gᵀHg
     prices every trial. After an accepted step the next trial starts from ε·``grow``; with
     ``grow=None`` it restarts from ``initial`` every iteration, exactly as in the lecture.
+    The default 1.5 keeps the step near the best the test accepts: with c = 1e-4 the test
+    accepts steps up to almost 2/λ along the gradient, the edge of stability, and doubling
+    (grow=2) drifts there and stalls (measured: 10308 iterations instead of 540 on a
+    2000 × 10 problem of condition number 100; restarting from 1.0 every time: 1142).
     """
 
     initial: float = 1.0
     shrink: float = 0.5
     c: float = 1e-4
-    grow: float | None = 2.0
+    grow: float | None = 1.5
     code: ClassVar[int] = 3
     proximal: ClassVar[bool] = True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from ._common import UserError
 
@@ -17,6 +18,10 @@ EPILOG = """examples:
   gradfit bench --quick                 gradfit against NumPy code on this machine
   gradfit crossover                     where the normal equation stops being the right tool
 """
+
+
+def _one_line_warning(message, category, *args, **kwargs) -> str:
+    return f"gradfit: {category.__name__}: {message}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.run(args) or 0
+        with warnings.catch_warnings():
+            warnings.formatwarning = _one_line_warning
+            return args.run(args) or 0
     except UserError as exc:
         print(f"gradfit {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import numpy as np
 from .. import errors, steps
 from ..descent import gradient_descent
 from ..normal import solve_normal
-from ._common import Progress
+from ._common import Progress, UserError, positive_int
 
 NAME = "bench"
 HELP = "time gradfit against NumPy code on this machine"
@@ -36,7 +36,7 @@ def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     p.add_argument("--sizes", metavar="MxN,...",
                    help="explicit sizes, e.g. 1000x10,5000x50 (overrides --quick)")
-    p.add_argument("--repeat", type=int, default=None,
+    p.add_argument("--repeat", type=positive_int, default=None,
                    help="timed repetitions per measurement (default 5, 3 with --quick)")
 
 
@@ -66,17 +66,19 @@ def _one_thread():
 
 
 def _sizes(args):
-    if args.sizes:
-        out = []
-        for item in args.sizes.split(","):
-            try:
-                m, n = (int(v) for v in item.lower().split("x"))
-            except ValueError:
-                from ._common import UserError
-                raise UserError(f"--sizes: {item!r} is not of the form MxN (e.g. 1000x10)")
-            out.append((m, n))
-        return out
-    return QUICK_SIZES if args.quick else FULL_SIZES
+    if args.sizes is None:
+        return QUICK_SIZES if args.quick else FULL_SIZES
+    out = []
+    for item in args.sizes.split(","):
+        try:
+            m, n = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--sizes: {item!r} is not of the form MxN (e.g. 1000x10)") from None
+        if not m >= n >= 1:
+            raise UserError(f"--sizes: {item!r} needs at least one column and at least as "
+                            f"many rows as columns")
+        out.append((m, n))
+    return out
 
 
 def run(args) -> int:

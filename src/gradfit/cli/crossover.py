@@ -59,7 +59,7 @@ def _time_to_accuracy(X, y, w_star, accuracy: float):
 
 def run(args) -> int:
     from ._common import UserError
-    if args.sizes:
+    if args.sizes is not None:
         try:
             sizes = [int(v) for v in args.sizes.split(",")]
         except ValueError:

@@ -19,7 +19,7 @@ import numpy as np
 from .. import errors, steps
 from ..descent import gradient_descent
 from ..normal import solve_normal
-from ._common import Progress, positive_float, positive_int, synthetic_problem
+from ._common import Progress, UserError, positive_float, positive_int, synthetic_problem
 
 NAME = "demo"
 HELP = "compare every step-size strategy with the exact solution"
@@ -61,14 +61,16 @@ def strategies(L: float, m: int):
         ("rmsprop 0.01", dict(step=steps.RMSprop(0.01))),
         ("adam 0.05", dict(step=steps.Adam(0.05))),
         ("fista", dict(step="fista")),
-        ("sgd 0.5/L, batch 32", dict(step=steps.Fixed(0.5 / L), batch_size=32,
+        ("sgd 0.5/L, batch 32", dict(step=steps.Fixed(0.5 / L), batch_size=min(32, m),
                                      random_state=0, max_iter=10)),
-        ("sgd 0.5/L, batch 32, avg", dict(step=steps.Fixed(0.5 / L), batch_size=32,
+        ("sgd 0.5/L, batch 32, avg", dict(step=steps.Fixed(0.5 / L), batch_size=min(32, m),
                                           average=m, random_state=0, max_iter=10)),
     ]
 
 
 def run(args) -> int:
+    if args.rows < 2:
+        raise UserError("--rows must be at least 2 (one row has no spread to fit)")
     X, y, _ = synthetic_problem(args.rows, args.cols, args.cond, args.seed)
     m, n = X.shape
     t0 = time.perf_counter()
@@ -81,6 +83,9 @@ def run(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", errors.ConvergenceWarning)
         L = gradient_descent(X, y, step="lipschitz", max_iter=1).state["lipschitz"]
+    if not L > 0:
+        raise UserError("the problem has no curvature (its columns do not vary): use more "
+                        "--rows")
     print(f"gradfit demo: {m} rows x {n} columns, condition number {args.cond:g}, seed "
           f"{args.seed}; L = {L:.4g}; tolerance {args.tol:g} (relative gradient norm), at "
           f"most {args.max_iter} iterations")

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -62,17 +63,28 @@ def _header(path: str, delimiter: str) -> list[str]:
     if not first.strip():
         raise UserError(f"{path}: the file is empty (expected a header row, then data)")
     names = [c.strip().strip('"').strip("'") for c in first.rstrip("\r\n").split(delimiter)]
+    seen = set()
     for j, name in enumerate(names):
         if not name:
             raise UserError(f"{path}:1: column {j + 1} of the header has no name")
+        if name in seen:
+            raise UserError(f"{path}:1: the column name {name!r} appears twice; names must be "
+                            f"unique")
+        seen.add(name)
     return names
 
 
 def _explain_bad_row(path: str, delimiter: str, names: list[str], first_line: int = 2):
     """The slow, precise scan run after the fast reader failed: the first bad line."""
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, start=1):
-            if lineno < first_line or not line.strip():
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if lineno < first_line:
+                continue
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise UserError(f"{path}:{lineno}: not UTF-8 text") from None
+            if not line.strip():
                 continue
             fields = line.rstrip("\r\n").split(delimiter)
             if len(fields) != len(names):
@@ -80,6 +92,8 @@ def _explain_bad_row(path: str, delimiter: str, names: list[str], first_line: in
                                 f"{len(names)} (a ragged row)")
             for name, field in zip(names, fields):
                 try:
+                    if "_" in field:  # float() reads 1_000; NumPy's reader does not
+                        raise ValueError
                     value = float(field)
                 except ValueError:
                     raise UserError(f"{path}:{lineno}: column {name!r}: {field.strip()!r} is "
@@ -92,20 +106,21 @@ def _explain_bad_row(path: str, delimiter: str, names: list[str], first_line: in
 
 def _parse(lines_or_path, path, delimiter, names, skip, first_line):
     try:
-        data = np.loadtxt(lines_or_path, delimiter=delimiter, skiprows=skip, ndmin=2,
-                          dtype=np.float64, encoding="utf-8-sig")
-    except ValueError:
+        with warnings.catch_warnings():  # "empty input": reported below, in our words
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(lines_or_path, delimiter=delimiter, skiprows=skip, ndmin=2,
+                              dtype=np.float64, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError):
         _explain_bad_row(path, delimiter, names, first_line)
-    if data.size and data.shape[1] != len(names):
+    if (data.size and data.shape[1] != len(names)) or not np.isfinite(data).all():
         _explain_bad_row(path, delimiter, names, first_line)
-    if not np.isfinite(data).all():
-        i, j = np.argwhere(~np.isfinite(data))[0]
-        raise UserError(f"{path}:{first_line + i}: column {names[j]!r}: not a finite number")
     return data
 
 
 def run(args) -> int:
     path, delim = args.data, args.delimiter
+    if len(delim) != 1:
+        raise UserError(f"--delimiter must be one character, got {delim!r}")
     names = _header(path, delim)
     if args.target not in names:
         raise UserError(f"{path}:1: no column named {args.target!r}; the columns are "
@@ -133,7 +148,7 @@ def run(args) -> int:
         coef, intercept = model.coef_, float(model.intercept_)
         resid = y - X @ coef - intercept
         tss = float(((y - y.mean()) ** 2).sum())
-        r2 = 1.0 - float(resid @ resid) / tss if tss > 0 else float("nan")
+        r2 = _r2(float(resid @ resid), tss)
         solver, n_iter = model.solver_, int(model.n_iter_)
     seconds = time.perf_counter() - t0
     _report(args, features, coef, intercept, r2, solver, n_iter, seconds)
@@ -156,12 +171,16 @@ def _fit_streaming(args, names, t, features):
     acc = NormalAccumulator()
     chunk = args.chunk_rows or DEFAULT_CHUNK_ROWS
     first_line = 2
-    with open(args.data, encoding="utf-8-sig") as f:
+    with open(args.data, "rb") as f:
         f.readline()
         while True:
-            lines = list(itertools.islice(f, chunk))
-            if not lines:
+            raw = list(itertools.islice(f, chunk))
+            if not raw:
                 break
+            try:
+                lines = [line.decode("utf-8") for line in raw]
+            except UnicodeDecodeError:
+                _explain_bad_row(args.data, args.delimiter, names, first_line)
             data = _parse(lines, args.data, args.delimiter, names, 0, first_line)
             if data.shape[0]:
                 acc.update(np.delete(data, t, axis=1), data[:, t])
@@ -173,8 +192,16 @@ def _fit_streaming(args, names, t, features):
     st = acc._stats
     c = np.asarray(res.coef, dtype=np.float64)
     rss = 2 * st.m * (res.objective - 0.5 * args.l2 * float(c @ c))
-    r2 = 1.0 - rss / st.yty if st.yty > 0 else float("nan")
+    r2 = _r2(rss, st.yty)
     return c, float(res.intercept), r2, res.solver, res.n_iter
+
+
+def _r2(rss: float, tss: float) -> float:
+    """1 - rss/tss; for a constant target, scikit-learn's r2_score convention (1.0 for a
+    perfect fit, else 0.0)."""
+    if tss > 0:
+        return 1.0 - rss / tss
+    return 1.0 if rss <= 1e-12 * max(1.0, abs(tss)) else 0.0
 
 
 def _report(args, features, coef, intercept, r2, solver, n_iter, seconds) -> None:
@@ -186,10 +213,10 @@ def _report(args, features, coef, intercept, r2, solver, n_iter, seconds) -> Non
     print(f"R² {r2:.6f}   solver {solver}   iterations {n_iter}   {seconds:.3f} s")
     if args.json:
         out = {"coef": {name: float(v) for name, v in zip(features, coef)},
-               "intercept": float(intercept), "r2": float(r2), "solver": solver,
-               "n_iter": int(n_iter), "seconds": float(seconds)}
+               "intercept": float(intercept), "r2": float(r2),
+               "solver": solver, "n_iter": int(n_iter), "seconds": float(seconds)}
         try:
             with open(args.json, "w") as f:
-                json.dump(out, f, indent=2)
+                json.dump(out, f, indent=2, allow_nan=False)
         except OSError as exc:
             raise UserError(f"cannot write {args.json}: {exc.strerror or exc}") from None
