@@ -326,12 +326,10 @@ GF_CLONES void SFX(gf_shift_block)(gf_int b, gf_int n, const REAL *X, gf_int rs,
             } else {
                 for (gf_int j = 0; j < n; j++) a[j] = s * (x[j * cs] - shift[j]);
             }
-        }
-        if (colsum) {
-            for (gf_int j = 0; j < n; j++) {
-                REAL t = 0;
-                for (gf_int i = 0; i < b; i++) t += (sw ? sw[i] : (REAL)1) * A[i * lda + j];
-                colsum[j] += (double)t;
+            if (colsum) {  /* row by row: contiguous, vectorised */
+                double *restrict c = colsum;
+#pragma omp simd
+                for (gf_int j = 0; j < n; j++) c[j] += (double)(s * a[j]);
             }
         }
     } else {

@@ -4,6 +4,7 @@ Cholesky factorisation through LAPACK. Validation happens in ``normal.py``; here
 trusts its inputs and releases the GIL for all per-element work."""
 import numpy as np
 
+from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 
@@ -36,7 +37,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     """Sufficient statistics of (X, y) in one pass over X.
 
     X must have unit stride along one axis (row- or column-major, any leading dimension).
-    Returns ``(weight_sum, mean_x, mean_y, G, Xty, yty)`` as float64, where, with ``center``
+    Returns ``(finite, weight_sum, mean_x, mean_y, G, Xty, yty)`` (finite: no NaN or inf in
+    the statistics, i.e. none in X, y or their squares) as float64, where, with ``center``
     true, G is the centred Gram matrix Xc^T W Xc, Xty = Xc^T W yc and yty = yc^T W yc (Xc, yc
     centred by their weighted means, W the row weights, all ones without ``sqrt_weight``);
     with ``center`` false they are the raw products and the means are zero.
@@ -61,6 +63,7 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef double[::1] shift = shift_arr
     cdef double[::1] colsum = colsum_arr
     cdef double yshift = 0.0, ysum = 0.0, yy = 0.0, wsum = 0.0, wfirst = 0.0, wi
+    cdef bint weighted_first
 
     cdef bint weighted = sqrt_weight is not None
     cdef const floating *sw = &sqrt_weight[0] if weighted else NULL
@@ -97,14 +100,22 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                 wsum = m
             if center:
                 # The shift: (weighted) mean of the first block, a cheap, usually excellent
-                # estimate; unweighted if that block weighs nothing.
-                for i in range(B):
-                    wi = <double> sw[i] * sw[i] if weighted and wfirst > 0 else 1.0
-                    for j in range(n):
-                        shift[j] += wi * X[i, j]
-                    yshift += wi * y[i]
+                # estimate; unweighted if that block weighs nothing. The block-copy kernel
+                # with a zero shift gives its (weighted) column sums.
                 if not (weighted and wfirst > 0):
                     wfirst = B
+                    weighted_first = False
+                else:
+                    weighted_first = True
+                if floating is float:
+                    gf_shift_block_s(B, n, &X[0, 0], rs, cs, cshift,
+                                     sw if weighted_first else NULL, A, n, True, &shift[0])
+                else:
+                    gf_shift_block_d(B, n, &X[0, 0], rs, cs, cshift,
+                                     sw if weighted_first else NULL, A, n, True, &shift[0])
+                for i in range(B):
+                    wi = <double> sw[i] * sw[i] if weighted_first else 1.0
+                    yshift += wi * y[i]
                 for j in range(n):
                     cshift[j] = <floating> (shift[j] / wfirst)
                     shift[j] = cshift[j]
@@ -167,13 +178,21 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         free(Gblk)
         free(xblk)
 
-    if not center or wsum == 0.0:
-        return wsum, shift_arr, yshift, G_arr, xty_arr, yy
-    # Shifted sums -> centred sums about the true mean (delta = colsum / S is small).
-    G_arr -= np.multiply.outer(colsum_arr, colsum_arr) / wsum
-    xty_arr -= colsum_arr * (ysum / wsum)
-    yy -= ysum * ysum / wsum
-    return wsum, shift_arr + colsum_arr / wsum, yshift + ysum / wsum, G_arr, xty_arr, yy
+    cdef bint finite = isfinite(yy)
+    with nogil:
+        if center and wsum > 0.0:
+            # Shifted sums -> centred sums about the true mean (delta = colsum / S is small).
+            for i in range(n):
+                for j in range(n):
+                    G[i, j] -= colsum[i] * colsum[j] / wsum
+                xty[i] -= colsum[i] * (ysum / wsum)
+                shift[i] += colsum[i] / wsum
+            yy -= ysum * ysum / wsum
+            yshift += ysum / wsum
+        finite = isfinite(yy) and finite
+        for i in range(n):
+            finite = finite and isfinite(G[i, i]) and isfinite(shift[i])
+    return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
 
 
 cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,
@@ -187,6 +206,79 @@ cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssi
     else:
         syrk(c'U', c'T', <int> n, <int> b, <floating> 1, A, <int> ld, beta, C, <int> ldc)
         gemv(c'T', <int> b, <int> n, <floating> 1, A, <int> ld, yv, 1, beta, xty, 1)
+
+
+def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2,
+              bint single):
+    """Solve (G + m*l2*I) w = xty by Cholesky on the matrix scaled to unit diagonal (the
+    same as scaling the columns of X), in float32 when ``single``, without NumPy temporaries.
+    When m*l2 overflows, the system divided by m*l2 is solved instead. Returns
+    ``(info, rcond, w)``: see cholesky_solve; w is float64 (NaN when info > 0)."""
+    cdef Py_ssize_t n = G.shape[0], i, j
+    cdef bint big = not isfinite(m * l2)
+    cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
+    w_arr = np.empty(n)
+    cdef double[::1] w = w_arr
+    cdef double *d = <double *> malloc(n * sizeof(double))
+    cdef float *Af = NULL
+    cdef double *Ad = NULL
+    cdef int info = 0
+    cdef double rcond = 0.0
+    if single:
+        Af = <float *> malloc((n * n + 4 * n) * sizeof(float))
+    else:
+        Ad = <double *> malloc((n * n + 4 * n) * sizeof(double))
+    if d == NULL or (Af == NULL and Ad == NULL):
+        free(d)
+        free(Af)
+        free(Ad)
+        raise MemoryError()
+    with nogil:
+        for i in range(n):
+            d[i] = sqrt(G[i, i] * scale + shift)
+            if d[i] == 0.0:
+                d[i] = 1.0  # a zero column: the matrix stays singular and potrf says so
+        if single:
+            info = _factor_solve(Af, G, xty, d, scale, shift, &rcond)
+        else:
+            info = _factor_solve(Ad, G, xty, d, scale, shift, &rcond)
+        for i in range(n):
+            if info == 0:
+                w[i] = (Af[n * n + i] if single else Ad[n * n + i]) / d[i]
+            else:
+                w[i] = NAN
+    free(d)
+    free(Af)
+    free(Ad)
+    return info, rcond, w_arr
+
+
+cdef int _factor_solve(floating *buf, const double[:, ::1] G, const double[::1] xty,
+                       const double *d, double scale, double shift,
+                       double *rcond_out) noexcept nogil:
+    # buf: n*n matrix, then rhs (n), then 3n of work (lansy/pocon); iwork separate.
+    cdef Py_ssize_t n = G.shape[0], i, j
+    cdef floating *A = buf
+    cdef floating *rhs = buf + n * n
+    cdef floating *work = rhs + n
+    cdef floating anorm, rcond = 0
+    cdef int info
+    cdef int *iwork = <int *> malloc(n * sizeof(int))
+    if iwork == NULL:
+        return -1
+    for i in range(n):
+        for j in range(n):
+            A[i * n + j] = <floating> ((G[i, j] * scale + (shift if i == j else 0.0))
+                                       / (d[i] * d[j]))
+        rhs[i] = <floating> (xty[i] * scale / d[i])
+    anorm = lansy_one_norm(c'U', <int> n, A, <int> n, work)
+    info = potrf(c'U', <int> n, A, <int> n)
+    if info == 0:
+        pocon(c'U', <int> n, A, <int> n, anorm, &rcond, work, iwork)
+        potrs(c'U', <int> n, 1, A, <int> n, rhs, <int> n)
+    free(iwork)
+    rcond_out[0] = rcond
+    return info
 
 
 def cholesky_solve(floating[:, ::1] A, floating[::1] rhs):

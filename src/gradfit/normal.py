@@ -126,10 +126,8 @@ class Stats(NamedTuple):
 def gram_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stats:
     """One pass over validated X, y (see _normal.gram_pass); non-finite data is an error."""
     sqrt_w = None if weights is None else np.sqrt(weights).astype(X.dtype)
-    with np.errstate(all="ignore"):  # overflow is detected just below, and explained
-        m, mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, centre, sqrt_w)
-    if not (np.isfinite(yty) and np.isfinite(np.diagonal(G)).all()
-            and np.isfinite(mean_x).all()):
+    finite, m, mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, centre, sqrt_w)
+    if not finite:
         raise_nonfinite(X, y)
     return Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre)
 
@@ -184,24 +182,10 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     elif fit_intercept and not st.centred:
         raise ValueError("these statistics were gathered without centring; they cannot give "
                          "an intercept.")
-    # A = G + m l2 I (or, when m*l2 overflows, the same system divided by m*l2), formed in
-    # the one copy that potrf overwrites, scaled to unit diagonal.
-    big = not np.isfinite(m * l2)
-    As = G.astype(work)
-    if big:
-        As /= m
-        As /= l2
-    As.flat[:: n + 1] += 1.0 if big else m * l2
-    rhs = xty / m / l2 if big else xty
-    d = np.sqrt(np.diagonal(As), dtype=np.float64)
-    d[d == 0.0] = 1.0  # a zero column: A stays singular and potrf reports it
-    As /= d.astype(work)
-    As /= d.astype(work)[:, None]
-    rhs_s = (rhs / d).astype(work)
-    info, rcond = _normal.cholesky_solve(As, rhs_s)
+    info, rcond, coef = _normal.solve_spd(np.ascontiguousarray(G), np.ascontiguousarray(xty),
+                                          float(m), l2, work == np.float32)
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
     if info == 0 and rcond >= rcond_min:
-        coef = (rhs_s.astype(np.float64) / d)
         objective = exact_objective(coef) if exact_objective else None
         return _result(coef.astype(work), G, xty, yty, mean_x, mean_y, m, l2, fit_intercept,
                        "cholesky", rcond, note, objective)
@@ -219,9 +203,10 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
         coef, rank, objective = svd_solve()
         how, solver = "solved by SVD (LAPACK gelsd)", "lstsq"
     else:
+        big = not np.isfinite(m * l2)
         A = G / m / l2 if big else G.copy()
         A.flat[:: n + 1] += 1.0 if big else m * l2
-        coef, rank = _eigh_solve(A, rhs, m)
+        coef, rank = _eigh_solve(A, xty / m / l2 if big else xty, m)
         objective = None
         how, solver = ("solved by an eigendecomposition of the normal matrix (the rows are "
                        "not at hand for an SVD of X)"), "eigh"
