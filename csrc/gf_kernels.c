@@ -142,14 +142,11 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
     s[1] += ((v1[0] + v1[1]) + (v1[2] + v1[3])) + tail_s1;
 }
 
+/* libgcc fills in the CPU model before main (it is what target_clones uses too), so this is
+ * two reads of a global: no lazily written cache shared between threads. */
 static int gf_cpu_has_avx2_fma(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #endif
 

@@ -76,7 +76,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef floating *cshift = NULL
     cdef const floating *Ap
     cdef const floating *yp
-    cdef floating cy = 0, v, s_y, s_yy, sc
+    cdef floating cy = 0, v, sc
+    cdef double s_y, s_yy
 
     try:
         if copy_block:
@@ -213,7 +214,8 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     """Solve (G + m*l2*I) w = xty by Cholesky on the matrix scaled to unit diagonal (the
     same as scaling the columns of X), in float32 when ``single``, without NumPy temporaries.
     When m*l2 overflows, the system divided by m*l2 is solved instead. Returns
-    ``(info, rcond, w)``: see cholesky_solve; w is float64 (NaN when info > 0)."""
+    ``(info, rcond, w)``: info > 0 when the matrix is not positive definite (w is then NaN),
+    rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition number."""
     cdef Py_ssize_t n = G.shape[0], i, j
     cdef bint big = not isfinite(m * l2)
     cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
@@ -279,31 +281,6 @@ cdef int _factor_solve(floating *buf, const double[:, ::1] G, const double[::1] 
     free(iwork)
     rcond_out[0] = rcond
     return info
-
-
-def cholesky_solve(floating[:, ::1] A, floating[::1] rhs):
-    """Solve A x = rhs for symmetric positive definite A, in place (A becomes its Cholesky
-    factor, rhs the solution). Returns ``(info, rcond)``: info > 0 if A is not positive definite
-    (then rhs is untouched and rcond is 0), and LAPACK's estimate of the reciprocal 1-norm
-    condition number otherwise."""
-    cdef int n = <int> A.shape[0]
-    cdef int info
-    cdef floating anorm, rcond = 0
-    cdef floating *work = <floating *> malloc(3 * n * sizeof(floating))
-    cdef int *iwork = <int *> malloc(n * sizeof(int))
-    if work == NULL or iwork == NULL:
-        free(work)
-        free(iwork)
-        raise MemoryError()
-    with nogil:
-        anorm = lansy_one_norm(c'U', n, &A[0, 0], n, work)
-        info = potrf(c'U', n, &A[0, 0], n)
-        if info == 0:
-            pocon(c'U', n, &A[0, 0], n, anorm, &rcond, work, iwork)
-            potrs(c'U', n, 1, &A[0, 0], n, &rhs[0], n)
-    free(work)
-    free(iwork)
-    return info, float(rcond)
 
 
 def residual_sqnorm(const floating[:, :] X, const floating[::1] y, const floating[::1] w,

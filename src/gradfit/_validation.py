@@ -43,9 +43,13 @@ def as_float_matrix(X, name: str = "X") -> np.ndarray:
         arr = arr.astype(dtype)
     s0, s1 = arr.strides
     item = arr.itemsize
+    # The kernels read X through whole-element strides with a unit stride on one axis and a
+    # leading dimension BLAS accepts; anything else (odd record layouts, unaligned data, a
+    # single row with a leading dimension below n) is copied to C order.
+    whole = arr.flags.aligned and s0 % item == 0 and s1 % item == 0
     row_major = s1 == item and s0 >= n * item
-    col_major = s0 == item and s1 >= m * item
-    if not (row_major or col_major):
+    col_major = s0 == item and s1 >= m * item and not (s1 == item and m == 1)
+    if not (whole and (row_major or col_major)):
         arr = np.ascontiguousarray(arr)
     return arr
 
@@ -83,6 +87,12 @@ def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
     if not w.any():
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w
+
+
+def normalised(weights: np.ndarray | None) -> np.ndarray | None:
+    """Weights divided by their largest: the objective is unchanged (it is scale-free in the
+    weights), and neither huge nor tiny weights can overflow or underflow the sums."""
+    return None if weights is None else weights / weights.max()
 
 
 def check_penalty(value, name: str) -> float:

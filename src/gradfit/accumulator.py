@@ -5,7 +5,7 @@ import numpy as np
 
 from ._result import FitResult
 from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
-from .normal import _FLOAT32_NOTE, Stats, gram_stats, solve_stats
+from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_stats
 
 __all__ = ["NormalAccumulator"]
 
@@ -24,9 +24,10 @@ class NormalAccumulator:
     columns have large means. ``solve`` then gives :func:`solve_normal`'s answer on the
     concatenated rows, to rounding; the statistics are float64 whatever the data.
 
-    The statistics take O(n^2) memory; a chunk costs what ``solve_normal`` on it costs.
-    ``solve`` works in float32 when every chunk was float32 (float64 otherwise), with
-    ``solve_normal``'s rules. Its fallback for singular or ill-conditioned problems cannot
+    The statistics take O(n^2) memory; a chunk costs what ``solve_normal`` on it costs
+    (float32 chunks are converted to float64 first, a chunk-sized copy, so that the sums
+    stay accurate over any number of chunks). ``solve`` works in float32 when every chunk
+    was float32 (float64 otherwise), with ``solve_normal``'s rules. Its fallback for singular or ill-conditioned problems cannot
     use the rows (they are gone): it is an eigendecomposition of the normal matrix,
     accurate to about eps * cond(X)^2, and ``solver`` is ``"eigh"``.
 
@@ -40,7 +41,7 @@ class NormalAccumulator:
     ...     acc = acc.update(X_chunk, y_chunk)
     >>> res = acc.solve()
     >>> np.round(res.coef, 10), round(res.intercept, 10), acc.n_samples
-    (array([1., 2., 3.]), 4.0, 1000)
+    (array([1., 2., 3.]), 4.0, 1000.0)
     """
 
     def __init__(self) -> None:
@@ -58,7 +59,7 @@ class NormalAccumulator:
     @property
     def n_samples(self) -> float:
         """Rows seen so far (the sum of their weights, when weighted)."""
-        return 0 if self._stats is None else self._stats.m
+        return 0.0 if self._stats is None else float(self._stats.m)
 
     @property
     def n_features(self) -> int | None:
@@ -76,8 +77,10 @@ class NormalAccumulator:
         if self._stats is not None and X.shape[1] != self.n_features:
             raise ValueError(f"this chunk has {X.shape[1]} columns but earlier chunks had "
                              f"{self.n_features}; every chunk must have the same columns.")
-        self._stats = _chan_merge(self._stats, gram_stats(X, y, centre=True, weights=sw))
         self._all_float32 &= X.dtype == np.float32
+        if X.dtype == np.float32:  # float32 sums would cap every later solve at float32's
+            X, y = X.astype(np.float64), y.astype(np.float64)  # accuracy: a chunk-sized copy
+        self._stats = _chan_merge(self._stats, gram_stats(X, y, centre=True, weights=sw))
         return self
 
     def merge(self, other: NormalAccumulator) -> NormalAccumulator:
@@ -105,9 +108,8 @@ class NormalAccumulator:
         work = np.dtype(np.float32 if self._all_float32 else np.float64)
         res = solve_stats(self._stats, l2, bool(fit_intercept), fallback, work)
         if res is None:
-            res = solve_stats(self._stats, l2, bool(fit_intercept), fallback,
-                              np.dtype(np.float64), _FLOAT32_NOTE)
-            res = FitResult(**{**res.__dict__, "coef": res.coef.astype(np.float32)})
+            res = as_float32(solve_stats(self._stats, l2, bool(fit_intercept), fallback,
+                                         np.dtype(np.float64), _FLOAT32_NOTE))
         return res
 
     def __repr__(self) -> str:

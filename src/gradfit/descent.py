@@ -12,7 +12,7 @@ import numpy as np
 from . import _descent, steps as _steps
 from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          raise_nonfinite)
+                          normalised, raise_nonfinite)
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
@@ -89,8 +89,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         mini-batches, so that a stream of chunks starts as one pass over all of them would). A FitResult of an earlier call resumes it: the point and the strategy's state
         (step counter, moments, velocity, accumulators, trial step, averaging, random
         generator) carry on exactly, on the same or on new data; the strategy must be of the
-        same type (its hyper-parameters may change). On new data, Lipschitz and FISTA keep
-        their estimate of L: start afresh (``init=result.coef``) if the data's scale changed.
+        same type (its hyper-parameters may change). On new data the state still describes
+        the first problem: Lipschitz and FISTA keep their L, BB its last step, the tolerance
+        its reference gradient norm; start afresh (``init=result.coef``) when the new data
+        differ in scale.
     callback : callable, optional
         ``callback(iteration, coef, intercept, objective)`` at every point whose objective
         enters ``loss_history`` (iteration 0 is the start); returning True stops the fit.
@@ -120,9 +122,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     -------
     FitResult
         ``solver="gradient_descent"`` (``"sgd"`` with mini-batches), ``loss_history``
-        (f at the start and after every step or epoch), ``grad_norm`` (full batch: of the
-        final point), ``step`` and ``state`` (for resuming; ``state["lipschitz"]`` is the
-        estimate of L for Lipschitz and FISTA).
+        (f at the start and after every step or epoch), ``grad_norm`` (full batch: the
+        gradient, or proximal mapping, norm at the final point; for FISTA at the last
+        extrapolated point; NaN for mini-batches), ``step`` and ``state`` (for resuming;
+        ``state["lipschitz"]`` is the estimate of L for Lipschitz and FISTA).
 
     Raises
     ------
@@ -161,7 +164,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     X = as_float_matrix(X, "X")
     m, n = X.shape
     y = as_target(y, m, X.dtype, "y")
-    weights = as_sample_weight(sample_weight, m)
+    weights = normalised(as_sample_weight(sample_weight, m))
     sw = None if weights is None else weights.astype(X.dtype)
     l2 = check_penalty(l2, "l2")
     l1 = check_penalty(l1, "l1")
@@ -179,10 +182,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     elif average is not False and average != 0:
         raise ValueError("average averages mini-batch SGD iterates; pass batch_size too "
                          "(full-batch gradient descent converges without averaging).")
-    if isinstance(average, bool) or average is None:
-        avg_start = 0 if average else None
+    if isinstance(average, bool) or average is None or average == 0:
+        avg_start = 0 if average else None  # average=0 is off, as in scikit-learn
     else:
-        avg_start = _check_int(average, "average", minimum=0)
+        avg_start = _check_int(average, "average", minimum=1)
     resuming = isinstance(init, FitResult)
     if step is None:
         step = init.step if resuming and init.step is not None else \
@@ -217,7 +220,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
             rng_state = np.array(init.state["_rng"], dtype=np.uint64)
     elif init is not None:
         w0 = np.asarray(init)
-        if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "biuf":
+        if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "iuf":
             raise ValueError(f"init must be None, a FitResult or an array of {n} coefficients, "
                              f"got shape {w0.shape} and dtype {w0.dtype}.")
         if not np.isfinite(w0).all():
@@ -266,11 +269,14 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
-    """Column means in float64, weighted when weights are given (unweighted if they vanish)."""
+    """Column means in float64, weighted when weights are given (unweighted if they vanish);
+    float32 data are converted block by block, never as a whole."""
     if weights is None or not weights.any():
         return a.mean(axis=0, dtype=np.float64)
-    return np.average(a.astype(np.float64, copy=False), axis=0, weights=weights) \
-        if a.ndim == 1 else (weights @ a) / weights.sum()
+    total = np.zeros(a.shape[1:])
+    for i in range(0, a.shape[0], 8192):
+        total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
+    return total / weights.sum()
 
 
 def _check_int(value, name: str, minimum: int) -> int:
@@ -372,5 +378,5 @@ def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept) -> None:
             p[n] = init.intercept + mu @ p[:n]
     vecs[:] = st["_vectors"]
     scal[:] = [st[k] for k in _SCALARS]
-    if avg is None or st.get("_average") is None:
-        scal[_SCALARS.index("averaged")] = 0.0
+    if avg is None or st.get("_average") is None or not np.array_equal(p, point):
+        scal[_SCALARS.index("averaged")] = 0.0  # an edited start begins a new average

@@ -14,10 +14,11 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
-from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
+from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
+                          raise_nonfinite)
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
-from .normal import _FLOAT32_NOTE, Stats, gram_stats, solve_with_stats
+from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_with_stats
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -27,6 +28,14 @@ try:
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _HAVE_SKLEARN = False
+    try:
+        import sklearn  # noqa: F401  (installed, but older than the API used here)
+        import warnings as _warnings
+        _warnings.warn("gradfit.LinearRegression needs scikit-learn >= 1.6 to be a "
+                       "scikit-learn estimator; with the installed version it works on its "
+                       "own only. Upgrade scikit-learn to use it in pipelines.", stacklevel=2)
+    except ImportError:
+        pass
 
     def _available_if(check):
         return lambda method: method
@@ -275,7 +284,7 @@ class LinearRegression(*_Bases):
         if res is None:  # float32 not accurate enough (see solve_normal)
             res, st = solve_with_stats(X.astype(np.float64), y.astype(np.float64), sw, l2,
                                        fit_intercept, self.fallback, note=_FLOAT32_NOTE)
-            res = FitResult(**{**res.__dict__, "coef": res.coef.astype(np.float32)})
+            res = as_float32(res)
         self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32)
         return res
 
@@ -306,6 +315,7 @@ class LinearRegression(*_Bases):
         X, y = self._validated(X, y, reset=not hasattr(self, "coef_"), multi_output=False)
         sw = self._weights(sample_weight, X)
         if self.solver == "cholesky":
+            self._resolve_solver(X.shape[1], False)  # l1, step, batch_size make no sense here
             if getattr(self, "_accumulator", None) is None \
                     or self._accumulator.n_features != X.shape[1]:
                 self._accumulator = NormalAccumulator()
@@ -325,7 +335,9 @@ class LinearRegression(*_Bases):
     def _descend(self, X, y, sw, solver, max_iter, init):
         batch = None
         if solver == "sgd":
-            batch = min(self.batch_size or SGD_DEFAULT_BATCH_SIZE, X.shape[0])
+            batch = SGD_DEFAULT_BATCH_SIZE if self.batch_size is None else self.batch_size
+            if isinstance(batch, numbers.Integral) and batch > X.shape[0]:
+                batch = X.shape[0]  # a chunk smaller than a batch is one batch
         kwargs = {}
         if solver == "sgd":
             kwargs = dict(batch_size=batch, shuffle=self.shuffle, average=self.average,
@@ -346,8 +358,10 @@ class LinearRegression(*_Bases):
         self.rcond_ = res.rcond
 
     def _fit_multi(self, X, Y, sw):
-        """Every target from one Gram matrix (one pass for X^T X, one for X^T Y)."""
-        Y = np.asarray(Y, dtype=X.dtype)
+        """Every target from one Gram matrix (one pass for X^T X, one for X^T Y), in float64:
+        float32 X is converted first (a copy), as the targets share one factorisation."""
+        X = X.astype(np.float64, copy=False)
+        Y = np.asarray(Y, dtype=np.float64)
         k = Y.shape[1]
         if k == 0:
             raise ValueError("y has no target columns.")
@@ -363,13 +377,14 @@ class LinearRegression(*_Bases):
             Yb = (Y[i:i + 4096] - ybar) * w[i:i + 4096, None]
             XtY += Xb.T @ Yb
             YtY += np.einsum("ij,ij->j", Y[i:i + 4096] - ybar, Yb)
+        if not (np.isfinite(XtY).all() and np.isfinite(YtY).all()):
+            raise_nonfinite(X, Y)
         results = []
         for t in range(k):
             st_t = Stats(st.m, st.mean_x, float(ybar[t]), st.G, XtY[:, t], float(YtY[t]),
                          st.centred)
             yt = np.ascontiguousarray(Y[:, t])
-            res, _ = solve_with_stats(X.astype(np.float64, copy=False), yt.astype(np.float64),
-                                      sw, l2, fit_intercept, self.fallback, st=st_t)
+            res, _ = solve_with_stats(X, yt, sw, l2, fit_intercept, self.fallback, st=st_t)
             results.append(res)
         self.result_ = results
         self.coef_ = np.array([r.coef for r in results], dtype=np.float64)

@@ -11,7 +11,7 @@ import scipy.linalg
 from . import _normal
 from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          raise_nonfinite)
+                          normalised, raise_nonfinite)
 from .errors import IllConditionedError, IllConditionedWarning
 
 __all__ = ["solve_normal"]
@@ -95,13 +95,13 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     X = as_float_matrix(X, "X")
     y = as_target(y, X.shape[0], X.dtype, "y")
     l2 = check_penalty(l2, "l2")
-    sw = as_sample_weight(sample_weight, X.shape[0])
+    sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     fit_intercept = bool(fit_intercept)
     res = _solve(X, y, sw, l2, fit_intercept, fallback)
     if res is None:  # float32 was not accurate enough: everything again in float64
         res = _solve(X.astype(np.float64), y.astype(np.float64), sw, l2, fit_intercept,
                      fallback, note=_FLOAT32_NOTE)
-        res = _replace_coef(res, res.coef.astype(np.float32))
+        res = as_float32(res)
     return res
 
 
@@ -132,8 +132,9 @@ def gram_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stat
     return Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre)
 
 
-def _replace_coef(res: FitResult, coef: np.ndarray) -> FitResult:
-    return dataclasses.replace(res, coef=coef)
+def as_float32(res: FitResult) -> FitResult:
+    """The result of a float64 retry of float32 data, with float32 coefficients."""
+    return dataclasses.replace(res, coef=res.coef.astype(np.float32))
 
 
 def _solve(X, y, sw, l2, fit_intercept, fallback, note=""):

@@ -19,6 +19,7 @@ BarzilaiBorwein()
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -29,7 +30,7 @@ __all__ = ["StepStrategy", "Fixed", "Lipschitz", "ExactLineSearch", "Backtrackin
 
 def _positive(obj, name: str) -> None:
     value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{type(obj).__name__}: {name} must be a finite number > 0, "
                          f"got {value!r}.")
@@ -38,7 +39,7 @@ def _positive(obj, name: str) -> None:
 
 def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
     value = getattr(obj, name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
         (0 <= value < 1 if closed_left else 0 < value < 1)
     if not ok:
         interval = "[0, 1)" if closed_left else "(0, 1)"
@@ -62,11 +63,6 @@ class StepStrategy:
     def params(self) -> tuple[float, ...]:
         """The hyper-parameters, in the order the engine reads them."""
         return tuple(float(getattr(self, f.name)) for f in fields(self))
-
-    @property
-    def rate_description(self) -> str:
-        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)) or \
-            "automatic step size"
 
 
 @dataclass(frozen=True)
@@ -104,10 +100,11 @@ class Lipschitz(StepStrategy):
     proximal: ClassVar[bool] = True
 
     def __post_init__(self):
-        if isinstance(self.max_power_iter, bool) or not isinstance(self.max_power_iter, int) \
-                or self.max_power_iter < 1:
+        if isinstance(self.max_power_iter, bool) \
+                or not isinstance(self.max_power_iter, numbers.Integral) or self.max_power_iter < 1:
             raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer >= 1, "
                              f"got {self.max_power_iter!r}.")
+        object.__setattr__(self, "max_power_iter", int(self.max_power_iter))
         _positive(self, "rtol")
 
 

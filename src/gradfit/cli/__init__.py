@@ -9,6 +9,7 @@ import argparse
 import sys
 import warnings
 
+from ..errors import DivergenceError, IllConditionedError
 from ._common import UserError
 
 EPILOG = """examples:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.formatwarning = _one_line_warning
             return args.run(args) or 0
-    except UserError as exc:
+    except (UserError, DivergenceError, IllConditionedError) as exc:
         print(f"gradfit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
