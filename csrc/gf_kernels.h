@@ -38,9 +38,10 @@ double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_in
                             int nthreads);
 
 /* Mini-batch version of gf_residual_gradient over k rows: rows idx[0..k) of X, or, with
- * idx NULL, rows start..start+k. Rows are gathered, GF_ROW_BLOCK_ROWS (1024) at a time, into a row-major
- * block in `scratch` (gf_batch_scratch_size(n) elements of the data's type) unless they are
- * already contiguous row-major; then the same fused kernel runs. Single-threaded. */
+ * idx NULL, rows start..start+k. Rows are gathered, GF_ROW_BLOCK_ROWS (1024) at a time,
+ * into a row-major block in `scratch` (gf_batch_scratch_size(n) elements of the data's
+ * type) unless they are already contiguous row-major; then the same fused kernel runs.
+ * Single-threaded. */
 gf_int gf_batch_scratch_size(gf_int n);
 void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int start, gf_int n, const double *X,
                          gf_int rs, gf_int cs, const double *y, const double *sw,

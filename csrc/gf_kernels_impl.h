@@ -1,8 +1,8 @@
 /* Type-generic body of gf_kernels.c, included once per precision with
  *   REAL: the element type of X, y and w;  SFX(name): name with the precision suffix.
  * Accumulation across blocks and threads is in double; within one block (at most
- * GF_BLOCK_BYTES of X) it is in REAL, which keeps float32 sums accurate to about
- * block-length * eps instead of m * eps. */
+ * GF_ROW_BLOCK_ROWS rows, or GF_BLOCK_BYTES of a column-major X) it is in REAL, which keeps
+ * float32 sums accurate to about block-length * eps instead of m * eps. */
 
 /* Software prefetch of rows [i, i+4) of a row-major X that has `avail` rows from X onwards.
  * The hardware prefetcher loses track of four interleaved short rows (n ~ 100) and the pass

@@ -24,14 +24,15 @@ class FitResult:
     intercept : float
         b; 0.0 when the fit had no intercept.
     n_iter : int
-        Iterations (gradient steps) taken; 0 for the exact solver.
+        Iterations (gradient steps) taken; epochs for mini-batch SGD; 0 for the exact solver.
     converged : bool
         Whether the stopping criterion was met (always True for the exact solver).
     loss_history : ndarray of float64
         f after each iteration, starting with f at the initial point; empty for the exact solver.
     solver : str
-        What actually ran: ``"cholesky"``, ``"lstsq"`` (the SVD fallback) or
-        ``"gradient_descent"``.
+        What actually ran: ``"cholesky"``, ``"lstsq"`` (the SVD fallback), ``"eigh"`` (the
+        fallback of accumulated statistics, whose rows are gone), ``"gradient_descent"`` or
+        ``"sgd"``.
     rcond : float
         LAPACK's estimate of the reciprocal condition number of the column-scaled matrix
         X^T X + m*l2*I that was factored (0.0 if it was not positive definite; NaN for
@@ -43,7 +44,8 @@ class FitResult:
     step : object or None
         The step-size strategy used by gradient descent.
     grad_norm : float
-        Norm of the gradient of f at the returned point (NaN for the exact solver).
+        Norm of the gradient (with l1: of the proximal gradient mapping) that the stopping
+        test used (NaN for the exact solver and for mini-batch SGD).
     state : dict or None
         The step-size strategy's internal state (plain arrays and numbers), used to resume.
 

@@ -27,9 +27,10 @@ class NormalAccumulator:
     The statistics take O(n^2) memory; a chunk costs what ``solve_normal`` on it costs
     (float32 chunks are converted to float64 first, a chunk-sized copy, so that the sums
     stay accurate over any number of chunks). ``solve`` works in float32 when every chunk
-    was float32 (float64 otherwise), with ``solve_normal``'s rules. Its fallback for singular or ill-conditioned problems cannot
-    use the rows (they are gone): it is an eigendecomposition of the normal matrix,
-    accurate to about eps * cond(X)^2, and ``solver`` is ``"eigh"``.
+    was float32 (float64 otherwise), with ``solve_normal``'s rules. Its fallback for
+    singular or ill-conditioned problems cannot use the rows (they are gone): it is an
+    eigendecomposition of the normal matrix, accurate to about eps * cond(X)^2, and
+    ``solver`` is ``"eigh"``.
 
     Examples
     --------

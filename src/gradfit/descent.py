@@ -86,7 +86,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     init : None, array_like of shape (n,), or FitResult
         Starting coefficients (zeros by default; the intercept starts at its best value for
         them in full batch, and at that value estimated on the first batch with
-        mini-batches, so that a stream of chunks starts as one pass over all of them would). A FitResult of an earlier call resumes it: the point and the strategy's state
+        mini-batches, so that a stream of chunks starts as one pass over all of them would).
+        A FitResult of an earlier call resumes it: the point and the strategy's state
         (step counter, moments, velocity, accumulators, trial step, averaging, random
         generator) carry on exactly, on the same or on new data; the strategy must be of the
         same type (its hyper-parameters may change). On new data the state still describes

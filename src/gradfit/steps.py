@@ -100,8 +100,8 @@ class Lipschitz(StepStrategy):
     proximal: ClassVar[bool] = True
 
     def __post_init__(self):
-        if isinstance(self.max_power_iter, bool) \
-                or not isinstance(self.max_power_iter, numbers.Integral) or self.max_power_iter < 1:
+        k = self.max_power_iter
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer >= 1, "
                              f"got {self.max_power_iter!r}.")
         object.__setattr__(self, "max_power_iter", int(self.max_power_iter))
@@ -123,8 +123,8 @@ class Backtracking(StepStrategy):
     """Armijo backtracking, the lecture's algorithm: start from a trial ε, multiply it by
     ``shrink`` until ``f(p − ε g) ≤ f(p) − c ε gᵀg`` (Nocedal & Wright, Algorithm 3.1).
 
-    f(p − ε g) = f(p) − ε gᵀg + ε²/2 gᵀHg is a quadratic in ε, so one pass over X for gᵀHg
-    prices every trial. After an accepted step the next trial starts from ε·``grow``; with
+    f(p − ε g) = f(p) − ε gᵀg + ε²/2 gᵀHg is a quadratic in ε, so one pass over X for
+    gᵀHg prices every trial. After an accepted step the next trial starts from ε·``grow``; with
     ``grow=None`` it restarts from ``initial`` every iteration, exactly as in the lecture.
     The default 1.5 keeps the step near the best the test accepts: with c = 1e-4 the test
     accepts steps up to almost 2/λ along the gradient, the edge of stability, and doubling
@@ -157,9 +157,10 @@ class Backtracking(StepStrategy):
 @dataclass(frozen=True)
 class BarzilaiBorwein(StepStrategy):
     """Barzilai–Borwein step, the "long" formula BB1: ``ε_k = sᵀs / sᵀy`` with
-    s = p_k − p_{k−1} and y = g_k − g_{k−1} (Barzilai & Borwein, IMA J. Numer. Anal. 8, 1988,
-    eq. 5). The first step, and any step where sᵀy ≤ 0 (no positive curvature measured, which
-    on this convex problem only rounding can cause), is an exact line-search step. On a
+    s = p_k − p_{k−1} and y = g_k − g_{k−1} (Barzilai & Borwein, IMA J. Numer. Anal. 8,
+    1988, eq. 5). The first step, and any step where sᵀy ≤ 0 (no positive curvature
+    measured, which on this convex problem only rounding can cause), is an exact line-search
+    step. On a
     strictly convex quadratic the iteration converges (Raydan, IMA J. Numer. Anal. 13, 1993),
     though not monotonically: f may rise on some iterations.
     """

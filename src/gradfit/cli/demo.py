@@ -128,8 +128,9 @@ def run(args) -> int:
         progress.step(label)
     progress.close()
     print(f"\nf* = {f_star:.12g} (exact solution). The rate must stay below 2/L = {2 / L:.3g};"
-          f" the lecture's 0.01 is safe but slow here, 2.5/L diverges.\nWith a constant rate SGD hovers above "
-          f"the optimum; averaging its iterates (Polyak-Ruppert) is what brings it close.")
+          f" the lecture's 0.01 is safe but slow here, 2.5/L diverges.\nWith a constant rate "
+          f"SGD hovers above the optimum; averaging its iterates (Polyak-Ruppert) is what "
+          f"brings it close.")
     if args.plot:
         from ._plot import convergence_plot
         convergence_plot(curves, f_star, args.plot,
