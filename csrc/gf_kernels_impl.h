@@ -202,6 +202,12 @@ static void SFX(pass_blocks)(gf_int lo, gf_int hi, gf_int B, gf_int m, gf_int n,
                 SFX(blk_rmatvec_cols)(b, n, Xb, cs, u, gblk);
             }
             for (gf_int j = 0; j < n; j++) acc[j] += (double)gblk[j];
+        } else if (cs == 1) {
+            /* Row-major objective pass: the fused sweep with its gradient thrown away runs at
+             * memory speed (its prefetch is tuned); a separate matvec sweep measured 2.4x
+             * slower at 100000 x 100. */
+            for (gf_int j = 0; j < n; j++) gblk[j] = 0;
+            GF_GRAD_ROWS(b, m - i0, n, Xb, rs, yb, swb, w, offset, gblk, s);
         } else {
             SFX(blk_matvec)(b, m - i0, n, Xb, rs, cs, yb, w, offset, u);
             SFX(vec_sums)(b, u, swb, 0, s);
