@@ -96,9 +96,18 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
             a2 = _mm256_fmadd_pd(_mm256_loadu_pd(x2 + j), wv, a2);
             a3 = _mm256_fmadd_pd(_mm256_loadu_pd(x3 + j), wv, a3);
         }
+        if (j + 2 <= n) {  /* a two-wide tail in the low lanes (n = 10: 2 of 10 columns) */
+            const __m256d wv = _mm256_castpd128_pd256(_mm_loadu_pd(w + j));
+            const __m256d z = _mm256_setzero_pd();
+            a0 = _mm256_fmadd_pd(_mm256_insertf128_pd(z, _mm_loadu_pd(x0 + j), 0), wv, a0);
+            a1 = _mm256_fmadd_pd(_mm256_insertf128_pd(z, _mm_loadu_pd(x1 + j), 0), wv, a1);
+            a2 = _mm256_fmadd_pd(_mm256_insertf128_pd(z, _mm_loadu_pd(x2 + j), 0), wv, a2);
+            a3 = _mm256_fmadd_pd(_mm256_insertf128_pd(z, _mm_loadu_pd(x3 + j), 0), wv, a3);
+        }
+        const gf_int j2 = j + 2 <= n ? j + 2 : j;
         double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-        for (; j < n; j++) {
-            t0 += x0[j] * w[j]; t1 += x1[j] * w[j]; t2 += x2[j] * w[j]; t3 += x3[j] * w[j];
+        for (gf_int jj = j2; jj < n; jj++) {
+            t0 += x0[jj] * w[jj]; t1 += x1[jj] * w[jj]; t2 += x2[jj] * w[jj]; t3 += x3[jj] * w[jj];
         }
         __m256d r = _mm256_add_pd(_mm256_add_pd(gf_hsum4(a0, a1, a2, a3),
                                                 _mm256_setr_pd(t0, t1, t2, t3)), off);
@@ -117,6 +126,16 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
                                               _mm256_mul_pd(_mm256_loadu_pd(x2 + j), r2));
             _mm256_storeu_pd(gblk + j, _mm256_add_pd(_mm256_loadu_pd(gblk + j),
                                                      _mm256_add_pd(u, v)));
+        }
+        if (j + 2 <= n) {
+            const __m128d u = _mm_fmadd_pd(_mm_loadu_pd(x1 + j), _mm256_castpd256_pd128(r1),
+                                           _mm_mul_pd(_mm_loadu_pd(x0 + j),
+                                                      _mm256_castpd256_pd128(r0)));
+            const __m128d v = _mm_fmadd_pd(_mm_loadu_pd(x3 + j), _mm256_castpd256_pd128(r3),
+                                           _mm_mul_pd(_mm_loadu_pd(x2 + j),
+                                                      _mm256_castpd256_pd128(r2)));
+            _mm_storeu_pd(gblk + j, _mm_add_pd(_mm_loadu_pd(gblk + j), _mm_add_pd(u, v)));
+            j += 2;
         }
         if (j < n) {
             double rr[4];
