@@ -511,11 +511,12 @@ def tts_strategies(L, mu, D):
     """(name, how the rate is derived, strategy) for every strategy."""
     kappa = L / mu
     sk = math.sqrt(kappa)
-    bt = steps.Backtracking()
+    bt, lp, fs = steps.Backtracking(), steps.Lipschitz(), steps.FISTA()
     return [
         ("fixed", "ε = 1/L", steps.Fixed(1 / L)),
         ("fixed", "ε = 2/(L+μ), the best constant rate", steps.Fixed(2 / (L + mu))),
-        ("lipschitz", "ε = 1/L̂, L̂ by power iteration (defaults)", steps.Lipschitz()),
+        ("lipschitz", f"ε = 1/L̂, L̂ by power iteration (≤ {lp.max_power_iter} passes, rtol "
+                      f"{lp.rtol:g})", lp),
         ("exact", "exact line search", steps.ExactLineSearch()),
         ("backtracking", f"Armijo, defaults (ε₀ = {bt.initial:g}, shrink {bt.shrink:g}, "
                          f"c = {bt.c:g}, grow {bt.grow:g})", bt),
@@ -528,7 +529,8 @@ def tts_strategies(L, mu, D):
         ("adagrad", "lr = D", steps.AdaGrad(D)),
         ("rmsprop", "lr = D/1000", steps.RMSprop(D / 1000)),
         ("adam", "lr = D/100", steps.Adam(D / 100)),
-        ("fista", "defaults (1/L̂, power iteration)", steps.FISTA()),
+        ("fista", f"1/L̂, L̂ by power iteration (≤ {fs.max_power_iter} passes, rtol "
+                  f"{fs.rtol:g})", fs),
     ]
 
 
@@ -729,17 +731,20 @@ def part_diag(args, bw):
     }
     r_full = cands["fista"]()
     r_p5 = cands["fista_p5"]()
-    # does the default power iteration run all its passes? (L̂ after 49 and 50 differ)
-    lhat = [gradfit.gradient_descent(X, y, step=steps.FISTA(max_power_iter=p), l1=l1, tol=0,
-                                     max_iter=1).state["lipschitz"] for p in (49, 50)]
-    n_power = 50 if lhat[0] != lhat[1] else None
+    # does the default power iteration run all its passes? (L̂ after p - 1 and p differ)
+    dflt = steps.FISTA()
+    p_max = dflt.max_power_iter
+    lhat = [gradfit.gradient_descent(X, y, step=steps.FISTA(max_power_iter=p, rtol=dflt.rtol),
+                                     l1=l1, tol=0, max_iter=1).state["lipschitz"]
+            for p in (p_max - 1, p_max)]
+    n_power = p_max if lhat[0] != lhat[1] else None
     times = cn.time_interleaved(cands, args.budget)
     t = {k: median(v) for k, v in times.items()}
     grad_pass = (t["fixed_11"] - t["fixed_1"]) / 10
     obj_pass = t["exact_1"] - t["fixed_1"]
     print(f"FISTA on the lasso problem (20000x200, rho = 0, tol={tol:g}: {r_full.n_iter} "
-          f"iterations; L̂ from the power iteration, at most 50 passes, rtol 1e-4; "
-          f"{len(times['fista'])} rounds):\n")
+          f"iterations; L̂ from the power iteration, at most {p_max} passes, rtol "
+          f"{dflt.rtol:g}; {len(times['fista'])} rounds):\n")
     table(["piece", "time"],
           [["FISTA to the target (defaults)", cn.fmt_t(t["fista"])],
            ["FISTA max_iter=1 (power iteration + objective + 1 iteration)",
@@ -750,11 +755,11 @@ def part_diag(args, bw):
            ["  → one FISTA iteration (gradient at y + objective at x), estimated",
             cn.fmt_t(grad_pass + obj_pass)],
            ["FISTA(max_power_iter=1) max_iter=1", cn.fmt_t(t["fista_1_p1"])],
-           [("  → the other 49 passes of the power iteration (it runs all 50: L̂ still "
-             "moves by more than rtol at the 50th), default - the line above"
-             if n_power else "  → the rest of the power iteration (default - the line "
-             "above)"), cn.fmt_t(t["fista_1"] - t["fista_1_p1"])
-            + (f" = {cn.fmt_t((t['fista_1'] - t['fista_1_p1']) / 49)} per pass"
+           [(f"  → the other {p_max - 1} passes of the power iteration (it runs all "
+             f"{p_max}: L̂ still moves by more than rtol at the last), default - the line "
+             f"above" if n_power else "  → the rest of the power iteration (default - the "
+             "line above)"), cn.fmt_t(t["fista_1"] - t["fista_1_p1"])
+            + (f" = {cn.fmt_t((t['fista_1'] - t['fista_1_p1']) / (p_max - 1))} per pass"
                if n_power else "")],
            [f"FISTA(max_power_iter=5) to the target ({r_p5.n_iter} iterations, L̂ = "
             f"{r_p5.state['lipschitz']:.3f} instead of {r_full.state['lipschitz']:.3f})",
