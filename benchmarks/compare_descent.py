@@ -51,7 +51,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare_normal as cn  # noqa: E402  (shared timing helpers)
-import reference as ref  # noqa: E402
+import reference as ref
+from compare_normal import git_describe as _git_describe  # noqa: E402
 
 import gradfit  # noqa: E402
 from gradfit import steps  # noqa: E402
@@ -96,16 +97,7 @@ def rel_gap(f, fstar):
 
 
 def git_describe():
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", *DESCENT_SOURCES], cwd=root,
-                               capture_output=True, text=True).stdout.split()[1::2]
-        return head + (f" (modified: {', '.join(dirty)})" if dirty
-                       else " (solver sources as committed)")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return _git_describe(DESCENT_SOURCES)
 
 
 def build_time():

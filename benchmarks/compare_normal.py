@@ -178,12 +178,13 @@ SOLVER_SOURCES = ["src/gradfit/normal.py", "src/gradfit/_normal.pyx", "src/gradf
                   "src/gradfit/_validation.py", "src/gradfit/_result.py"]
 
 
-def git_describe():
+def git_describe(sources=SOLVER_SOURCES):
+    """HEAD, and which of ``sources`` differ from it (shared by the compare_* scripts)."""
     root = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", *SOLVER_SOURCES], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", *sources], cwd=root,
                                capture_output=True, text=True).stdout.split()[1::2]
         return head + (f" (modified: {', '.join(dirty)})" if dirty
                        else " (solver sources as committed)")
