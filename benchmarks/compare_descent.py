@@ -52,7 +52,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare_normal as cn  # noqa: E402  (shared timing helpers)
 import reference as ref
-from compare_normal import git_describe as _git_describe  # noqa: E402
 
 import gradfit  # noqa: E402
 from gradfit import steps  # noqa: E402
@@ -97,7 +96,7 @@ def rel_gap(f, fstar):
 
 
 def git_describe():
-    return _git_describe(DESCENT_SOURCES)
+    return cn.git_describe(DESCENT_SOURCES)
 
 
 def build_time():
