@@ -1,4 +1,5 @@
-# Declarations of the C kernels in csrc/gf_kernels.h (sw: row weights, NULL for none).
+# Declarations of the C kernels in csrc/gf_kernels.h and csrc/gf_gram.h (sw: row weights, NULL
+# for none).
 cdef extern from "gf_kernels.h" nogil:
     ctypedef Py_ssize_t gf_int
     void gf_residual_gradient_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
@@ -28,3 +29,11 @@ cdef extern from "gf_kernels.h" nogil:
     void gf_shift_block_s(gf_int b, gf_int n, const float *X, gf_int rs, gf_int cs,
                           const float *shift, const float *sw, float *A, gf_int lda,
                           int row_major_out, double *colsum)
+
+
+cdef extern from "gf_gram.h" nogil:
+    int gf_gram_available()
+    int gf_gram_rows_d(gf_int b, gf_int n, const double *A, gf_int lda, const double *y,
+                       double *C, gf_int ldc, double *xty)
+    int gf_gram_rows_s(gf_int b, gf_int n, const float *A, gf_int lda, const float *y,
+                       float *C, gf_int ldc, float *xty)

@@ -10,7 +10,7 @@ from libc.string cimport memset
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
-                        gf_shift_block_s)
+                        gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s)
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
 # sums read it from cache right after syrk (a block that spills to L3 cost 2 ms of 36 at
@@ -21,6 +21,10 @@ cdef Py_ssize_t _L2_BLOCK_BYTES = 256 * 1024
 cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
 cdef Py_ssize_t _WIDE_BLOCK_BYTES = 16 * 1024 * 1024
 cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
+# Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h) instead of BLAS
+# syrk: measured here at 100000 x 100, 46 against 28 GFLOP/s; syrk is ahead again from
+# n ~ 500 float64 (49 against 35 GFLOP/s at n = 1000), where its packing pays off.
+cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 2048
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
@@ -51,6 +55,7 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef Py_ssize_t itemsize = sizeof(floating)
     cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
     cdef bint row_major = (cs == 1)
+    cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
     cdef Py_ssize_t B = _block_rows(m, n, itemsize)
     cdef Py_ssize_t i0, b, i, j, ld
 
@@ -68,6 +73,9 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef bint weighted = sqrt_weight is not None
     cdef const floating *sw = &sqrt_weight[0] if weighted else NULL
     cdef bint copy_block = center or weighted
+    # Copied blocks are laid out row-major whenever the own kernel will read them (it needs
+    # rows), else in X's own order (the cheaper copy).
+    cdef bint blk_row_major = row_major or (copy_block and own_kernel)
     cdef bint acc_local = floating is float
     cdef floating *A = NULL
     cdef floating *ya = NULL
@@ -127,14 +135,14 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
             while i0 < m:
                 b = B if i0 + B <= m else m - i0
                 if copy_block:
-                    ld = n if row_major else B
+                    ld = n if blk_row_major else B
                     if floating is float:
                         gf_shift_block_s(b, n, &X[i0, 0], rs, cs, cshift,
-                                         sw + i0 if weighted else NULL, A, ld, row_major,
+                                         sw + i0 if weighted else NULL, A, ld, blk_row_major,
                                          &colsum[0] if center else NULL)
                     else:
                         gf_shift_block_d(b, n, &X[i0, 0], rs, cs, cshift,
-                                         sw + i0 if weighted else NULL, A, ld, row_major,
+                                         sw + i0 if weighted else NULL, A, ld, blk_row_major,
                                          &colsum[0] if center else NULL)
                     s_y = 0
                     s_yy = 0
@@ -158,14 +166,14 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                     yy += s_yy
 
                 if acc_local:
-                    _syrk_gemv(Ap, yp, b, n, ld, row_major, Gblk, n, xblk, 0)
+                    _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, Gblk, n, xblk, 0)
                     for j in range(n):
                         xty[j] += xblk[j]
                         for i in range(j + 1):
                             G[j, i] += Gblk[j * n + i]
                 else:
-                    _syrk_gemv(Ap, yp, b, n, ld, row_major, <floating *> &G[0, 0], n,
-                               <floating *> &xty[0], 1)
+                    _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel,
+                               <floating *> &G[0, 0], n, <floating *> &xty[0], 1)
                 i0 += b
 
             # G holds the Fortran upper triangle, i.e. the C lower triangle: mirror it.
@@ -197,11 +205,22 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
 
 
 cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,
-                     Py_ssize_t ld, bint row_major, floating *C, Py_ssize_t ldc,
-                     floating *xty, floating beta) noexcept nogil:
+                     Py_ssize_t ld, bint row_major, bint own_kernel, floating *C,
+                     Py_ssize_t ldc, floating *xty, floating beta) noexcept nogil:
     # C (Fortran upper) = beta*C + A_blk^T A_blk ;  xty = beta*xty + A_blk^T y_blk.
     # A row-major block is, to Fortran, the n x b matrix A_blk^T.
-    if row_major:
+    cdef Py_ssize_t i, j
+    if row_major and own_kernel:
+        if beta == 0:
+            for j in range(n):
+                xty[j] = 0
+                for i in range(j + 1):
+                    C[j * ldc + i] = 0
+        if floating is float:
+            gf_gram_rows_s(b, n, A, ld, yv, C, ldc, xty)
+        else:
+            gf_gram_rows_d(b, n, A, ld, yv, C, ldc, xty)
+    elif row_major:
         syrk(c'U', c'N', <int> n, <int> b, <floating> 1, A, <int> ld, beta, C, <int> ldc)
         gemv(c'N', <int> n, <int> b, <floating> 1, A, <int> ld, yv, 1, beta, xty, 1)
     else:
