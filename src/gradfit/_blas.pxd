@@ -1,7 +1,7 @@
 # Fused float32/float64 wrappers over scipy.linalg.cython_blas / cython_lapack (the BLAS and
 # LAPACK that SciPy ships), in the manner of sklearn/utils/_cython_blas.pyx. All matrices are
 # column-major (Fortran) as LAPACK sees them; callers pass C-ordered arrays as the transpose.
-from scipy.linalg.cython_blas cimport ssyrk, dsyrk, sgemv, dgemv
+from scipy.linalg.cython_blas cimport ssyrk, dsyrk, sgemv, dgemv, ddot, dsdot
 from scipy.linalg.cython_lapack cimport (spotrf, dpotrf, spotrs, dpotrs, spocon, dpocon,
                                          slansy, dlansy)
 
@@ -16,6 +16,15 @@ cdef inline void syrk(char uplo, char trans, int n, int k, floating alpha, const
         ssyrk(&uplo, &trans, &n, &k, &alpha, <float *> a, &lda, &beta, c, &ldc)
     else:
         dsyrk(&uplo, &trans, &n, &k, &alpha, <double *> a, &lda, &beta, c, &ldc)
+
+
+cdef inline double sqnorm(int n, const floating *x) noexcept nogil:
+    """x.x summed in double (dsdot for float32: no float32 accumulation)."""
+    cdef int one = 1
+    if floating is float:
+        return dsdot(&n, <float *> x, &one, <float *> x, &one)
+    else:
+        return ddot(&n, <double *> x, &one, <double *> x, &one)
 
 
 cdef inline void gemv(char trans, int m, int n, floating alpha, const floating *a, int lda,

