@@ -17,7 +17,8 @@ import pytest
 
 from gradfit import _normal
 
-N_VALUES = [1, 2, 3, 4, 5, 7, 8, 9, 10, 13, 16, 17, 24, 25, 33, 100, 256, 257]
+# 200|201 and 400|401: the kernel's limits (1600-byte rows) in float64 and float32.
+N_VALUES = [1, 2, 3, 4, 5, 7, 8, 9, 10, 13, 16, 17, 24, 25, 33, 100, 200, 201, 400, 401]
 
 
 def reference(X, y, centre, weights=None):

@@ -22,9 +22,10 @@ cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
 cdef Py_ssize_t _WIDE_BLOCK_BYTES = 16 * 1024 * 1024
 cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
 # Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h) instead of BLAS
-# syrk: measured here at 100000 x 100, 46 against 28 GFLOP/s; syrk is ahead again from
-# n ~ 500 float64 (49 against 35 GFLOP/s at n = 1000), where its packing pays off.
-cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 2048
+# syrk. Measured here, one thread, GFLOP/s counting m n^2 (own kernel / OpenBLAS syrk):
+# float64 n = 100: 46 / 28, n = 200: 44 / 37, n = 256: 36 / 41; float32 n = 200: 94 / 73,
+# n = 400: 59 / 59. Wider rows leave too few rows per L1 chunk, and syrk's packing pays off.
+cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
