@@ -38,9 +38,10 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     intercept), and sets ``b = mean(y) - mean(X) @ w``. In scikit-learn terms, ``l2`` is
     ``Ridge(alpha).alpha / m``.
 
-    One pass over X in row blocks computes X^T X (BLAS ``syrk``), X^T y, the column sums and
-    y^T y together; centring shifts each block by the mean of the first block, so columns with
-    large means lose no accuracy. The matrix is scaled to unit diagonal, factored (LAPACK
+    One pass over X in row blocks computes X^T X (gradfit's own AVX2 kernel for rows of up to
+    1600 bytes, BLAS ``syrk`` beyond), X^T y, the column sums and y^T y together; centring
+    shifts each block by the mean of the first block, so columns with large means lose no
+    accuracy. The matrix is scaled to unit diagonal, factored (LAPACK
     ``potrf``), its condition estimated (``pocon``) and the system solved (``potrs``).
     When it is not positive definite or ``rcond`` is below ``RCOND_MIN_FLOAT64`` (1e-10),
     the answer is not trusted: with ``fallback=True`` the problem is solved by SVD
