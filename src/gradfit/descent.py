@@ -14,6 +14,7 @@ from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
                           normalised, raise_nonfinite)
 from .errors import ConvergenceWarning, DivergenceError
+from .normal import gram_stats
 
 __all__ = ["gradient_descent"]
 
@@ -23,6 +24,8 @@ _CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
 _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
             "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement",
             "rows_seen")
+# precompute="auto": the Gram matrix when X has at least this many rows per column.
+AUTO_GRAM_MIN_ROWS_PER_COLUMN = 10
 
 
 def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
@@ -31,7 +34,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
                      random_state=None, average: bool | int = False,
-                     n_iter_no_change: int = 5, sample_weight=None) -> FitResult:
+                     n_iter_no_change: int = 5, sample_weight=None,
+                     precompute: bool | str = False) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
     The objective is the one every gradfit solver shares::
@@ -203,7 +207,11 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     rng_state = None
     if resuming:
         _check_resumable(init, strategy, n, fit_intercept)
-    if not mini:
+    gram = gram_stats(X, y, fit_intercept, weights) \
+        if _precomputed(precompute, mini, m, n) else None
+    if gram is not None:  # the engine's shift and c must be the statistics' own means
+        mu = gram.mean_x
+    elif not mini:
         mu = _mean(X, weights) if fit_intercept else np.zeros(n)
     elif resuming and fit_intercept and init.state["_shift"] is not None \
             and not init.state.get("_exact_shift", False):
@@ -211,7 +219,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     else:  # the mean of the first batch: a cheap, usually good, shift
         mu = _mean(X[:batch_size], None if weights is None else weights[:batch_size]) \
             if fit_intercept else np.zeros(n)
-    ybar = float(_mean(y, weights)) if fit_intercept and not mini else 0.0
+    if gram is not None:
+        ybar = gram.mean_y
+    else:
+        ybar = float(_mean(y, weights)) if fit_intercept and not mini else 0.0
     if not (np.isfinite(mu).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
 
@@ -237,9 +248,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
-        X, y, sw, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
+        X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
         max_iter, tol, callback, history, batch_size or 0, bool(shuffle) and mini,
-        rng_state, avg, float(avg_start or 0), n_iter_no_change)
+        rng_state, avg, float(avg_start or 0), n_iter_no_change,
+        *(() if gram is None else (gram.G, gram.xty, gram.yty, gram.m)))
 
     if status == _NONFINITE:
         raise_nonfinite(X, y)
@@ -278,6 +290,19 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     for i in range(0, a.shape[0], 8192):
         total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
     return total / weights.sum()
+
+
+def _precomputed(precompute, mini: bool, m: int, n: int) -> bool:
+    """Whether to run on the Gram matrix (see ``precompute`` in gradient_descent)."""
+    if isinstance(precompute, str) and precompute == "auto":
+        return not mini and m >= AUTO_GRAM_MIN_ROWS_PER_COLUMN * n
+    if not isinstance(precompute, (bool, np.bool_)):
+        raise ValueError(f"precompute must be True, False or 'auto', got {precompute!r}.")
+    if precompute and mini:
+        raise ValueError("precompute=True replaces full passes over X by the Gram matrix; "
+                         "mini-batch steps read rows of X, so it cannot be combined with "
+                         "batch_size. Drop one of them.")
+    return bool(precompute)
 
 
 def _check_int(value, name: str, minimum: int) -> int:
