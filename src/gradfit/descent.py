@@ -14,7 +14,7 @@ from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
                           normalised, raise_nonfinite)
 from .errors import ConvergenceWarning, DivergenceError
-from .normal import gram_stats
+from .accumulator import float64_stats
 
 __all__ = ["gradient_descent"]
 
@@ -207,7 +207,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     rng_state = None
     if resuming:
         _check_resumable(init, strategy, n, fit_intercept)
-    gram = gram_stats(X, y, fit_intercept, weights) \
+    gram = float64_stats(X, y, fit_intercept, weights) \
         if _precomputed(precompute, mini, m, n) else None
     if gram is not None:  # the engine's shift and c must be the statistics' own means
         mu = gram.mean_x
