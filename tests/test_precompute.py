@@ -21,7 +21,8 @@ What is checked, and why:
 * Resuming with init=<FitResult> continues exactly (statistics recomputed from the same data
   are the same bits); the callback sees the same objectives as loss_history.
 * precompute="auto" is the Gram path exactly when X has at least
-  AUTO_GRAM_MIN_ROWS_PER_COLUMN rows per column (full batch), the pass over X otherwise.
+  AUTO_GRAM_MIN_ROWS_PER_COLUMN rows per column and at most AUTO_GRAM_MAX_COLUMNS columns
+  (full batch), the pass over X otherwise.
 * Bad values and precompute=True with batch_size raise ValueErrors naming the argument;
   non-finite data are still reported as such.
 """
@@ -35,6 +36,7 @@ from sklearn.linear_model import Lasso
 
 import gradfit
 from gradfit import steps
+from gradfit import descent
 from gradfit.descent import AUTO_GRAM_MIN_ROWS_PER_COLUMN
 
 from descent_problems import make_problem
@@ -164,6 +166,15 @@ def test_auto_is_the_gram_path_for_tall_data(rows_per_column):
     np.testing.assert_array_equal(auto.loss_history, expected.loss_history)
     # the test can tell the two paths apart: they differ in the last bits
     assert not np.array_equal(auto.loss_history, other.loss_history)
+
+
+def test_auto_reads_x_when_there_are_too_many_columns(monkeypatch):
+    n = 8
+    X, y = make_problem(m=AUTO_GRAM_MIN_ROWS_PER_COLUMN * n, n=n)
+    kw = dict(step="fista", l1=0.05, tol=0.0, max_iter=25)
+    monkeypatch.setattr(descent, "AUTO_GRAM_MAX_COLUMNS", n - 1)
+    np.testing.assert_array_equal(fit(X, y, precompute="auto", **kw).loss_history,
+                                  fit(X, y, **kw).loss_history)
 
 
 def test_auto_with_mini_batches_reads_x():
