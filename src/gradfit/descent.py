@@ -13,8 +13,8 @@ from . import _descent, steps as _steps
 from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
                           normalised, raise_nonfinite)
-from .errors import ConvergenceWarning, DivergenceError
 from .accumulator import float64_stats
+from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
 
@@ -26,9 +26,9 @@ _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
             "rows_seen")
 # precompute="auto": the Gram matrix when X has at least this many rows per column and at most
 # this many columns. Measured (benchmarks/README.md, lasso): the statistics cost as much as
-# 5 to 45 passes over X for n = 20 to 1000 (13 at n = 200), fewer than a FISTA run's power
-# iteration and first iterations, and FISTA to the default tol ran 1.5x (n = 1000) to 5.8x
-# (n = 50) faster with them at 10 to 5000 rows per column.
+# 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
+# iteration and first iterations, and FISTA to the default tol ran 1.4x (n = 1000) to 4-7x
+# (n = 50, 100) faster with them at 10 to 5000 rows per column.
 AUTO_GRAM_MIN_ROWS_PER_COLUMN = 10
 AUTO_GRAM_MAX_COLUMNS = 1000
 
@@ -135,14 +135,14 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         Mini-batch gradients are scaled to be unbiased estimates of the weighted gradient.
     precompute : bool or "auto", default False
         Full batch only: run on the Gram statistics (see above) instead of passing over X at
-        each step. They cost about m·n² flops (measured: as much as 5 to 45 passes over X for
-        n = 20 to 1000) and n² floats of memory, and pay off when the fit takes more passes than that, as
-        FISTA and Lipschitz do (their power iteration alone takes up to 30). float32 data
-        get float64 statistics (converted 4 MiB at a time). ``"auto"``: the statistics when
-        X has at least 10 rows per column and at most 1000 columns (measured break-even:
-        benchmarks/README.md), else passes over X; also with ``batch_size`` (then no
-        statistics). Statistics are recomputed at every call, so short calls that resume one
-        another (``init=result``) are better off without.
+        each step. They cost about m·n² flops (measured: as much as 5 to 45 passes over X
+        for n = 20 to 1000) and n² floats of memory, and pay off when the fit takes more
+        passes than that, as FISTA and Lipschitz do (their power iteration alone takes up
+        to 30). float32 data get float64 statistics (converted 4 MiB at a time).
+        ``"auto"``: the statistics when X has at least 10 rows per column and at most 1000
+        columns (measured break-even: benchmarks/README.md), else passes over X, and always
+        passes with ``batch_size``. Statistics are recomputed at every call, so short calls
+        that resume one another (``init=result``) are better off without.
 
     Returns
     -------
@@ -277,9 +277,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
-        X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
-        max_iter, tol, callback, history, batch_size or 0, bool(shuffle) and mini,
-        rng_state, avg, float(avg_start or 0), n_iter_no_change,
+        X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1,
+        strategy.code, params, p, vecs, scal, max_iter, tol, callback, history,
+        batch_size or 0, bool(shuffle) and mini, rng_state, avg, float(avg_start or 0),
+        n_iter_no_change,
         *(() if gram is None else (gram.G, gram.xty, gram.yty, gram.m)))
 
     if status == _NONFINITE:
