@@ -265,5 +265,6 @@ SGD_SKLEARN_DEFAULT_AVG = dict(average=True, max_iter=2)
 
 LASSO_TARGET = 1e-8  # relative objective gap
 # The loosest tolerances (on a half-decade grid) that reach LASSO_TARGET on
-# make_lasso_problem(rho=0): gradfit FISTA's tol, scikit-learn Lasso's tol.
-LASSO_TOL = {"fista": 1e-4, "sklearn": 1e-2}
+# make_lasso_problem(rho=0): gradfit FISTA's tol (with precompute=True and False),
+# scikit-learn Lasso's tol (precompute=False and True).
+LASSO_TOL = {"fista_gram": 1e-4, "fista": 1e-4, "sklearn": 1e-2, "sklearn_gram": 1e-2}

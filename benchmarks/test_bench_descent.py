@@ -13,8 +13,9 @@ Groups, each comparing like with like:
   SGDRegressor at its best setting found (invscaling, eta0=0.03, average=True: one epoch) and
   at its defaults with average=True (two epochs), and the NumPy mini-batch loop with gradfit's
   setting. Each checks that the gap it reached is <= 1e-3.
-* ``lasso 20000x200 to 1e-8``: gradfit's FISTA vs scikit-learn's Lasso (coordinate descent),
-  each at the loosest tolerance that reaches a relative objective gap of 1e-8
+* ``lasso 20000x200 to 1e-8``: gradfit's FISTA (precompute=True: on the Gram statistics, and
+  False: passes over X) vs scikit-learn's Lasso (coordinate descent, precompute=False and
+  True), each at the loosest tolerance that reaches a relative objective gap of 1e-8
   (``reference.LASSO_TOL``), checked.
 * ``accumulator 100000x100``: NormalAccumulator fed 100 chunks of 1000 rows, then solved, vs
   solve_normal on all rows in one call (both fit_intercept=True), checked against NumPy.
@@ -124,17 +125,18 @@ def test_sgd_time_to_target(benchmark, sgd_problem, impl):
 
 @pytest.mark.benchmark(group=f"lasso {ref.LASSO_SIZE[0]}x{ref.LASSO_SIZE[1]} to "
                              f"{ref.LASSO_TARGET:g}")
-@pytest.mark.parametrize("impl", ["gradfit_fista", "sklearn_lasso"])
+@pytest.mark.parametrize("impl", ["fista_gram", "fista", "sklearn", "sklearn_gram"])
 def test_lasso_time_to_target(benchmark, lasso_problem, impl):
     X, y, l1, fstar = lasso_problem
-    if impl == "gradfit_fista":
+    gram = impl.endswith("_gram")
+    if impl.startswith("fista"):
         res = benchmark(_quiet, gradfit.gradient_descent, X, y, step="fista", l1=l1,
-                        tol=ref.LASSO_TOL["fista"], max_iter=100000)
+                        tol=ref.LASSO_TOL[impl], max_iter=100000, precompute=gram)
         assert res.converged
         coef, intercept = res.coef, res.intercept
     else:
-        est = benchmark(_quiet, Lasso(alpha=l1, tol=ref.LASSO_TOL["sklearn"],
-                                      max_iter=100000).fit, X, y)
+        est = benchmark(_quiet, Lasso(alpha=l1, tol=ref.LASSO_TOL[impl], max_iter=100000,
+                                      precompute=gram).fit, X, y)
         coef, intercept = est.coef_, est.intercept_
     gap = (ref.objective(X, y, coef, intercept, l1=l1) - fstar) / fstar
     benchmark.extra_info["relative_gap"] = gap

@@ -18,7 +18,7 @@ from libc.math cimport sqrt, fabs, pow, isfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from ._blas cimport floating
+from ._blas cimport floating, gemv
 
 cdef extern from *:
     ctypedef unsigned long long uint128 "__uint128_t"
@@ -88,7 +88,14 @@ cdef struct Problem:
     float *wf          # float32 copy of a direction, for float32 data
     double *graw       # X^T r from the kernel
     void *scratch      # mini-batch gather buffer
-    double elements    # elements of X read since the last signal check
+    double elements    # elements of X (or G) read since the last signal check
+    # Precomputed statistics (G NULL: passes over X). G = Xc^T W Xc (n x n, symmetric), xty =
+    # Xc^T W yc, yty = yc^T W yc, centred when there is an intercept: full batch keeps c at
+    # mean(y), so the residual is yc - Xc w and every pass becomes O(n^2).
+    const double *G
+    const double *xty
+    double yty
+    double *gw         # G w
 
 
 cdef double _offset(Problem *P, const double *p) noexcept nogil:
@@ -130,11 +137,33 @@ cdef void _finish_gradient(Problem *P, const double *p, double *g, double sum_r,
         g[n] = 0.0 if P.c_fixed else sum_r * inv_k
 
 
+cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
+    """P.gw = G w and, from the statistics, ||yc - Xc w||^2 = yty - 2 w.xty + w.G w (with_y)
+    or ||Xc w||^2. Cancellation costs about eps * yty absolute: negligible next to the
+    residual unless the fit is nearly exact."""
+    cdef gf_int j
+    cdef double s
+    gemv(c'N', <int> P.n, <int> P.n, 1.0, P.G, <int> P.n, w, 1, 0.0, P.gw, 1)
+    P.elements += P.n * P.n
+    s = _dot(w, P.gw, P.n)
+    if with_y:
+        s += P.yty - 2.0 * _dot(w, P.xty, P.n)
+    return s if s > 0.0 else 0.0
+
+
 cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
     """f(p) (penalties included) and the gradient of its smooth part, in one pass; with_y
     false gives the Hessian-vector product H p instead (the returned value is then unused)."""
     cdef double sums[2]
     cdef double off = _offset(P, p)
+    cdef gf_int j
+    if P.G != NULL:
+        sums[1] = _gram_rss(P, p, with_y)
+        for j in range(P.n):
+            P.graw[j] = P.gw[j] - P.xty[j] if with_y else P.gw[j]
+        # the residual sums to zero: the data are centred and c sits at mean(y)
+        _finish_gradient(P, p, g, 0.0, 1.0 / P.wsum)
+        return 0.5 * sums[1] / P.wsum + _penalty(P, p)
     if P.f32:
         gf_residual_gradient_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
                                <const float *> P.y if with_y else NULL, <const float *> P.sw,
@@ -151,6 +180,8 @@ cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexce
 cdef double objective(Problem *P, const double *p) noexcept nogil:
     """f(p), one pass over X without the gradient."""
     cdef double s, off = _offset(P, p)
+    if P.G != NULL:
+        return 0.5 * _gram_rss(P, p, True) / P.wsum + _penalty(P, p)
     if P.f32:
         s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
                                  <const float *> P.y, <const float *> P.sw, _as_float(P, p),
@@ -166,7 +197,10 @@ cdef double curvature(Problem *P, const double *d) noexcept nogil:
     """d^T H d, one pass over X."""
     cdef gf_int j, n = P.n
     cdef double s, off = _offset(P, d), dd = 0.0
-    if P.f32:
+    if P.G != NULL:
+        # Xc's columns sum to zero, so ||Xc d_w + d_c||^2 = d_w^T G d_w + wsum d_c^2.
+        s = _gram_rss(P, d, False) + (P.wsum * d[n] * d[n] if P.intercept else 0.0)
+    elif P.f32:
         s = gf_residual_sqnorm_s(P.m, n, <const float *> P.X, P.rs, P.cs, NULL,
                                  <const float *> P.sw, _as_float(P, d), off, 0)
     else:
@@ -678,10 +712,13 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
         double[:, ::1] vecs, double[::1] scal, int max_iter, double tol, object callback,
         double[::1] history, Py_ssize_t batch_size=0, bint shuffled=False,
         unsigned long long[::1] rng=None, double[::1] avg=None, double avg_start=0.0,
-        int n_iter_no_change=5):
+        int n_iter_no_change=5, const double[:, ::1] G=None, const double[::1] xty=None,
+        double yty=0.0, double gram_weight=0.0):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) from p, updating p, vecs
     and scal (the strategy's state) in place. Returns ``(n_iter, status, objective,
-    grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch)."""
+    grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch).
+    Full batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of
+    total row weight ``gram_weight`` instead of X (which is then not read)."""
     cdef Problem P
     cdef Loop L
     cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0), j
@@ -706,14 +743,20 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
     P.l2 = l2
     P.l1 = l1
     P.elements = 0.0
+    P.G = &G[0, 0] if G is not None else NULL
+    P.xty = &xty[0] if G is not None else NULL
+    P.yty = yty
+    if G is not None:
+        P.wsum = gram_weight
     P.wf = <float *> malloc(n * sizeof(float))
     P.graw = <double *> malloc(n * sizeof(double))
+    P.gw = <double *> malloc(n * sizeof(double))
     P.scratch = malloc(gf_batch_scratch_size(n) * sizeof(floating)) if batch_size > 0 else NULL
     L.g = <double *> malloc(d * sizeof(double))
     L.work = <double *> malloc(d * sizeof(double))
     L.work2 = <double *> malloc(d * sizeof(double))
     try:
-        if P.wf == NULL or P.graw == NULL or L.g == NULL or L.work == NULL \
+        if P.wf == NULL or P.graw == NULL or P.gw == NULL or L.g == NULL or L.work == NULL \
                 or L.work2 == NULL or (batch_size > 0 and P.scratch == NULL):
             raise MemoryError()
         L.code = code
@@ -737,6 +780,7 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
     finally:
         free(P.wf)
         free(P.graw)
+        free(P.gw)
         free(P.scratch)
         free(L.g)
         free(L.work)

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _normal
 from ._result import FitResult
-from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
+from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty, \
+    raise_nonfinite
 from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_stats
 
 __all__ = ["NormalAccumulator"]
+
+# Rows of a float64 chunk in float64_stats: 4 MiB per chunk.
+_CHUNK_BYTES = 1 << 22
 
 
 class NormalAccumulator:
@@ -115,6 +120,29 @@ class NormalAccumulator:
 
     def __repr__(self) -> str:
         return f"NormalAccumulator(n_samples={self.n_samples}, n_features={self.n_features})"
+
+
+def float64_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stats:
+    """gram_stats of validated X, y with float64 sums whatever their dtype: float32 data are
+    converted chunk by chunk (a 4 MiB copy at a time) and the chunks merged as in
+    ``update``, because statistics summed in float32 lose about eps32 * y^T y of every
+    objective computed from them."""
+    if X.dtype == np.float64:
+        return gram_stats(X, y, centre, weights)
+    rows = max(1, _CHUNK_BYTES // (8 * X.shape[1]))
+    st = None
+    for i in range(0, X.shape[0], rows):
+        w = None if weights is None else weights[i:i + rows]
+        if w is not None and not w.any():
+            continue  # rows that count for nothing (their weighted means would be 0 / 0)
+        finite, *chunk = _normal.gram_pass(X[i:i + rows].astype(np.float64),
+                                           y[i:i + rows].astype(np.float64), centre,
+                                           None if w is None else np.sqrt(w))
+        if not finite:
+            raise_nonfinite(X, y)  # names the first bad value of the whole X or y
+        m, mean_x, mean_y, G, xty, yty = chunk
+        st = _chan_merge(st, Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre))
+    return st
 
 
 def _raw(st: Stats) -> Stats:

@@ -13,6 +13,7 @@ from . import _descent, steps as _steps
 from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
                           normalised, raise_nonfinite)
+from .accumulator import float64_stats
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
@@ -23,6 +24,13 @@ _CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
 _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
             "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement",
             "rows_seen")
+# precompute="auto": the Gram matrix when X has at least this many rows per column and at most
+# this many columns. Measured (benchmarks/README.md, lasso): the statistics cost as much as
+# 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
+# iteration and first iterations, and FISTA to the default tol ran 1.4x (n = 1000) to 4-7x
+# (n = 50, 100) faster with them at 10 to 5000 rows per column.
+AUTO_GRAM_MIN_ROWS_PER_COLUMN = 10
+AUTO_GRAM_MAX_COLUMNS = 1000
 
 
 def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
@@ -31,7 +39,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
                      random_state=None, average: bool | int = False,
-                     n_iter_no_change: int = 5, sample_weight=None) -> FitResult:
+                     n_iter_no_change: int = 5, sample_weight=None,
+                     precompute: bool | str = False) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
     The objective is the one every gradfit solver shares::
@@ -47,6 +56,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     and gradient together), plus one for the line searches (``"exact"``, ``"backtracking"``),
     for BB's first step, and for FISTA's objective. The intercept is eliminated: it is always
     at its optimum for the current w, b = mean(y) - mean(X)·w (see ARCHITECTURE.md).
+    With ``precompute``, one pass over X first gathers the (centred) Gram statistics
+    G = Xcᵀ W Xc, Xcᵀ W yc and ycᵀ W yc, as :func:`solve_normal` does; every later pass, the
+    power iteration's included, is then O(n²) instead of O(mn): gradient (G w - Xcᵀ yc)/m +
+    l2·w, objective (ycᵀyc - 2 wᵀXcᵀyc + wᵀG w)/(2m) + penalties, curvature dᵀG d/m. The
+    iterates are those of the pass over X up to rounding; the objective loses about
+    eps·ycᵀyc/(2m) absolute to cancellation (1e-16 times the variance of y in float64).
 
     **Mini-batch SGD** (``batch_size=k``): ``max_iter`` counts epochs; each epoch visits every
     row once, in an order drawn from ``random_state`` when ``shuffle``; one step per batch of
@@ -118,6 +133,16 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         Row weights >= 0: the least-squares term becomes
         sum_i w_i (y_i - x_i.w - b)^2 / (2 sum_i w_i), as in :func:`solve_normal`.
         Mini-batch gradients are scaled to be unbiased estimates of the weighted gradient.
+    precompute : bool or "auto", default False
+        Full batch only: run on the Gram statistics (see above) instead of passing over X at
+        each step. They cost about m·n² flops (measured: as much as 5 to 45 passes over X
+        for n = 20 to 1000) and n² floats of memory, and pay off when the fit takes more
+        passes than that, as FISTA and Lipschitz do (their power iteration alone takes up
+        to 30). float32 data get float64 statistics (converted 4 MiB at a time).
+        ``"auto"``: the statistics when X has at least 10 rows per column and at most 1000
+        columns (measured break-even: benchmarks/README.md), else passes over X, and always
+        passes with ``batch_size``. Statistics are recomputed at every call, so short calls
+        that resume one another (``init=result``) are better off without.
 
     Returns
     -------
@@ -133,7 +158,8 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     ValueError
         Bad data or parameters (as :func:`solve_normal`), non-positive rates, ``tol < 0``,
         ``max_iter < 1``, an ``init`` of the wrong length or strategy, a strategy that cannot
-        run with mini-batches or with ``l1 > 0``.
+        run with mini-batches or with ``l1 > 0``, a ``precompute`` other than True, False or
+        ``"auto"``, ``precompute=True`` with ``batch_size``.
     DivergenceError
         The objective became non-finite or grew a million-fold: the step is too large.
 
@@ -152,6 +178,13 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     >>> res = gradfit.gradient_descent(X, y, step="lipschitz", tol=1e-10)
     >>> np.round(res.coef, 6), round(res.intercept, 6), res.converged
     (array([ 1. , -2. ,  0.5]), 4.0, True)
+
+    Lasso on the Gram statistics, here with as many exact zeros as the noise-free problem:
+
+    >>> y2 = X @ [1.0, 0.0, 0.5] + 4.0
+    >>> res = gradfit.gradient_descent(X, y2, step="fista", l1=0.1, precompute=True)
+    >>> res.coef == 0.0, res.converged
+    (array([False,  True, False]), True)
 
     Streaming: one epoch per chunk, the optimiser's state carried from chunk to chunk.
 
@@ -203,7 +236,11 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     rng_state = None
     if resuming:
         _check_resumable(init, strategy, n, fit_intercept)
-    if not mini:
+    gram = float64_stats(X, y, fit_intercept, weights) \
+        if _precomputed(precompute, mini, m, n) else None
+    if gram is not None:  # the engine's shift and c must be the statistics' own means
+        mu = gram.mean_x
+    elif not mini:
         mu = _mean(X, weights) if fit_intercept else np.zeros(n)
     elif resuming and fit_intercept and init.state["_shift"] is not None \
             and not init.state.get("_exact_shift", False):
@@ -211,7 +248,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     else:  # the mean of the first batch: a cheap, usually good, shift
         mu = _mean(X[:batch_size], None if weights is None else weights[:batch_size]) \
             if fit_intercept else np.zeros(n)
-    ybar = float(_mean(y, weights)) if fit_intercept and not mini else 0.0
+    if gram is not None:
+        ybar = gram.mean_y
+    else:
+        ybar = float(_mean(y, weights)) if fit_intercept and not mini else 0.0
     if not (np.isfinite(mu).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
 
@@ -237,9 +277,11 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
-        X, y, sw, mu, fit_intercept, not mini, l2, l1, strategy.code, params, p, vecs, scal,
-        max_iter, tol, callback, history, batch_size or 0, bool(shuffle) and mini,
-        rng_state, avg, float(avg_start or 0), n_iter_no_change)
+        X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1,
+        strategy.code, params, p, vecs, scal, max_iter, tol, callback, history,
+        batch_size or 0, bool(shuffle) and mini, rng_state, avg, float(avg_start or 0),
+        n_iter_no_change,
+        *(() if gram is None else (gram.G, gram.xty, gram.yty, gram.m)))
 
     if status == _NONFINITE:
         raise_nonfinite(X, y)
@@ -278,6 +320,20 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     for i in range(0, a.shape[0], 8192):
         total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
     return total / weights.sum()
+
+
+def _precomputed(precompute, mini: bool, m: int, n: int) -> bool:
+    """Whether to run on the Gram matrix (see ``precompute`` in gradient_descent)."""
+    if isinstance(precompute, str) and precompute == "auto":
+        return not mini and n <= AUTO_GRAM_MAX_COLUMNS \
+            and m >= AUTO_GRAM_MIN_ROWS_PER_COLUMN * n
+    if not isinstance(precompute, (bool, np.bool_)):
+        raise ValueError(f"precompute must be True, False or 'auto', got {precompute!r}.")
+    if precompute and mini:
+        raise ValueError("precompute=True replaces full passes over X by the Gram matrix; "
+                         "mini-batch steps read rows of X, so it cannot be combined with "
+                         "batch_size. Drop one of them.")
+    return bool(precompute)
 
 
 def _check_int(value, name: str, minimum: int) -> int:
