@@ -74,3 +74,25 @@ def test_gram_pass_many_blocks_and_layouts(n, dtype):
         for centre in (False, True):
             check(X, y, centre)
             check(X, y, centre, weights)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_pass_threads(dtype):
+    """A pass big enough to be split across OpenMP threads (>= 2^22 elements per thread) gives
+    the single-thread statistics to rounding, and both match NumPy."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(5)
+    m, n = 90_001, 100
+    X = (rng.standard_normal((m, n)) + 2.0).astype(dtype)
+    y = rng.standard_normal(m).astype(dtype)
+    for centre in (False, True):
+        check(X, y, centre)
+        with threadpoolctl.threadpool_limits(1):
+            one = _normal.gram_pass(X, y, centre)
+        many = _normal.gram_pass(X, y, centre)
+        G_scale = reference(X, y, centre)[2]
+        tol = 2 * m * np.finfo(dtype).eps
+        assert np.all(np.abs(one[4] - many[4]) <= tol * G_scale)
+        assert one[1] == many[1]  # the row count
+        for k in (2, 3, 5, 6):  # mean_x, mean_y, X^T y, y^T y
+            np.testing.assert_allclose(many[k], one[k], rtol=tol, atol=tol * np.abs(one[k]).max())

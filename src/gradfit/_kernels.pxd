@@ -23,6 +23,7 @@ cdef extern from "gf_kernels.h" nogil:
                              const float *sw, const float *w, double offset, double *g,
                              double *sums, float *scratch)
     gf_int gf_batch_scratch_size(gf_int n)
+    int gf_default_threads(gf_int m, gf_int n)
     void gf_shift_block_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
                           const double *shift, const double *sw, double *A, gf_int lda,
                           int row_major_out, double *colsum)

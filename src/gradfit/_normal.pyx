@@ -7,20 +7,26 @@ import numpy as np
 from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
+from cython.parallel cimport parallel, threadid
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
-                        gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s)
+                        gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
+                        gf_default_threads)
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
-# sums read it from cache right after syrk (a block that spills to L3 cost 2 ms of 36 at
-# 100000 x 100). Wide rows (under 256 rows would fit): syrk's read-modify-write of the n x n
-# result per call dominates instead, so few large blocks (20 calls at 20000 x 1000 cost
-# 10-15 ms more than one).
+# sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
+# 36 at 100000 x 100). Wide rows for BLAS syrk (under 256 rows would fit): syrk's
+# read-modify-write of the n x n result per call dominates instead, so few large blocks (20
+# calls at 20000 x 1000 cost 10-15 ms more than one). gradfit's own kernel has no per-call
+# cost of that kind, so its blocks always fit L2 (a 16 MiB copied block cost 22 ms of 57 at
+# 40000 x 200 with an intercept).
 cdef Py_ssize_t _L2_BLOCK_BYTES = 256 * 1024
 cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
+cdef Py_ssize_t _MIN_OWN_KERNEL_BLOCK_ROWS = 16
 cdef Py_ssize_t _WIDE_BLOCK_BYTES = 16 * 1024 * 1024
 cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
+
 # Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h) instead of BLAS
 # syrk. Measured here, one thread, GFLOP/s counting m n^2 (own kernel / OpenBLAS syrk):
 # float64 n = 100: 46 / 28, n = 200: 44 / 37, n = 256: 36 / 41; float32 n = 200: 94 / 73,
@@ -28,9 +34,13 @@ cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
 cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
-cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
+cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
+                           bint own_kernel) noexcept nogil:
     cdef Py_ssize_t b = _L2_BLOCK_BYTES // (n * itemsize)
-    if b < _MIN_L2_BLOCK_ROWS:
+    if own_kernel:
+        if b < _MIN_OWN_KERNEL_BLOCK_ROWS:
+            b = _MIN_OWN_KERNEL_BLOCK_ROWS
+    elif b < _MIN_L2_BLOCK_ROWS:
         b = _WIDE_BLOCK_BYTES // (n * itemsize)
         if b < _MIN_WIDE_BLOCK_ROWS:
             b = _MIN_WIDE_BLOCK_ROWS
@@ -51,14 +61,21 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     ``- S * delta delta^T`` involves only the small difference between the shift and the true
     mean: no catastrophic cancellation when the columns have large means. Weighted rows are
     scaled by sqrt(weight) in the block buffer, never in a copy of X.
+    When gradfit's own Gram kernel runs (narrow rows) and the pass is large, OpenMP threads
+    take contiguous ranges of blocks and their partial sums are added in thread order:
+    deterministic for a given thread count. (Wider rows go to BLAS syrk, threaded by BLAS.)
     """
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
     cdef Py_ssize_t itemsize = sizeof(floating)
     cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
-    cdef bint row_major = (cs == 1)
     cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
-    cdef Py_ssize_t B = _block_rows(m, n, itemsize)
-    cdef Py_ssize_t i0, b, i, j, ld
+    cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
+    cdef Py_ssize_t nblocks = (m + B - 1) // B
+    cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
+    if nthreads > nblocks:
+        nthreads = <int> nblocks
+    cdef Py_ssize_t i, j, t, lo, hi
+    cdef int tid, failed = 0
 
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
@@ -68,37 +85,36 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef double[::1] xty = xty_arr
     cdef double[::1] shift = shift_arr
     cdef double[::1] colsum = colsum_arr
-    cdef double yshift = 0.0, ysum = 0.0, yy = 0.0, wsum = 0.0, wfirst = 0.0, wi
+    cdef double yshift = 0.0, wsum = 0.0, wfirst = 0.0, wi
     cdef bint weighted_first
 
     cdef bint weighted = sqrt_weight is not None
     cdef const floating *sw = &sqrt_weight[0] if weighted else NULL
-    cdef bint copy_block = center or weighted
-    # Copied blocks are laid out row-major whenever the own kernel will read them (it needs
-    # rows), else in X's own order (the cheaper copy).
-    cdef bint blk_row_major = row_major or (copy_block and own_kernel)
-    cdef bint acc_local = floating is float
     cdef floating *A = NULL
-    cdef floating *ya = NULL
-    cdef floating *Gblk = NULL
-    cdef floating *xblk = NULL
     cdef floating *cshift = NULL
-    cdef const floating *Ap
-    cdef const floating *yp
-    cdef floating cy = 0, v, sc
-    cdef double s_y, s_yy
+    cdef floating cy = 0
+    # Partial sums of threads 1.. (thread 0 adds into the outputs): G, xty, colsum, and
+    # (ysum, yy) per thread.
+    cdef Py_ssize_t part = n * n + 2 * n
+    cdef double *parts = NULL
+    cdef double sums[2]
+    cdef double *tsums = NULL
+    cdef int *tstatus = NULL
+    cdef double *gp
+    cdef double *xp
+    cdef double *cp
+    sums[0] = 0.0
+    sums[1] = 0.0
 
     try:
-        if copy_block:
-            A = <floating *> malloc(B * n * sizeof(floating))
-            ya = <floating *> malloc(B * sizeof(floating))
-            cshift = <floating *> calloc(n, sizeof(floating))
-            if A == NULL or ya == NULL or cshift == NULL:
-                raise MemoryError()
-        if acc_local:
-            Gblk = <floating *> malloc(n * n * sizeof(floating))
-            xblk = <floating *> malloc(n * sizeof(floating))
-            if Gblk == NULL or xblk == NULL:
+        cshift = <floating *> calloc(n, sizeof(floating))
+        if cshift == NULL:
+            raise MemoryError()
+        if nthreads > 1:
+            parts = <double *> calloc((nthreads - 1) * part, sizeof(double))
+            tsums = <double *> calloc(2 * nthreads, sizeof(double))
+            tstatus = <int *> calloc(nthreads, sizeof(int))
+            if parts == NULL or tsums == NULL or tstatus == NULL:
                 raise MemoryError()
         with nogil:
             if weighted:
@@ -117,63 +133,60 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                     weighted_first = False
                 else:
                     weighted_first = True
-                if floating is float:
-                    gf_shift_block_s(B, n, &X[0, 0], rs, cs, cshift,
-                                     sw if weighted_first else NULL, A, n, True, &shift[0])
+                A = <floating *> malloc(B * n * sizeof(floating))
+                if A == NULL:
+                    failed = 1
                 else:
-                    gf_shift_block_d(B, n, &X[0, 0], rs, cs, cshift,
-                                     sw if weighted_first else NULL, A, n, True, &shift[0])
-                for i in range(B):
-                    wi = <double> sw[i] * sw[i] if weighted_first else 1.0
-                    yshift += wi * y[i]
-                for j in range(n):
-                    cshift[j] = <floating> (shift[j] / wfirst)
-                    shift[j] = cshift[j]
-                cy = <floating> (yshift / wfirst)
-                yshift = cy
-
-            i0 = 0
-            while i0 < m:
-                b = B if i0 + B <= m else m - i0
-                if copy_block:
-                    ld = n if blk_row_major else B
                     if floating is float:
-                        gf_shift_block_s(b, n, &X[i0, 0], rs, cs, cshift,
-                                         sw + i0 if weighted else NULL, A, ld, blk_row_major,
-                                         &colsum[0] if center else NULL)
+                        gf_shift_block_s(B, n, &X[0, 0], rs, cs, cshift,
+                                         sw if weighted_first else NULL, A, n, True, &shift[0])
                     else:
-                        gf_shift_block_d(b, n, &X[i0, 0], rs, cs, cshift,
-                                         sw + i0 if weighted else NULL, A, ld, blk_row_major,
-                                         &colsum[0] if center else NULL)
-                    s_y = 0
-                    s_yy = 0
-                    for i in range(b):
-                        sc = sw[i0 + i] if weighted else 1
-                        v = sc * (y[i0 + i] - cy)
-                        ya[i] = v
-                        s_y = s_y + sc * v
-                        s_yy = s_yy + v * v
-                    ysum += s_y
-                    yy += s_yy
-                    Ap = A
-                    yp = ya
-                else:
-                    Ap = &X[i0, 0]
-                    ld = rs if row_major else cs
-                    yp = &y[i0]
-                    # BLAS, not a loop: a serial sum waits on add latency (1.2 us of 1000 rows)
-                    yy += sqnorm(<int> b, yp)
-
-                if acc_local:
-                    _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, Gblk, n, xblk, 0)
+                        gf_shift_block_d(B, n, &X[0, 0], rs, cs, cshift,
+                                         sw if weighted_first else NULL, A, n, True, &shift[0])
+                    for i in range(B):
+                        wi = <double> sw[i] * sw[i] if weighted_first else 1.0
+                        yshift += wi * y[i]
                     for j in range(n):
-                        xty[j] += xblk[j]
+                        cshift[j] = <floating> (shift[j] / wfirst)
+                        shift[j] = cshift[j]
+                    cy = <floating> (yshift / wfirst)
+                    yshift = cy
+
+            if failed:
+                pass
+            elif nthreads == 1:
+                failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy,
+                                     &G[0, 0], &xty[0], &colsum[0], sums)
+            else:
+                with parallel(num_threads=nthreads):
+                    tid = threadid()
+                    lo = (nblocks * tid // nthreads) * B
+                    hi = (nblocks * (tid + 1) // nthreads) * B
+                    if hi > m:
+                        hi = m
+                    if tid == 0:
+                        gp = &G[0, 0]
+                        xp = &xty[0]
+                        cp = &colsum[0]
+                    else:
+                        gp = parts + (tid - 1) * part
+                        xp = gp + n * n
+                        cp = xp + n
+                    tstatus[tid] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel,
+                                               cshift, cy, gp, xp, cp, tsums + 2 * tid)
+                for t in range(nthreads):
+                    if tstatus[t]:
+                        failed = 1
+                for t in range(nthreads):
+                    sums[0] += tsums[2 * t]
+                    sums[1] += tsums[2 * t + 1]
+                    if t == 0:
+                        continue
+                    for j in range(n):
+                        xty[j] += parts[(t - 1) * part + n * n + j]
+                        colsum[j] += parts[(t - 1) * part + n * n + n + j]
                         for i in range(j + 1):
-                            G[j, i] += Gblk[j * n + i]
-                else:
-                    _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel,
-                               <floating *> &G[0, 0], n, <floating *> &xty[0], 1)
-                i0 += b
+                            G[j, i] += parts[(t - 1) * part + j * n + i]
 
             # G holds the Fortran upper triangle, i.e. the C lower triangle: mirror it.
             for j in range(n):
@@ -181,11 +194,14 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                     G[i, j] = G[j, i]
     finally:
         free(A)
-        free(ya)
         free(cshift)
-        free(Gblk)
-        free(xblk)
+        free(parts)
+        free(tsums)
+        free(tstatus)
+    if failed:
+        raise MemoryError()
 
+    cdef double ysum = sums[0], yy = sums[1]
     cdef bint finite = isfinite(yy)
     with nogil:
         if center and wsum > 0.0:
@@ -201,6 +217,88 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         for i in range(n):
             finite = finite and isfinite(G[i, i]) and isfinite(shift[i])
     return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
+
+
+cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floating *sw,
+                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t B, bint center,
+                     bint own_kernel, const floating *cshift, floating cy, double *G,
+                     double *xty, double *colsum, double *sums) noexcept nogil:
+    """Add rows [lo, hi) of the pass, in blocks of B rows, to G (n x n, lower triangle of the
+    row-major array), xty and colsum, and their sum of (shifted, weighted) y and of its squares
+    to sums[0], sums[1]. Returns -1 if scratch memory could not be allocated."""
+    cdef Py_ssize_t n = X.shape[1], itemsize = sizeof(floating)
+    cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
+    cdef bint row_major = (cs == 1)
+    cdef bint weighted = sw != NULL
+    cdef bint copy_block = center or weighted
+    # Copied blocks are laid out row-major whenever the own kernel will read them (it needs
+    # rows), else in X's own order (the cheaper copy).
+    cdef bint blk_row_major = row_major or (copy_block and own_kernel)
+    cdef bint acc_local = floating is float
+    cdef floating *A = NULL
+    cdef floating *ya = NULL
+    cdef floating *Gblk = NULL
+    cdef floating *xblk = NULL
+    cdef const floating *Ap
+    cdef const floating *yp
+    cdef floating v, sc
+    cdef double s_y, s_yy
+    cdef Py_ssize_t i0 = lo, b, i, j, ld
+    cdef int status = 0
+    if copy_block:
+        A = <floating *> malloc(B * n * sizeof(floating))
+        ya = <floating *> malloc(B * sizeof(floating))
+    if acc_local:
+        Gblk = <floating *> malloc(n * n * sizeof(floating))
+        xblk = <floating *> malloc(n * sizeof(floating))
+    if (copy_block and (A == NULL or ya == NULL)) or (acc_local and (Gblk == NULL
+                                                                     or xblk == NULL)):
+        status = -1
+        i0 = hi
+    while i0 < hi:
+        b = B if i0 + B <= hi else hi - i0
+        if copy_block:
+            ld = n if blk_row_major else B
+            if floating is float:
+                gf_shift_block_s(b, n, &X[i0, 0], rs, cs, cshift, sw + i0 if weighted else NULL,
+                                 A, ld, blk_row_major, colsum if center else NULL)
+            else:
+                gf_shift_block_d(b, n, &X[i0, 0], rs, cs, cshift, sw + i0 if weighted else NULL,
+                                 A, ld, blk_row_major, colsum if center else NULL)
+            s_y = 0
+            s_yy = 0
+            for i in range(b):
+                sc = sw[i0 + i] if weighted else 1
+                v = sc * (y[i0 + i] - cy)
+                ya[i] = v
+                s_y = s_y + sc * v
+                s_yy = s_yy + v * v
+            sums[0] += s_y
+            sums[1] += s_yy
+            Ap = A
+            yp = ya
+        else:
+            Ap = &X[i0, 0]
+            ld = rs if row_major else cs
+            yp = &y[i0]
+            # BLAS, not a loop: a serial sum waits on add latency (1.2 us of 1000 rows)
+            sums[1] += sqnorm(<int> b, yp)
+
+        if acc_local:
+            _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, Gblk, n, xblk, 0)
+            for j in range(n):
+                xty[j] += xblk[j]
+                for i in range(j + 1):
+                    G[j * n + i] += Gblk[j * n + i]
+        else:
+            _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, <floating *> G, n,
+                       <floating *> xty, 1)
+        i0 += b
+    free(A)
+    free(ya)
+    free(Gblk)
+    free(xblk)
+    return status
 
 
 cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,
