@@ -274,7 +274,18 @@ double SFX(gf_residual_sqnorm)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_
     return sums[1];
 }
 
-void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
+/* Software prefetch of one row of a row-major X into L2 (prefetcht1): the gather reads rows in
+ * random order, which the hardware prefetcher cannot follow. Into L2 rather than L1 because
+ * L1's few miss buffers then cap the misses in flight (random 800-byte rows here: 5.7 ms per
+ * 80 MB into L2, 8 ms into L1, 9 ms without prefetch). */
+static inline void SFX(prefetch_row_l2)(const REAL *x, gf_int n)
+{
+    const char *p = (const char *)x;
+    for (size_t k = 0; k < (size_t)n * sizeof(REAL); k += 64) __builtin_prefetch(p + k, 0, 2);
+    __builtin_prefetch(p + (size_t)n * sizeof(REAL) - 1, 0, 2);  /* a row's start is unaligned */
+}
+
+void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int avail, gf_int start, gf_int n,
                             const REAL *X, gf_int rs, gf_int cs, const REAL *y,
                             const REAL *sw, const REAL *w, double offset, double *g,
                             double *sums, REAL *scratch)
@@ -291,6 +302,9 @@ void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int start, gf_int n,
         gf_int ld = rs;
         if (gather) {  /* into a row-major block in cache */
             for (gf_int i = 0; i < b; i++) {
+                /* rows beyond this batch too (up to avail): the next call reads them */
+                if (idx && cs == 1 && i0 + i + GF_GATHER_PREFETCH_ROWS < avail)
+                    SFX(prefetch_row_l2)(X + idx[i0 + i + GF_GATHER_PREFETCH_ROWS] * rs, n);
                 const gf_int r = idx ? idx[i0 + i] : start + i0 + i;
                 const REAL *src = X + r * rs;
                 REAL *dst = Xb + i * n;

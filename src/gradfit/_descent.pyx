@@ -181,16 +181,17 @@ cdef double curvature(Problem *P, const double *d) noexcept nogil:
 cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
                            const double *p, double *g) noexcept nogil:
     """Gradient of the smooth part of f on k rows (rows idx[0..k), or start.. when idx is
-    NULL); returns the batch's estimate of f's least-squares term. With weights, sums over the
-    batch are scaled by m / (k wsum): an unbiased estimate of the weighted full sums."""
+    NULL, idx pointing at entry start of the epoch's order); returns the batch's estimate of
+    f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
+    unbiased estimate of the weighted full sums."""
     cdef double sums[2]
     cdef double off = _offset(P, p), scale = P.wsum * k / P.m
     if P.f32:
-        gf_batch_gradient_s(k, idx, start, P.n, <const float *> P.X, P.rs, P.cs,
+        gf_batch_gradient_s(k, idx, P.m - start, start, P.n, <const float *> P.X, P.rs, P.cs,
                             <const float *> P.y, <const float *> P.sw, _as_float(P, p), off,
                             P.graw, sums, <float *> P.scratch)
     else:
-        gf_batch_gradient_d(k, idx, start, P.n, <const double *> P.X, P.rs, P.cs,
+        gf_batch_gradient_d(k, idx, P.m - start, start, P.n, <const double *> P.X, P.rs, P.cs,
                             <const double *> P.y, <const double *> P.sw, p, off, P.graw,
                             sums, <double *> P.scratch)
     P.elements += k * P.n
