@@ -29,7 +29,9 @@ void gf_residual_gradient_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_in
                             const float *y, const float *sw, const float *w, double offset,
                             double *g, double *sums, int nthreads);
 
-/* sum_i sw_i (x_i . d + offset - y_i)^2  (y may be NULL: then the curvature d^T X^T W X d). */
+/* sum_i sw_i (x_i . d + offset - y_i)^2  (y may be NULL: then the curvature d^T X^T W X d).
+ * d may be NULL, meaning zero: X is then not read, and the result is bit-for-bit that of a zero
+ * d (for finite X). */
 double gf_residual_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
                             const double *y, const double *sw, const double *d, double offset,
                             int nthreads);
