@@ -306,9 +306,14 @@ void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int avail, gf_int st
         gf_int ld = rs;
         if (gather) {  /* into a row-major block in cache */
             for (gf_int i = 0; i < b; i++) {
-                /* rows beyond this batch too (up to avail): the next call reads them */
-                if (idx && cs == 1 && i0 + i + GF_GATHER_PREFETCH_ROWS < avail)
-                    SFX(prefetch_row_l2)(X + idx[i0 + i + GF_GATHER_PREFETCH_ROWS] * rs, n);
+                /* rows beyond this batch too (up to avail): the next call reads them. y[r]
+                 * as well: X's stream evicts y, and its misses were a third of the gather. */
+                if (idx && i0 + i + GF_GATHER_PREFETCH_ROWS < avail) {
+                    const gf_int ra = idx[i0 + i + GF_GATHER_PREFETCH_ROWS];
+                    if (cs == 1) SFX(prefetch_row_l2)(X + ra * rs, n);
+                    __builtin_prefetch(y + ra);
+                    if (sw) __builtin_prefetch(sw + ra);
+                }
                 const gf_int r = idx ? idx[i0 + i] : start + i0 + i;
                 const REAL *src = X + r * rs;
                 REAL *dst = Xb + i * n;
