@@ -21,7 +21,7 @@
 #ifndef GF_PREFETCH_ROWS
 #define GF_PREFETCH_ROWS 8
 #endif
-/* How far ahead (in rows) the mini-batch gather prefetches the rows it will copy: 12 to 32
+/* How far ahead (in rows) the mini-batch gather prefetches the rows it will copy: 8 to 32
  * measured alike at n = 100 (16 is in the middle). */
 #define GF_GATHER_PREFETCH_ROWS 16
 /* Below this many elements per thread a pass stays on one thread: OpenMP's fork/join costs
