@@ -29,7 +29,9 @@ void gf_residual_gradient_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_in
                             const float *y, const float *sw, const float *w, double offset,
                             double *g, double *sums, int nthreads);
 
-/* sum_i sw_i (x_i . d + offset - y_i)^2  (y may be NULL: then the curvature d^T X^T W X d). */
+/* sum_i sw_i (x_i . d + offset - y_i)^2  (y may be NULL: then the curvature d^T X^T W X d).
+ * d may be NULL, meaning zero: X is then not read, and the result is bit-for-bit that of a zero
+ * d (for finite X). */
 double gf_residual_sqnorm_d(gf_int m, gf_int n, const double *X, gf_int rs, gf_int cs,
                             const double *y, const double *sw, const double *d, double offset,
                             int nthreads);
@@ -41,16 +43,17 @@ double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_in
  * idx NULL, rows start..start+k. Rows are gathered, GF_ROW_BLOCK_ROWS (1024) at a time,
  * into a row-major block in `scratch` (gf_batch_scratch_size(n) elements of the data's
  * type) unless they are already contiguous row-major; then the same fused kernel runs.
- * Single-threaded. */
+ * idx has avail >= k entries: the rows of idx[k..avail), which the next batches read, are
+ * prefetched while this one is gathered (avail = k: no look-ahead). Single-threaded. */
 gf_int gf_batch_scratch_size(gf_int n);
-void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int start, gf_int n, const double *X,
-                         gf_int rs, gf_int cs, const double *y, const double *sw,
-                         const double *w, double offset, double *g, double *sums,
-                         double *scratch);
-void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int start, gf_int n, const float *X,
-                         gf_int rs, gf_int cs, const float *y, const float *sw,
-                         const float *w, double offset, double *g, double *sums,
-                         float *scratch);
+void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int avail, gf_int start, gf_int n,
+                         const double *X, gf_int rs, gf_int cs, const double *y,
+                         const double *sw, const double *w, double offset, double *g,
+                         double *sums, double *scratch);
+void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int avail, gf_int start, gf_int n,
+                         const float *X, gf_int rs, gf_int cs, const float *y,
+                         const float *sw, const float *w, double offset, double *g,
+                         double *sums, float *scratch);
 
 /* The exact solver's block copy: A = diag(sw) (X_blk - 1 shift^T) for b rows, row-major
  * (A[i*lda+j]) or column-major (A[j*lda+i]) as row_major_out says; sw (sqrt of the row

@@ -18,8 +18,9 @@ What is checked, and why:
   the returned point after each epoch (checked against NumPy, also when averaging).
 * Averaging: with a constant rate the last iterate hovers at a distance set by the rate, the
   average (started after the first epoch) converges; average=True also runs.
-* The epoch stopping rule, divergence, the strategies that cannot run on mini-batches, bad
-  arguments, inputs left untouched.
+* The epoch stopping rule, divergence (and NaN/inf in X, which is bad input, not
+  divergence), the strategies that cannot run on mini-batches, bad arguments, inputs left
+  untouched.
 """
 from __future__ import annotations
 
@@ -353,6 +354,20 @@ def test_divergence_message_reports_the_objective_that_grew():
     found = re.search(r"went from (\S+) to (\S+?)\.\s", str(info.value))
     assert found, str(info.value)
     assert float(found.group(2)) > float(found.group(1)), str(info.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nonfinite_x_is_bad_input_not_divergence(dtype, order, value):
+    # From w = 0 the starting objective is computed from y alone, so a NaN or infinity in X
+    # is first met by a batch in the middle of the epoch: still a ValueError naming X and the
+    # entry, not a DivergenceError.
+    X, y = problem(m=500, n=4, seed=13, dtype=dtype)
+    X = np.array(X, order=order)
+    X[417, 2] = value
+    with pytest.raises(ValueError, match=r"\bX\b.*\(417, 2\)"):
+        gradfit.gradient_descent(X, y, batch_size=16, max_iter=1, random_state=0)
 
 
 # ---------------------------------------------------------------------------------------

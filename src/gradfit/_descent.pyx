@@ -193,6 +193,28 @@ cdef double objective(Problem *P, const double *p) noexcept nogil:
     return 0.5 * s / P.wsum + _penalty(P, p)
 
 
+cdef double objective_at_zero(Problem *P, const double *p) noexcept nogil:
+    """f(p) for p whose coefficients w are all zero: the residuals are then c - y, so X is not
+    read; the value is bit-for-bit that of ``objective`` when X is finite (X's NaN and
+    infinities are not seen)."""
+    cdef double s, off = _offset(P, p)
+    if P.f32:
+        s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
+                                 <const float *> P.y, <const float *> P.sw, NULL, off, 0)
+    else:
+        s = gf_residual_sqnorm_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
+                                 <const double *> P.y, <const double *> P.sw, NULL, off, 0)
+    return 0.5 * s / P.wsum + _penalty(P, p)
+
+
+cdef bint _zero_coefficients(const double *p, gf_int n) noexcept nogil:
+    cdef gf_int j
+    for j in range(n):
+        if p[j] != 0.0:
+            return False
+    return True
+
+
 cdef double curvature(Problem *P, const double *d) noexcept nogil:
     """d^T H d, one pass over X."""
     cdef gf_int j, n = P.n
@@ -215,16 +237,17 @@ cdef double curvature(Problem *P, const double *d) noexcept nogil:
 cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
                            const double *p, double *g) noexcept nogil:
     """Gradient of the smooth part of f on k rows (rows idx[0..k), or start.. when idx is
-    NULL); returns the batch's estimate of f's least-squares term. With weights, sums over the
-    batch are scaled by m / (k wsum): an unbiased estimate of the weighted full sums."""
+    NULL, idx pointing at entry start of the epoch's order); returns the batch's estimate of
+    f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
+    unbiased estimate of the weighted full sums."""
     cdef double sums[2]
     cdef double off = _offset(P, p), scale = P.wsum * k / P.m
     if P.f32:
-        gf_batch_gradient_s(k, idx, start, P.n, <const float *> P.X, P.rs, P.cs,
+        gf_batch_gradient_s(k, idx, P.m - start, start, P.n, <const float *> P.X, P.rs, P.cs,
                             <const float *> P.y, <const float *> P.sw, _as_float(P, p), off,
                             P.graw, sums, <float *> P.scratch)
     else:
-        gf_batch_gradient_d(k, idx, start, P.n, <const double *> P.X, P.rs, P.cs,
+        gf_batch_gradient_d(k, idx, P.m - start, start, P.n, <const double *> P.X, P.rs, P.cs,
                             <const double *> P.y, <const double *> P.sw, p, off, P.graw,
                             sums, <double *> P.scratch)
     P.elements += k * P.n
@@ -627,6 +650,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
     cdef double *g = L.g
     cdef double *scal = L.scal
     cdef gf_int *idx = NULL
+    cdef double *start_point = _returned(p, avg, scal)
     cdef bint have_callback = callback is not None, stop
     if shuffled:
         idx = <gf_int *> malloc(m * sizeof(gf_int))
@@ -634,7 +658,13 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
             raise MemoryError()
     try:
         with nogil:
-            f = objective(P, _returned(p, avg, scal))
+            # A fit from scratch starts at w = 0, where f needs y alone: a pass over X saved
+            # (a tenth of an epoch). X's non-finite values then surface in the first batch
+            # that holds one, as a non-finite batch objective (descent.py says which).
+            if _zero_coefficients(start_point, n):
+                f = objective_at_zero(P, start_point)
+            else:
+                f = objective(P, start_point)
             while True:
                 L.history[epoch] = f
                 if not isfinite(f):

@@ -14,14 +14,14 @@ cdef extern from "gf_kernels.h" nogil:
     double gf_residual_sqnorm_s(gf_int m, gf_int n, const float *X, gf_int rs, gf_int cs,
                                 const float *y, const float *sw, const float *d,
                                 double offset, int nthreads)
-    void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int start, gf_int n,
-                             const double *X, gf_int rs, gf_int cs, const double *y,
-                             const double *sw, const double *w, double offset, double *g,
-                             double *sums, double *scratch)
-    void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int start, gf_int n,
-                             const float *X, gf_int rs, gf_int cs, const float *y,
-                             const float *sw, const float *w, double offset, double *g,
-                             double *sums, float *scratch)
+    void gf_batch_gradient_d(gf_int k, const gf_int *idx, gf_int avail, gf_int start,
+                             gf_int n, const double *X, gf_int rs, gf_int cs,
+                             const double *y, const double *sw, const double *w,
+                             double offset, double *g, double *sums, double *scratch)
+    void gf_batch_gradient_s(gf_int k, const gf_int *idx, gf_int avail, gf_int start,
+                             gf_int n, const float *X, gf_int rs, gf_int cs,
+                             const float *y, const float *sw, const float *w,
+                             double offset, double *g, double *sums, float *scratch)
     gf_int gf_batch_scratch_size(gf_int n)
     int gf_default_threads(gf_int m, gf_int n)
     void gf_shift_block_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,

@@ -285,6 +285,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
 
     if status == _NONFINITE:
         raise_nonfinite(X, y)
+    if status == _DIVERGED and mini and not math.isfinite(objective) \
+            and not np.isfinite(X).all():
+        raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
     if status == _DIVERGED:
         raise DivergenceError(
             f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
