@@ -65,6 +65,13 @@ void gf_shift_block_s(gf_int b, gf_int n, const float *X, gf_int rs, gf_int cs,
                       const float *shift, const float *sw, float *A, gf_int lda,
                       int row_major_out, double *colsum);
 
+/* The exact solver's target copy: ya = sw (y - shift) for b rows (sw may be NULL: all ones);
+ * sums[0] += sum_i sw_i ya_i, sums[1] += sum_i ya_i^2 (summed in double, vectorised). */
+void gf_shift_target_d(gf_int b, const double *y, const double *sw, double shift, double *ya,
+                       double *sums);
+void gf_shift_target_s(gf_int b, const float *y, const float *sw, float shift, float *ya,
+                       double *sums);
+
 /* Threads a pass of m*n elements will use when nthreads <= 0. */
 int gf_default_threads(gf_int m, gf_int n);
 

@@ -22,6 +22,10 @@ cdef extern from "gf_kernels.h" nogil:
                              gf_int n, const float *X, gf_int rs, gf_int cs,
                              const float *y, const float *sw, const float *w,
                              double offset, double *g, double *sums, float *scratch)
+    void gf_shift_target_d(gf_int b, const double *y, const double *sw, double shift,
+                           double *ya, double *sums)
+    void gf_shift_target_s(gf_int b, const float *y, const float *sw, float shift, float *ya,
+                           double *sums)
     gf_int gf_batch_scratch_size(gf_int n)
     int gf_default_threads(gf_int m, gf_int n)
     void gf_shift_block_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,

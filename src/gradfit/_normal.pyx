@@ -12,7 +12,7 @@ from cython.parallel cimport parallel, threadid
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
-                        gf_default_threads)
+                        gf_default_threads, gf_shift_target_d, gf_shift_target_s)
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
 # sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
@@ -241,8 +241,6 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
     cdef floating *xblk = NULL
     cdef const floating *Ap
     cdef const floating *yp
-    cdef floating v, sc
-    cdef double s_y, s_yy
     cdef Py_ssize_t i0 = lo, b, i, j, ld
     cdef int status = 0
     if copy_block:
@@ -265,16 +263,10 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
             else:
                 gf_shift_block_d(b, n, &X[i0, 0], rs, cs, cshift, sw + i0 if weighted else NULL,
                                  A, ld, blk_row_major, colsum if center else NULL)
-            s_y = 0
-            s_yy = 0
-            for i in range(b):
-                sc = sw[i0 + i] if weighted else 1
-                v = sc * (y[i0 + i] - cy)
-                ya[i] = v
-                s_y = s_y + sc * v
-                s_yy = s_yy + v * v
-            sums[0] += s_y
-            sums[1] += s_yy
+            if floating is float:
+                gf_shift_target_s(b, &y[i0], sw + i0 if weighted else NULL, cy, ya, sums)
+            else:
+                gf_shift_target_d(b, &y[i0], sw + i0 if weighted else NULL, cy, ya, sums)
             Ap = A
             yp = ya
         else:
