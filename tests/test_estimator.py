@@ -123,13 +123,14 @@ def test_ridge_matches_sklearn(solver, fit_intercept):
     close(est.intercept_, ref.intercept_, tol)
 
 
+@pytest.mark.parametrize("precompute", ["auto", True, False])
 @pytest.mark.parametrize("solver", ["auto", "gd"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_lasso_matches_sklearn(solver, fit_intercept):
+def test_lasso_matches_sklearn(solver, fit_intercept, precompute):
     X, y = problem(seed=2, zeros=(1, 3))
     l1 = 0.1
     est = LinearRegression(solver=solver, l1=l1, fit_intercept=fit_intercept, tol=1e-12,
-                           max_iter=50000).fit(X, y)
+                           max_iter=50000, precompute=precompute).fit(X, y)
     ref = sk.Lasso(alpha=l1, fit_intercept=fit_intercept, tol=1e-14,
                    max_iter=1_000_000).fit(X, y)
     close(est.coef_, ref.coef_, 1e-6)
@@ -309,6 +310,8 @@ BAD_PARAMS = [
     (dict(solver="gd", max_iter=0), None, "max_iter"),
     (dict(solver="sgd", random_state="seed"), None, "random_state"),
     (dict(solver="sgd", step="bb"), None, "full-batch"),
+    (dict(solver="sgd", precompute=True), None, "precompute"),
+    (dict(solver="gd", precompute="yes"), None, "precompute"),
 ]
 
 
