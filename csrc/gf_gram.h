@@ -18,11 +18,13 @@ int gf_gram_available(void);
 
 /* For b rows of the row-major block A (leading dimension lda >= n):
  *   C[j*ldc + i] += sum_k A[k*lda + i] * A[k*lda + j]   for 0 <= i <= j < n
- * (the lower triangle of A^T A in row-major order, i.e. LAPACK's upper triangle; entries
- * above the diagonal are left untouched) and, when y is not NULL,
+ * (the lower triangle of A^T A in row-major order, i.e. LAPACK's upper triangle) and, when y
+ * is not NULL,
  *   xty[j] += sum_k A[k*lda + j] * y[k].
- * Sums are formed in the data's precision. Returns 0 on success, -1 if a scratch buffer
- * could not be allocated (C and xty are then unchanged). */
+ * Entries above the diagonal (i > j) near it receive the same sums for their pair (tiles
+ * straddle the diagonal); callers read only i <= j. Sums are formed in the data's precision.
+ * Reads nothing outside the b rows (the last rows are done one by one); allocates nothing.
+ * Returns 0. */
 int gf_gram_rows_d(gf_int b, gf_int n, const double *A, gf_int lda, const double *y,
                    double *C, gf_int ldc, double *xty);
 int gf_gram_rows_s(gf_int b, gf_int n, const float *A, gf_int lda, const float *y,

@@ -12,9 +12,10 @@
  * accumulators, named variables rather than arrays (GCC kept arrays of vectors on the stack),
  * live in registers. `masked`: the last vector runs past column n-1; its C entries are
  * loaded and stored through `mask`. A's rows are read whole-vector, past column n-1 into the
- * next row: the lanes beyond n-1 only ever reach masked-off C entries, and the driver keeps
- * the block's last row (whose overrun could leave the array) out of the tiles. `two`: tiles of at most six accumulators keep a second set for odd rows,
- * since one FMA chain per accumulator would wait on FMA latency. */
+ * following rows: the lanes beyond n-1 only ever reach masked-off C entries, and the driver
+ * keeps the block's last rows, whose overrun could leave the array, out of the tiles.
+ * `two`: tiles of at most six accumulators keep a second set for odd rows, since one FMA
+ * chain per accumulator would wait on FMA latency. */
 #define GF_EACH(M) M(0, 0) M(0, 1) M(0, 2) M(0, 3) M(1, 0) M(1, 1) M(1, 2) M(1, 3) \
                    M(2, 0) M(2, 1) M(2, 2) M(2, 3)
 #define GF_ON(v, j) ((v) < nv && (j) < jw)
@@ -139,13 +140,17 @@ GF_AVX2 static void SFX(xty_any)(gf_int kc, const REAL *A, gf_int lda, gf_int i0
     }
 }
 
-/* The block's last row, on its own: a whole-vector read of it could run past the array. */
-static void SFX(gram_last_row)(gf_int n, const REAL *a, const REAL *y, REAL *C, gf_int ldc,
-                               REAL *xty)
+/* Rows of the block's tail, one at a time: a whole-vector read of them could run past the
+ * array. */
+static void SFX(gram_rows_scalar)(gf_int rows, gf_int n, const REAL *A, gf_int lda,
+                                  const REAL *y, REAL *C, gf_int ldc, REAL *xty)
 {
-    for (gf_int j = 0; j < n; j++) {
-        for (gf_int i = 0; i <= j; i++) C[j * ldc + i] += a[i] * a[j];
-        if (y) xty[j] += a[j] * y[0];
+    for (gf_int k = 0; k < rows; k++) {
+        const REAL *a = A + k * lda;
+        for (gf_int j = 0; j < n; j++) {
+            for (gf_int i = 0; i <= j; i++) C[j * ldc + i] += a[i] * a[j];
+            if (y) xty[j] += a[j] * y[k];
+        }
     }
 }
 
@@ -160,7 +165,12 @@ GF_AVX2 int SFX(gf_gram_rows)(gf_int b, gf_int n, const REAL *A, gf_int lda, con
     /* Rows per chunk: the chunk stays in L1 while every tile sweeps it. */
     gf_int kc = GF_GRAM_CHUNK_BYTES / row_bytes;
     if (kc < 8) kc = 8;
-    const gf_int body = b - 1;
+    /* Row k's vectors end at k*lda + nvec*VLEN - 1, `over` elements past its last column:
+     * inside the array while k*lda + over <= (b-1)*lda, i.e. for all but the last
+     * ceil(over / lda) rows (two or more only when rows are narrower than half a vector). */
+    const gf_int over = nvec * VLEN - n;
+    const gf_int tail_rows = (over + lda - 1) / lda;
+    const gf_int body = b > tail_rows ? b - tail_rows : 0;
     for (gf_int k0 = 0; k0 < body; k0 += kc) {
         const gf_int rows = body - k0 < kc ? body - k0 : kc;
         const REAL *Ak = A + k0 * lda;
@@ -190,6 +200,6 @@ GF_AVX2 int SFX(gf_gram_rows)(gf_int b, gf_int n, const REAL *A, gf_int lda, con
                              tail && v0 + nv == nvec);
             }
     }
-    if (b > 0) SFX(gram_last_row)(n, A + body * lda, y ? y + body : NULL, C, ldc, xty);
+    SFX(gram_rows_scalar)(b - body, n, A + body * lda, lda, y ? y + body : NULL, C, ldc, xty);
     return 0;
 }

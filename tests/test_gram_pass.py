@@ -12,6 +12,11 @@ Tolerance: the first-order rounding bound of a sum of m products,
 minus the shift, for which |X| + |mean| is an upper bound), doubled for the centring
 correction. It is not tuned: the measured errors are orders of magnitude below it.
 """
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -76,11 +81,18 @@ def test_gram_pass_many_blocks_and_layouts(n, dtype):
             check(X, y, centre, weights)
 
 
+def _openmp_threads(threadpoolctl):
+    return max((p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "openmp"), default=1)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gram_pass_threads(dtype):
     """A pass big enough to be split across OpenMP threads (>= 2^22 elements per thread) gives
     the single-thread statistics to rounding, and both match NumPy."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    if _openmp_threads(threadpoolctl) < 2:
+        pytest.skip("one OpenMP thread here: the pass cannot be split")
     rng = np.random.default_rng(5)
     m, n = 90_001, 100
     X = (rng.standard_normal((m, n)) + 2.0).astype(dtype)
@@ -96,3 +108,60 @@ def test_gram_pass_threads(dtype):
         assert one[1] == many[1]  # the row count
         for k in (2, 3, 5, 6):  # mean_x, mean_y, X^T y, y^T y
             np.testing.assert_allclose(many[k], one[k], rtol=tol, atol=tol * np.abs(one[k]).max())
+
+
+def _run(script, **env):
+    """Run a script in a fresh interpreter: a crash there fails the test, not the session."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    return proc.stdout
+
+
+def test_gram_pass_reads_nothing_past_the_array():
+    """X ends right before an inaccessible page: the kernel's whole-vector reads of narrow rows
+    (narrower than half a vector read past the next row's end) must stop inside the array."""
+    _run("""
+        import ctypes, mmap
+        import numpy as np
+        from gradfit import _normal
+
+        libc = ctypes.CDLL(None)
+        libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        page, m = mmap.PAGESIZE, 1000
+        rng = np.random.default_rng(0)
+        for dtype in (np.float64, np.float32):
+            for n in (1, 2, 3, 5, 7):
+                nbytes = m * n * np.dtype(dtype).itemsize
+                pages = nbytes // page + 2
+                buf = mmap.mmap(-1, pages * page)
+                start = (pages - 1) * page - nbytes
+                X = np.frombuffer(buf, dtype, m * n, start).reshape(m, n)
+                X[...] = rng.standard_normal((m, n))
+                guard = ctypes.addressof(ctypes.c_char.from_buffer(buf)) + (pages - 1) * page
+                assert libc.mprotect(guard, page, 0) == 0  # PROT_NONE
+                y = rng.standard_normal(m).astype(dtype)
+                for centre in (False, True):
+                    G = _normal.gram_pass(X, y, centre)[4]
+                    A = X.astype(np.float64) - (X.mean(0) if centre else 0.0)
+                    ref = A.T @ A
+                    assert np.abs(G - ref).max() <= 1e-4 * np.abs(ref).max(), (dtype, n, centre)
+        """)
+
+
+def test_gram_pass_with_fewer_threads_than_requested():
+    """OpenMP may grant a smaller team than asked for (OMP_THREAD_LIMIT): every row range must
+    still be summed."""
+    _run("""
+        import numpy as np
+        from gradfit import _normal
+
+        rng = np.random.default_rng(1)
+        X = rng.standard_normal((90_001, 100))
+        y = rng.standard_normal(90_001)
+        _, m, _, _, G, xty, yty = _normal.gram_pass(X, y, False)
+        assert m == 90_001
+        assert abs(yty - y @ y) <= 1e-10 * (y @ y)
+        np.testing.assert_allclose(G, X.T @ X, rtol=0, atol=1e-10 * np.abs(X.T @ X).max())
+        np.testing.assert_allclose(xty, X.T @ y, rtol=0, atol=1e-10 * np.abs(X.T @ y).max())
+        """, OMP_THREAD_LIMIT="1")

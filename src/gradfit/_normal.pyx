@@ -7,7 +7,7 @@ import numpy as np
 from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
-from cython.parallel cimport parallel, threadid
+from cython.parallel cimport prange
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
@@ -68,14 +68,19 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
     cdef Py_ssize_t itemsize = sizeof(floating)
     cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
-    cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
+    cdef bint weighted = sqrt_weight is not None
+    # The own kernel reads rows: X's own (row-major X) or those of a copied block (centring,
+    # weights); raw column-major X goes to BLAS syrk in place, in syrk's block sizes, with
+    # BLAS's own threads.
+    cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES
+                            and (cs == 1 or center or weighted))
     cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
     cdef Py_ssize_t nblocks = (m + B - 1) // B
     cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
     if nthreads > nblocks:
         nthreads = <int> nblocks
     cdef Py_ssize_t i, j, t, lo, hi
-    cdef int tid, failed = 0
+    cdef int failed = 0
 
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
@@ -88,7 +93,6 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef double yshift = 0.0, wsum = 0.0, wfirst = 0.0, wi
     cdef bint weighted_first
 
-    cdef bint weighted = sqrt_weight is not None
     cdef const floating *sw = &sqrt_weight[0] if weighted else NULL
     cdef floating *A = NULL
     cdef floating *cshift = NULL
@@ -158,22 +162,24 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                 failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy,
                                      &G[0, 0], &xty[0], &colsum[0], sums)
             else:
-                with parallel(num_threads=nthreads):
-                    tid = threadid()
-                    lo = (nblocks * tid // nthreads) * B
-                    hi = (nblocks * (tid + 1) // nthreads) * B
+                # One iteration per range, whatever size of team OpenMP grants (a smaller
+                # one, under OMP_THREAD_LIMIT say, must still cover every range).
+                for t in prange(nthreads, schedule='static', chunksize=1,
+                                num_threads=nthreads):
+                    lo = (nblocks * t // nthreads) * B
+                    hi = (nblocks * (t + 1) // nthreads) * B
                     if hi > m:
                         hi = m
-                    if tid == 0:
+                    if t == 0:
                         gp = &G[0, 0]
                         xp = &xty[0]
                         cp = &colsum[0]
                     else:
-                        gp = parts + (tid - 1) * part
+                        gp = parts + (t - 1) * part
                         xp = gp + n * n
                         cp = xp + n
-                    tstatus[tid] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel,
-                                               cshift, cy, gp, xp, cp, tsums + 2 * tid)
+                    tstatus[t] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel,
+                                             cshift, cy, gp, xp, cp, tsums + 2 * t)
                 for t in range(nthreads):
                     if tstatus[t]:
                         failed = 1
