@@ -151,9 +151,11 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                         shift[j] = cshift[j]
                     cy = <floating> (yshift / wfirst)
                     yshift = cy
+                    free(A)
+                    A = NULL
 
             if failed:
-                pass
+                pass  # the MemoryError is raised once the GIL is back
             elif nthreads == 1:
                 failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy,
                                      &G[0, 0], &xty[0], &colsum[0], sums)
