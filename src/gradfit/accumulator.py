@@ -30,8 +30,8 @@ class NormalAccumulator:
     concatenated rows, to rounding; the statistics are float64 whatever the data.
 
     The statistics take O(n^2) memory; a chunk costs what ``solve_normal`` on it costs
-    (float32 chunks are converted to float64 first, a chunk-sized copy, so that the sums
-    stay accurate over any number of chunks). ``solve`` works in float32 when every chunk
+    (float32 chunks are converted to float64 first, 4 MiB at a time, so that the sums stay
+    accurate over any number of chunks). ``solve`` works in float32 when every chunk
     was float32 (float64 otherwise), with ``solve_normal``'s rules. Its fallback for
     singular or ill-conditioned problems cannot use the rows (they are gone): it is an
     eigendecomposition of the normal matrix, accurate to about eps * cond(X)^2, and
@@ -84,9 +84,9 @@ class NormalAccumulator:
             raise ValueError(f"this chunk has {X.shape[1]} columns but earlier chunks had "
                              f"{self.n_features}; every chunk must have the same columns.")
         self._all_float32 &= X.dtype == np.float32
-        if X.dtype == np.float32:  # float32 sums would cap every later solve at float32's
-            X, y = X.astype(np.float64), y.astype(np.float64)  # accuracy: a chunk-sized copy
-        self._stats = _chan_merge(self._stats, gram_stats(X, y, centre=True, weights=sw))
+        # float64 sums whatever the data: float32 sums would cap every later solve at
+        # float32's accuracy
+        self._stats = _chan_merge(self._stats, float64_stats(X, y, True, sw))
         return self
 
     def merge(self, other: NormalAccumulator) -> NormalAccumulator:
