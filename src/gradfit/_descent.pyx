@@ -141,7 +141,6 @@ cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
     """P.gw = G w and, from the statistics, ||yc - Xc w||^2 = yty - 2 w.xty + w.G w (with_y)
     or ||Xc w||^2. Cancellation costs about eps * yty absolute: negligible next to the
     residual unless the fit is nearly exact."""
-    cdef gf_int j
     cdef double s
     gemv(c'N', <int> P.n, <int> P.n, 1.0, P.G, <int> P.n, w, 1, 0.0, P.gw, 1)
     P.elements += P.n * P.n

@@ -6,7 +6,6 @@ import numpy as np
 
 from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset
 from cython.parallel cimport prange
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
@@ -35,7 +34,7 @@ cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
-                           bint own_kernel) noexcept nogil:
+                            bint own_kernel) noexcept nogil:
     cdef Py_ssize_t b = _L2_BLOCK_BYTES // (n * itemsize)
     if own_kernel:
         if b < _MIN_OWN_KERNEL_BLOCK_ROWS:
@@ -333,7 +332,7 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     When m*l2 overflows, the system divided by m*l2 is solved instead. Returns
     ``(info, rcond, w)``: info > 0 when the matrix is not positive definite (w is then NaN),
     rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition number."""
-    cdef Py_ssize_t n = G.shape[0], i, j
+    cdef Py_ssize_t n = G.shape[0], i
     cdef bint big = not isfinite(m * l2)
     cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
     w_arr = np.empty(n)

@@ -5,8 +5,13 @@ import numpy as np
 
 from . import _normal
 from ._result import FitResult
-from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty, \
-    raise_nonfinite
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    raise_nonfinite,
+)
 from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_stats
 
 __all__ = ["NormalAccumulator"]

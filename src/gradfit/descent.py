@@ -5,14 +5,20 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from . import _descent, steps as _steps
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    normalised,
+    raise_nonfinite,
+)
 from .accumulator import float64_stats
 from .errors import ConvergenceWarning, DivergenceError
 
@@ -302,7 +308,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     point = avg if avg is not None and scal[_SCALARS.index("averaged")] > 0 else p
     coef = point[:n].astype(X.dtype)
     intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
-    state = dict(zip(_SCALARS, (float(s) for s in scal)))
+    state = dict(zip(_SCALARS, (float(s) for s in scal), strict=True))
     for i, name in enumerate(strategy.state_vectors):
         state[name] = vecs[i].copy()
     state.update(_vectors=vecs, _point=p, _shift=mu, _exact_shift=not mini, _average=avg,
@@ -367,7 +373,7 @@ def _seed(random_state) -> np.ndarray:
         raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
                          f"{type(random_state).__name__}.")
     gen = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+        np.random.default_rng(None if random_state is None else int(random_state))
     state = gen.integers(0, 2**64, size=4, dtype=np.uint64)
     if not state.any():  # xoshiro's one forbidden state
         state[0] = 1

@@ -14,23 +14,28 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          raise_nonfinite)
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    raise_nonfinite,
+)
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
 from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_with_stats
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
-    from sklearn.utils.validation import check_is_fitted, validate_data
-    from sklearn.utils.validation import _check_sample_weight
     from sklearn.utils.metaestimators import available_if as _available_if
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _HAVE_SKLEARN = False
     try:
-        import sklearn  # noqa: F401  (installed, but older than the API used here)
         import warnings as _warnings
+
+        import sklearn  # noqa: F401  (installed, but older than the API used here)
         _warnings.warn("gradfit.LinearRegression needs scikit-learn >= 1.6 to be a "
                        "scikit-learn estimator; with the installed version it works on its "
                        "own only. Upgrade scikit-learn to use it in pipelines.", stacklevel=2)
@@ -89,7 +94,8 @@ class _NoSklearnBase:
 _Bases = (RegressorMixin, BaseEstimator) if _HAVE_SKLEARN else (_NoSklearnBase,)
 
 
-class LinearRegression(*_Bases):
+# mypy cannot follow a base chosen at import time (scikit-learn's, or the stand-in above).
+class LinearRegression(*_Bases):  # type: ignore[misc]
     """Least-squares linear regression (ridge, lasso, elastic net) on gradfit's solvers.
 
     Minimises gradfit's objective (see :func:`gradfit.solve_normal`)::

@@ -10,8 +10,14 @@ import scipy.linalg
 
 from . import _normal
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    normalised,
+    raise_nonfinite,
+)
 from .errors import IllConditionedError, IllConditionedWarning
 
 __all__ = ["solve_normal"]

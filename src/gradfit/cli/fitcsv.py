@@ -90,7 +90,7 @@ def _explain_bad_row(path: str, delimiter: str, names: list[str], first_line: in
             if len(fields) != len(names):
                 raise UserError(f"{path}:{lineno}: {len(fields)} fields, but the header has "
                                 f"{len(names)} (a ragged row)")
-            for name, field in zip(names, fields):
+            for name, field in zip(names, fields, strict=True):
                 try:
                     if "_" in field:  # float() reads 1_000; NumPy's reader does not
                         raise ValueError
@@ -207,12 +207,12 @@ def _r2(rss: float, tss: float) -> float:
 def _report(args, features, coef, intercept, r2, solver, n_iter, seconds) -> None:
     width = max(12, max(len(f) for f in features) + 2)
     print(f"gradfit fit {args.data}: target {args.target!r}, {len(features)} features")
-    for name, value in zip(features, coef):
+    for name, value in zip(features, coef, strict=True):
         print(f"  {name:<{width}} {value: .10g}")
     print(f"  {'(intercept)':<{width}} {intercept: .10g}")
     print(f"R² {r2:.6f}   solver {solver}   iterations {n_iter}   {seconds:.3f} s")
     if args.json:
-        out = {"coef": {name: float(v) for name, v in zip(features, coef)},
+        out = {"coef": {name: float(v) for name, v in zip(features, coef, strict=True)},
                "intercept": float(intercept), "r2": float(r2),
                "solver": solver, "n_iter": int(n_iter), "seconds": float(seconds)}
         try:
