@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _descent, steps as _steps
 from ._result import FitResult
+from ._stats import float64_stats
 from ._validation import (
     as_float_matrix,
     as_sample_weight,
@@ -19,7 +20,6 @@ from ._validation import (
     normalised,
     raise_nonfinite,
 )
-from .accumulator import float64_stats
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
+from ._stats import Stats, gram_stats
 from ._validation import (
     as_float_matrix,
     as_sample_weight,
@@ -21,9 +22,9 @@ from ._validation import (
     check_penalty,
     raise_nonfinite,
 )
-from .accumulator import NormalAccumulator
+from .accumulator import NormalAccumulator, from_stats
 from .descent import gradient_descent
-from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_with_stats
+from .normal import solve_data, solve_with_stats
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -294,12 +295,8 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         """solve_normal, keeping its statistics so that partial_fit can add to them."""
         l2 = check_penalty(self.l2, "l2")
         fit_intercept = bool(self.fit_intercept)
-        res, st = solve_with_stats(X, y, sw, l2, fit_intercept, self.fallback)
-        if res is None:  # float32 not accurate enough (see solve_normal)
-            res, st = solve_with_stats(X.astype(np.float64), y.astype(np.float64), sw, l2,
-                                       fit_intercept, self.fallback, note=_FLOAT32_NOTE)
-            res = as_float32(res)
-        self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32)
+        res, st = solve_data(X, y, sw, l2, fit_intercept, self.fallback)
+        self._accumulator = from_stats(st, X.dtype == np.float32)
         return res
 
     def _warm_init(self, solver: str, n_features: int):

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from ..accumulator import NormalAccumulator
+from ..accumulator import NormalAccumulator, stats_of
 from ..estimators import LinearRegression
 from ..steps import NAMES
 from ._common import UserError, positive_int
@@ -189,7 +189,8 @@ def _fit_streaming(args, names, t, features):
         raise UserError(f"{args.data}: a header but no data rows")
     res = acc.solve(l2=args.l2, fit_intercept=not args.no_intercept)
     # R² from the statistics: 1 - rss / tss, with rss = 2m (f - l2/2 |w|^2)
-    st = acc._stats
+    st = stats_of(acc)
+    assert st is not None  # n_samples > 0
     c = np.asarray(res.coef, dtype=np.float64)
     rss = 2 * st.m * (res.objective - 0.5 * args.l2 * float(c @ c))
     r2 = _r2(rss, st.yty)
