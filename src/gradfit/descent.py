@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _descent, steps as _steps
 from ._result import FitResult
-from ._stats import float64_stats
+from ._stats import chunk_rows, float64_stats
 from ._validation import (
     as_float_matrix,
     as_sample_weight,
@@ -326,8 +326,9 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     if weights is None or not weights.any():
         return a.mean(axis=0, dtype=np.float64)
     total = np.zeros(a.shape[1:])
-    for i in range(0, a.shape[0], 8192):
-        total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
+    rows = chunk_rows(a.shape[1] if a.ndim == 2 else 1)
+    for i in range(0, a.shape[0], rows):
+        total += weights[i:i + rows] @ a[i:i + rows].astype(np.float64, copy=False)
     return total / weights.sum()
 
 

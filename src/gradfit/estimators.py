@@ -14,7 +14,7 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
-from ._stats import Stats, gram_stats
+from ._stats import Stats, chunk_rows, gram_stats
 from ._validation import (
     as_float_matrix,
     as_sample_weight,
@@ -383,11 +383,12 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         ybar = (w @ Y) / w.sum() if fit_intercept else np.zeros(k)
         XtY = np.zeros((X.shape[1], k))
         YtY = np.zeros(k)
-        for i in range(0, X.shape[0], 4096):  # centred block by block (in cache): no copy of
-            Xb = X[i:i + 4096] - st.mean_x    # X, and no cancellation for large means
-            Yb = (Y[i:i + 4096] - ybar) * w[i:i + 4096, None]
+        rows = chunk_rows(X.shape[1])
+        for i in range(0, X.shape[0], rows):  # centred block by block (in cache): no copy of
+            Xb = X[i:i + rows] - st.mean_x    # X, and no cancellation for large means
+            Yb = (Y[i:i + rows] - ybar) * w[i:i + rows, None]
             XtY += Xb.T @ Yb
-            YtY += np.einsum("ij,ij->j", Y[i:i + 4096] - ybar, Yb)
+            YtY += np.einsum("ij,ij->j", Y[i:i + rows] - ybar, Yb)
         if not (np.isfinite(XtY).all() and np.isfinite(YtY).all()):
             raise_nonfinite(X, Y)
         results = []
