@@ -25,6 +25,7 @@ cdef extern from *:
 from ._kernels cimport (gf_int, gf_residual_gradient_d, gf_residual_gradient_s,
                         gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_batch_gradient_d,
                         gf_batch_gradient_s, gf_batch_scratch_size)
+from ._kernels cimport gf_cpu_avx2
 
 # ---------------------------------------------------------------------------------------------
 # The contract with descent.py and steps.py, declared here once. Python sees the named enums as
@@ -842,3 +843,9 @@ cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
     intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
         if intercept else 0.0
     return bool(callback(k, coef, intercept_value, f))
+
+
+def _kernel_isa():
+    """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
+    FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
+    return "avx2-fma" if gf_cpu_avx2() else "portable"
