@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 
 import gradfit
+from descent_problems import make_problem
 from gradfit import _descent, steps
 from gradfit._state import DescentState
-
-from descent_problems import make_problem
 
 
 def sgd_result(**kwargs):

@@ -25,6 +25,7 @@ cdef extern from *:
 from ._kernels cimport (gf_int, gf_residual_gradient_d, gf_residual_gradient_s,
                         gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_batch_gradient_d,
                         gf_batch_gradient_s, gf_batch_scratch_size)
+from ._kernels cimport gf_cpu_avx2
 
 # ---------------------------------------------------------------------------------------------
 # The contract with descent.py and steps.py, declared here once. Python sees the named enums as
@@ -157,7 +158,6 @@ cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
     """P.gw = G w and, from the statistics, ||yc - Xc w||^2 = yty - 2 w.xty + w.G w (with_y)
     or ||Xc w||^2. Cancellation costs about eps * yty absolute: negligible next to the
     residual unless the fit is nearly exact."""
-    cdef gf_int j
     cdef double s
     gemv(c'N', <int> P.n, <int> P.n, 1.0, P.G, <int> P.n, w, 1, 0.0, P.gw, 1)
     P.elements += P.n * P.n
@@ -458,7 +458,7 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
     with nogil:
         if code == LIPSCHITZ and scal.lipschitz == 0.0:
             scal.lipschitz = lipschitz_estimate(P, d, <int> params[0], params[1],
-                                                   L.work, g)
+                                                L.work, g)
             scal.step_size = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
         if code == BACKTRACKING and scal.step_size == 0.0:
             scal.step_size = params[0]
@@ -569,7 +569,7 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
     with nogil:
         if scal.lipschitz == 0.0:
             scal.lipschitz = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
-                                                   L.work, g)
+                                                L.work, g)
         inv_l = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
         scal.step_size = inv_l
         if scal.have_previous == 0:
@@ -872,3 +872,9 @@ cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
     intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
         if intercept else 0.0
     return bool(callback(k, coef, intercept_value, f))
+
+
+def _kernel_isa():
+    """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
+    FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
+    return "avx2-fma" if gf_cpu_avx2() else "portable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,9 +13,15 @@ from . import _descent, steps as _steps
 from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
 from ._state import DescentState
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
-from .accumulator import float64_stats
+from ._stats import chunk_rows, float64_stats
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    normalised,
+    raise_nonfinite,
+)
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
@@ -302,7 +308,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     coef = point[:n].astype(X.dtype)
     intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
     state = DescentState(rule=strategy.code, point=p, shift=mu, exact_shift=not mini,
-                         vectors=vecs, scalars=dict(zip(STATE_SLOTS, scal.tolist())),
+                         vectors=vecs, scalars=dict(zip(STATE_SLOTS, scal.tolist(), strict=True)),
                          vector_names=strategy.state_vectors, average=avg,
                          rng=None if rng_state is None else rng_state.tolist())
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
@@ -318,8 +324,9 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     if weights is None or not weights.any():
         return a.mean(axis=0, dtype=np.float64)
     total = np.zeros(a.shape[1:])
-    for i in range(0, a.shape[0], 8192):
-        total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
+    rows = chunk_rows(a.shape[1] if a.ndim == 2 else 1)
+    for i in range(0, a.shape[0], rows):
+        total += weights[i:i + rows] @ a[i:i + rows].astype(np.float64, copy=False)
     return total / weights.sum()
 
 
@@ -365,7 +372,7 @@ def _seed(random_state) -> np.ndarray:
         raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
                          f"{type(random_state).__name__}.")
     gen = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+        np.random.default_rng(None if random_state is None else int(random_state))
     state = gen.integers(0, 2**64, size=4, dtype=np.uint64)
     if not state.any():  # xoshiro's one forbidden state
         state[0] = 1

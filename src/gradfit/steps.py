@@ -41,8 +41,8 @@ def _positive(obj, name: str) -> None:
 
 def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
     value = getattr(obj, name)
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
-        (0 <= value < 1 if closed_left else 0 < value < 1)
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = real and (0 <= value < 1 if closed_left else 0 < value < 1)
     if not ok:
         interval = "[0, 1)" if closed_left else "(0, 1)"
         raise ValueError(f"{type(obj).__name__}: {name} must be in {interval}, got {value!r}.")

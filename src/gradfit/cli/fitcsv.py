@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from ..accumulator import NormalAccumulator
+from ..accumulator import NormalAccumulator, stats_of
 from ..estimators import LinearRegression
 from ..steps import NAMES
 from ._common import UserError, positive_int
@@ -90,7 +90,7 @@ def _explain_bad_row(path: str, delimiter: str, names: list[str], first_line: in
             if len(fields) != len(names):
                 raise UserError(f"{path}:{lineno}: {len(fields)} fields, but the header has "
                                 f"{len(names)} (a ragged row)")
-            for name, field in zip(names, fields):
+            for name, field in zip(names, fields, strict=True):
                 try:
                     if "_" in field:  # float() reads 1_000; NumPy's reader does not
                         raise ValueError
@@ -189,7 +189,8 @@ def _fit_streaming(args, names, t, features):
         raise UserError(f"{args.data}: a header but no data rows")
     res = acc.solve(l2=args.l2, fit_intercept=not args.no_intercept)
     # R² from the statistics: 1 - rss / tss, with rss = 2m (f - l2/2 |w|^2)
-    st = acc._stats
+    st = stats_of(acc)
+    assert st is not None  # n_samples > 0
     c = np.asarray(res.coef, dtype=np.float64)
     rss = 2 * st.m * (res.objective - 0.5 * args.l2 * float(c @ c))
     r2 = _r2(rss, st.yty)
@@ -207,12 +208,12 @@ def _r2(rss: float, tss: float) -> float:
 def _report(args, features, coef, intercept, r2, solver, n_iter, seconds) -> None:
     width = max(12, max(len(f) for f in features) + 2)
     print(f"gradfit fit {args.data}: target {args.target!r}, {len(features)} features")
-    for name, value in zip(features, coef):
+    for name, value in zip(features, coef, strict=True):
         print(f"  {name:<{width}} {value: .10g}")
     print(f"  {'(intercept)':<{width}} {intercept: .10g}")
     print(f"R² {r2:.6f}   solver {solver}   iterations {n_iter}   {seconds:.3f} s")
     if args.json:
-        out = {"coef": {name: float(v) for name, v in zip(features, coef)},
+        out = {"coef": {name: float(v) for name, v in zip(features, coef, strict=True)},
                "intercept": float(intercept), "r2": float(r2),
                "solver": solver, "n_iter": int(n_iter), "seconds": float(seconds)}
         try:
