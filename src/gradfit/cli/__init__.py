@@ -13,7 +13,7 @@ from ..errors import DivergenceError, IllConditionedError
 from ._common import UserError
 
 EPILOG = """examples:
-  gradfit demo                          the lecture's strategies compared on a synthetic problem
+  gradfit demo                          every step-size strategy compared on a synthetic problem
   gradfit demo --plot convergence.png   ... and the convergence picture
   gradfit fit data.csv --target price   least squares on a CSV file with a header row
   gradfit bench --quick                 gradfit against NumPy code on this machine
