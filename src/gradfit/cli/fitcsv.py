@@ -268,6 +268,7 @@ class Fit:
 def run(args) -> int:
     table = CsvFile(args.data, args.delimiter)
     spec, drop = column_spec(args, table)
+    estimator_params(args, len(spec.features))  # option errors before reading the data
     size = os.path.getsize(args.data)
     stream = args.chunk_rows is not None or size > STREAM_BYTES
     t0 = time.perf_counter()
