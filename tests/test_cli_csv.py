@@ -56,6 +56,11 @@ def files(tmp_path_factory):
                                                 day=1)))
     macro.to_csv(d / "macro.csv", index=False)
     out["macro"] = (d / "macro.csv", macro)
+    # vega's cars: a text column, a date, a category and missing cells (the README's example)
+    from vega_datasets import data as vega
+    cars = pd.read_json(vega.cars.filepath)
+    cars.to_csv(d / "cars.csv", index=False)
+    out["cars"] = (d / "cars.csv", cars)
     diabetes = load_diabetes(as_frame=True).frame
     diabetes.to_csv(d / "diabetes.csv", index=False)
     out["diabetes"] = (d / "diabetes.csv", diabetes)
@@ -202,6 +207,24 @@ def test_macro_date_column_dropped_and_numeric_levels(files, engine):
                                     "quarter=4.0", "cpi"]
     assert_close(result["coef"], {k: coef[k] for k in result["coef"]})
     assert result["intercept"] == pytest.approx(b, rel=RTOL)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
+def test_cars_categorical_and_dropna_against_formula(files, engine, stream):
+    """The README's example: --categorical against C(Origin), --dropna against
+    missing="drop", together."""
+    path, data = files["cars"]
+    extra = ("--chunk-rows", 50) if stream else ()
+    result, _ = fit(path, "--target", "Miles_per_Gallon", "--drop", "Name,Year",
+                    "--categorical", "Origin", "--dropna", *extra)
+    ref = smf.ols("Miles_per_Gallon ~ Cylinders + Displacement + Horsepower + Weight_in_lbs"
+                  " + Acceleration + C(Origin)", data, missing="drop").fit()
+    coef, b = sm_coef(ref, c_name)
+    assert_close(result["coef"], coef)
+    assert list(result["coef"])[-2:] == ["Origin=Japan", "Origin=USA"]
+    assert result["intercept"] == pytest.approx(b, rel=RTOL)
+    assert result["r2"] == pytest.approx(ref.rsquared, rel=1e-10)
+    assert result["n_rows"] == int(ref.nobs) and result["n_dropped"] == len(data) - ref.nobs
 
 
 def test_diabetes_against_ols_and_columns_order(files, engine):
