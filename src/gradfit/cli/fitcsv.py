@@ -40,7 +40,7 @@ import warnings
 import numpy as np
 
 from .. import __version__
-from ..accumulator import NormalAccumulator
+from ..accumulator import NormalAccumulator, stats_of
 from ..errors import ConvergenceWarning, DivergenceError
 from ..normal import solve_normal
 from ..steps import NAMES
@@ -404,7 +404,8 @@ def _fit_streaming(args, table: CsvFile, spec: Spec) -> Fit:
         res = acc.solve(l2=args.l2, fit_intercept=fit_intercept)
     _warn(caught, res, None, {"l1": 0.0})
     # R² from the statistics: 1 - rss / tss, with rss = 2m (f - l2/2 |w|^2)
-    st = acc._stats
+    st = stats_of(acc)
+    assert st is not None  # n_samples > 0
     c = np.asarray(res.coef, dtype=np.float64)
     rss = 2 * st.m * (res.objective - 0.5 * args.l2 * float(c @ c))
     names = feature_names(spec, levels, fit_intercept)
