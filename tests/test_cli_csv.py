@@ -279,7 +279,8 @@ def test_save_then_predict_round_trip(files, tmp_path, engine):
     lines = out.splitlines()
     original = path.read_text().splitlines()
     assert lines[0] == original[0] + ",prediction"
-    assert all(line.startswith(orig + ",") for line, orig in zip(lines[1:], original[1:]))
+    assert all(line.startswith(orig + ",")
+               for line, orig in zip(lines[1:], original[1:], strict=True))
     pred = pd.read_csv(io.StringIO(out))["prediction"].to_numpy()
     fitted = ref.fittedvalues.to_numpy()
     assert np.linalg.norm(pred - fitted) <= RTOL * np.linalg.norm(fitted)
@@ -378,7 +379,7 @@ def test_quoted_fields_commas_doubled_quotes_and_line_breaks(tmp_path, engine):
                                     "group=plain"]
     X = np.column_stack([x1, x2, group == 'Smith, "Jr."', group == "plain"]).astype(float)
     ref = sm.OLS(y, sm.add_constant(X)).fit()
-    assert_close(result["coef"], dict(zip(result["coef"], ref.params[1:])))
+    assert_close(result["coef"], dict(zip(result["coef"], ref.params[1:], strict=True)))
     # a column name holding a comma works in the column options, taken whole
     result, _ = fit(path, "--target", "y", "--columns", "body mass, index", "--columns", "x2")
     assert list(result["coef"]) == ["body mass, index", "x2"]
@@ -395,15 +396,15 @@ def test_bom_crlf_and_semicolons(tmp_path, engine):
     rng = np.random.default_rng(2)
     x1, x2 = rng.standard_normal(20), rng.standard_normal(20)
     y = x1 + 2 * x2 + 0.5 + 0.1 * rng.standard_normal(20)
-    rows = "".join(f"{a!r};{b!r};{c!r}\r\n" for a, b, c in zip(x1.tolist(), x2.tolist(),
-                                                                  y.tolist()))
+    table = np.column_stack([x1, x2, y]).tolist()
+    rows = "".join(f"{a!r};{b!r};{c!r}\r\n" for a, b, c in table)
     path, (status, out, err) = _fit_text(tmp_path, '"first";"second";"y"\r\n' + rows,
                                          "--target", "y", "--delimiter", ";", bom=True)
     assert status == 0, err
     result = json.loads(out)
     assert list(result["coef"]) == ["first", "second"]
     ref = _ref(x1, x2, y)
-    assert_close(result["coef"], dict(zip(["first", "second"], ref.params[1:])))
+    assert_close(result["coef"], dict(zip(["first", "second"], ref.params[1:], strict=True)))
 
 
 # ---------------------------------------------------------------- iterative options

@@ -50,7 +50,7 @@ def _same_line(actual: str, expected: str) -> bool:
     a, e = actual.split(), expected.split()
     if len(a) != len(e):
         return False
-    for i, (x, y) in enumerate(zip(a, e)):
+    for i, (x, y) in enumerate(zip(a, e, strict=True)):
         if x == y or (i + 1 < len(e) and e[i + 1] == "s"):
             continue
         try:
@@ -94,5 +94,5 @@ def test_readme_command_line_session_runs_as_shown(tmp_path, monkeypatch):
         error = any(": error:" in line for line in expected)
         assert status == (2 if error else 0), (command, out, err)
         assert len(output) == len(expected), (command, output)
-        for got, want in zip(output, expected):
+        for got, want in zip(output, expected, strict=True):
             assert _same_line(got, want), (command, got, want)

@@ -177,7 +177,7 @@ class CsvFile:
         try:
             reader = pd.read_csv(
                 self.path, sep=self.delimiter, header=0, names=self.names,
-                dtype={c: object for c in text_cols}, na_values=sorted(MISSING),
+                dtype=dict.fromkeys(text_cols, object), na_values=sorted(MISSING),
                 keep_default_na=False, comment=None, quotechar='"', doublequote=True,
                 skip_blank_lines=True, encoding="utf-8-sig", chunksize=chunk_rows,
                 engine="c", index_col=False)
@@ -225,7 +225,7 @@ class CsvFile:
                 if len(fields) != len(self.names):
                     raise self._ragged(line, fields)
             out = {}
-            for name, j in zip(usecols, index):
+            for name, j in zip(usecols, index, strict=True):
                 out[name] = np.array([fields[j] for _, fields in block], dtype=object)
             yield start, out
             start += len(block)

@@ -45,8 +45,16 @@ from ..errors import ConvergenceWarning, DivergenceError
 from ..normal import solve_normal
 from ..steps import NAMES
 from ._common import FitFailed, UserError, positive_int
-from ._table import DEFAULT_CHUNK_ROWS, Chunk, CsvFile, Spec, checked_chunks, design, \
-    feature_names, sort_levels
+from ._table import (
+    DEFAULT_CHUNK_ROWS,
+    Chunk,
+    CsvFile,
+    Spec,
+    checked_chunks,
+    design,
+    feature_names,
+    sort_levels,
+)
 
 NAME = "fit"
 HELP = "fit a CSV file (header row; one column is the target)"
@@ -212,18 +220,18 @@ def estimator_params(args, n_features: int) -> dict:
         raise UserError("--random-state seeds SGD's shuffling (with --batch-size); full-batch "
                         "gradient descent draws no random numbers")
     step_name = args.step or ("fixed" if args.learning_rate is not None else None)
-    step = step_name
+    step: str | object | None = step_name
     if step_name is not None:
         cls = NAMES[step_name]
         if args.learning_rate is not None:
             if step_name not in RATED:
                 raise UserError(f"--learning-rate: --step {step_name} chooses its own step "
                                 f"size; the strategies with a rate are {', '.join(RATED)}")
-            step = cls(learning_rate=args.learning_rate)
+            step = cls(learning_rate=args.learning_rate)  # type: ignore[call-arg]
         if solver == "sgd" and not cls.mini_batch:
-            ok = ", ".join(n for n, c in NAMES.items() if c.mini_batch)
+            mini = ", ".join(n for n, c in NAMES.items() if c.mini_batch)
             raise UserError(f"--step {step_name} needs the gradient of every row at each "
-                            f"step; with --batch-size (SGD) use --step {ok}")
+                            f"step; with --batch-size (SGD) use --step {mini}")
         if args.l1 > 0 and not cls.proximal:
             ok = [n for n, c in NAMES.items() if c.proximal and (c.mini_batch or
                                                                  solver != "sgd")]
@@ -293,6 +301,7 @@ def _fit_in_memory(args, table: CsvFile, spec: Spec) -> Fit:
     levels = {n: sort_levels(set(merged.text[n])) for n in spec.categorical}
     fit_intercept = not args.no_intercept
     X = design(table, spec, merged, levels, fit_intercept)
+    assert spec.target is not None
     y = merged.numbers[spec.target]
     names = feature_names(spec, levels, fit_intercept)
     params = estimator_params(args, X.shape[1])
@@ -440,14 +449,14 @@ def _report(args, fit: Fit, seconds: float) -> None:
         dropped = f" ({fit.n_dropped} dropped: missing cells)" if fit.n_dropped else ""
         print(f"gradfit fit {args.data}: target {args.target!r}, {len(fit.features)} features, "
               f"{fit.n_rows} rows{dropped}")
-        for name, value in zip(fit.features, fit.coef):
+        for name, value in zip(fit.features, fit.coef, strict=True):
             print(f"  {name:<{width}} {value: .10g}")
         print(f"  {'(intercept)':<{width}} {fit.intercept: .10g}")
         print(f"R² {fit.r2:.6f}   solver {fit.solver}   "
               f"{'converged' if fit.converged else 'NOT converged'}   iterations {fit.n_iter}"
               f"   {seconds:.3f} s")
     if args.json:
-        out = {"coef": {name: float(v) for name, v in zip(fit.features, fit.coef)},
+        out = {"coef": {name: float(v) for name, v in zip(fit.features, fit.coef, strict=True)},
                "intercept": float(fit.intercept), "r2": float(fit.r2), "solver": fit.solver,
                "converged": fit.converged, "n_iter": fit.n_iter, "n_rows": fit.n_rows,
                "n_dropped": fit.n_dropped, "seconds": float(seconds)}
