@@ -12,6 +12,7 @@ from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, s
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
                         gf_default_threads, gf_shift_target_d, gf_shift_target_s)
+from ._kernels cimport gf_cpu_avx2
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
 # sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
@@ -411,3 +412,9 @@ def residual_sqnorm(const floating[:, :] X, const floating[::1] y, const floatin
         else:
             s = gf_residual_sqnorm_d(m, n, &X[0, 0], rs, cs, &y[0], NULL, &w[0], b, 0)
     return s
+
+
+def _kernel_isa():
+    """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
+    FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
+    return "avx2-fma" if gf_cpu_avx2() else "portable"
