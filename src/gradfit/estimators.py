@@ -14,6 +14,7 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
+from ._state import DescentState
 from ._stats import Stats, chunk_rows, gram_stats
 from ._validation import (
     as_float_matrix,
@@ -307,11 +308,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         prev = getattr(self, "result_", None)
         if not isinstance(prev, FitResult) or prev.coef.shape != (n_features,):
             return None
-        step_type = type(_steps.get(self._step_for(solver)))
+        step = _steps.get(self._step_for(solver))
         resumable = (prev.solver == ("sgd" if solver == "sgd" else "gradient_descent")
-                     and type(prev.step) is step_type
-                     and (prev.state["_vectors"].shape[1] == n_features + 1)
-                     == bool(self.fit_intercept))
+                     and type(prev.step) is type(step)
+                     and isinstance(prev.state, DescentState)
+                     and prev.state.can_resume(step, n_features, bool(self.fit_intercept)))
         return prev if resumable else prev.coef
 
     def _has_partial_fit(self):
