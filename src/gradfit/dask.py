@@ -181,7 +181,7 @@ def _chunk_payload(X, y, w):
             raise ValueError(f"a chunk of {name} has {v.shape[0]} rows where X's has {rows}: "
                              f"X and {name} must be chunked alike (filter both with the same "
                              f"mask).")
-    Y = y.reshape(rows, -1)
+    Y = y[:, None] if y.ndim == 1 else y
     try:
         accs = [NormalAccumulator().update(X, np.ascontiguousarray(Y[:, t]), w)
                 for t in range(Y.shape[1])]
@@ -285,7 +285,8 @@ def statistics(X, y, *, sample_weight=None, fan_in: int | None = None) -> Delaye
     """
     X, y, w = _prepare(X, y, sample_weight)
     root = _graph(X, y, w, fan_in)
-    return delayed(_to_accumulators, pure=True)(root, w is not None, y.ndim == 2)
+    return delayed(_to_accumulators, pure=True)(
+        root, w is not None, y.ndim == 2, dask_key_name=f"gradfit-statistics-{root.key[0]}")
 
 
 def _compute_accumulators(X, y, w, fan_in):
@@ -711,3 +712,75 @@ def predict(X, coef, intercept=0.0):
                          f"columns.")
     _float_dtype(np.empty(0, X.dtype), "X")
     return X.astype(np.float64) @ coef.T + intercept
+
+
+# --------------------------------------------------------------------------- the estimator
+
+def _estimator_fit(est, X, y, sample_weight):
+    """LinearRegression.fit on a Dask array X (called before any validation)."""
+    X, y, w = _prepare(X, y, sample_weight)
+    multi = y.ndim == 2
+    solver = est._resolve_solver(X.shape[1], multi)
+    if solver == "sgd":
+        raise ValueError("solver='sgd' (mini-batches) is not available for Dask arrays: use "
+                         "solver='cholesky' or 'gd' (full batch), or stream NumPy chunks "
+                         "through partial_fit.")
+    est._accumulator = None
+    if solver == "cholesky":
+        res, accs = _solve_normal(X, y, est.l2, est.fit_intercept, est.fallback, w, None)
+        if multi:
+            est._store_multi(res)
+        else:
+            est._store(res)
+            est._accumulator = accs[0]
+    else:
+        init = est._warm_init(solver, X.shape[1]) if est.warm_start else None
+        est._store(gradient_descent(X, y, step=_steps.get(est._step_for(solver)), l2=est.l2,
+                                    l1=est.l1, fit_intercept=est.fit_intercept,
+                                    max_iter=est.max_iter, tol=est.tol, init=init,
+                                    sample_weight=w))
+    est.n_features_in_ = int(X.shape[1])
+    if hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    return est
+
+
+def _estimator_partial_fit(est, X, y, sample_weight):
+    """LinearRegression.partial_fit on a Dask array chunk: exact statistics only."""
+    if est.solver != "cholesky":
+        raise ValueError(f"partial_fit on a Dask array needs solver='cholesky' (the chunk's "
+                         f"exact statistics are added); solver={est.solver!r} would run "
+                         f"mini-batch SGD, which gradfit.dask does not offer.")
+    X, y, w = _prepare(X, y, sample_weight)
+    if y.ndim != 1:
+        raise ValueError("partial_fit fits one target: y must be 1-D.")
+    n = int(X.shape[1])
+    if hasattr(est, "coef_") and getattr(est, "n_features_in_", n) != n:
+        raise ValueError(f"X has {n} features, but {type(est).__name__} is expecting "
+                         f"{est.n_features_in_} features as input.")
+    est._resolve_solver(n, False)
+    (acc,) = _compute_accumulators(X, y, w, None)
+    prev = getattr(est, "_accumulator", None)
+    if prev is not None and prev.n_features == n:
+        acc = prev.merge(acc)
+    est._accumulator = acc
+    est._store(acc.solve(l2=est.l2, fit_intercept=est.fit_intercept, fallback=est.fallback))
+    est.n_features_in_ = n
+    return est
+
+
+def _estimator_score(est, X, y, sample_weight):
+    """R² (averaged over targets) with the sums computed on the cluster."""
+    pred = est.predict(X)
+    X, y, w = _prepare(X, y, sample_weight)
+    y = y.astype(np.float64)
+    pred = pred.rechunk({0: y.chunks[0]}) if not _unknown(y.chunks[0]) else pred
+    wcol = (da.ones_like(y[:, 0] if y.ndim == 2 else y) if w is None else w.astype(np.float64))
+    if y.ndim == 2:
+        wcol = wcol[:, None]
+    total = wcol.sum(axis=0)
+    ybar = (wcol * y).sum(axis=0) / total
+    ss_res = (wcol * (y - pred) ** 2).sum(axis=0)
+    ss_tot = (wcol * (y - ybar) ** 2).sum(axis=0)
+    ss_res, ss_tot = dask.compute(ss_res, ss_tot)
+    return float(np.mean(1.0 - np.asarray(ss_res) / np.asarray(ss_tot)))
