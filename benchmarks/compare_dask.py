@@ -51,7 +51,7 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=":0")
     with cluster, distributed.Client(cluster) as client:
         rng = da.random.default_rng(0)
         means = np.random.default_rng(1).uniform(-1, 1, n)

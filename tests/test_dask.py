@@ -51,7 +51,7 @@ def client():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=":0")
     with cluster, distributed.Client(cluster) as c:
         yield c
 
