@@ -28,12 +28,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def spark():
+    import os
     from pyspark.sql import SparkSession
+    # the executors' Python must be this one (gradfit, pandas, pyarrow installed)
+    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     session = (SparkSession.builder.master("local[2]").appName("gradfit-recipe")
                .config("spark.ui.enabled", "false")
-               # the executors' Python must be this one (gradfit, pandas, pyarrow installed)
-               .config("spark.pyspark.python", sys.executable)
-               .config("spark.pyspark.driver.python", sys.executable)
                .config("spark.sql.execution.arrow.maxRecordsPerBatch", "700")
                .getOrCreate())
     yield session
