@@ -37,7 +37,7 @@ from dask.delayed import Delayed, delayed
 from gradfit import steps as _steps
 from gradfit._result import FitResult
 from gradfit._validation import _float_dtype, check_penalty, nonfinite_message
-from gradfit.accumulator import NormalAccumulator, merge_tree
+from gradfit.accumulator import NormalAccumulator, merge_tree, stats_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
 from gradfit.errors import ConvergenceWarning, DivergenceError
 
@@ -421,7 +421,7 @@ def _square_root(acc: NormalAccumulator, fit_intercept: bool):
     """(A, b) of n+1 rows with (A b)ᵀ(A b) / (n+1) = [G xty; xtyᵀ yty] / m: least squares
     on (A, b) without intercept has the objective of the accumulated data (centred when
     fitting an intercept), so gradfit's local solvers run on it unchanged."""
-    st = acc._stats
+    st = stats_of(acc)
     m, n = st.m, st.G.shape[0]
     G, xty, yty = st.G, st.xty, st.yty
     if not fit_intercept:  # raw products from the centred statistics
