@@ -27,7 +27,7 @@ from .errors import ConvergenceWarning, DivergenceError
 __all__ = ["gradient_descent"]
 
 # precompute="auto": the Gram matrix when X has at least this many rows per column and at most
-# this many columns. Measured (benchmarks/README.md, lasso): the statistics cost as much as
+# this many columns. Measured (benchmarks/RESULTS.md, lasso): the statistics cost as much as
 # 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
 # iteration and first iterations, and FISTA to the default tol ran 1.4x (n = 1000) to 4-7x
 # (n = 50, 100) faster with them at 10 to 5000 rows per column.
@@ -142,7 +142,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         passes than that, as FISTA and Lipschitz do (their power iteration alone takes up
         to 30). float32 data get float64 statistics (converted 4 MiB at a time).
         ``"auto"``: the statistics when X has at least 10 rows per column and at most 1000
-        columns (measured break-even: benchmarks/README.md), else passes over X, and always
+        columns (measured break-even: benchmarks/RESULTS.md), else passes over X, and always
         passes with ``batch_size``. Statistics are recomputed at every call, so short calls
         that resume one another (``init=result``) are better off without.
 
