@@ -1,6 +1,7 @@
 """The result type shared by every solver."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,8 @@ class FitResult:
         Gradient descent's state, used to resume (``init=result``): a frozen, validated
         record (``gradfit._state.DescentState``) that reads like a mapping of the scalar
         slots (``state["t"]``, ``state["lipschitz"]``, ...) and the strategy's vectors by
-        name (``state["first_moment"]``). None for the exact solvers.
+        name (``state["first_moment"]``). None for the exact solvers; solvers built on
+        other engines (gradfit.dask's map-reduce route) may leave a plain mapping.
 
     Examples
     --------
@@ -73,19 +75,19 @@ class FitResult:
     message: str = ""
     step: Any = None
     grad_norm: float = float("nan")
-    state: DescentState | None = None
+    state: DescentState | Mapping[str, Any] | None = None
 
     def __post_init__(self):
         coef = np.asarray(self.coef).view()  # a read-only view: the caller's array is untouched
         coef.flags.writeable = False
         object.__setattr__(self, "coef", coef)
-        if isinstance(self.state, dict):  # the plain dict of version 0.1.0
+        if _legacy_descent_state(self.state):  # the plain dict of version 0.1.0
             object.__setattr__(self, "state", DescentState.from_dict(self.state, self.step))
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.coef.flags.writeable = False  # pickling does not keep the flag
-        if isinstance(self.state, dict):  # pickled by version 0.1.0
+        if _legacy_descent_state(self.state):  # pickled by version 0.1.0
             self.__dict__["state"] = DescentState.from_dict(self.state, self.step)
 
     def predict(self, X) -> np.ndarray:
@@ -95,3 +97,8 @@ class FitResult:
             raise ValueError(f"X has {X.shape[1]} columns but the model was fitted with "
                              f"{self.coef.shape[0]}; pass data with the same columns.")
         return X @ self.coef.astype(X.dtype, copy=False) + self.intercept
+
+
+def _legacy_descent_state(state) -> bool:
+    """Whether state is gradient descent's dict of version 0.1.0 (it has the point)."""
+    return isinstance(state, dict) and "_point" in state

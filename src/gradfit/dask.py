@@ -36,6 +36,7 @@ from dask.delayed import Delayed, delayed
 
 from gradfit import steps as _steps
 from gradfit._result import FitResult
+from gradfit._state import DescentState
 from gradfit._validation import _float_dtype, check_penalty, nonfinite_message
 from gradfit.accumulator import NormalAccumulator, merge_tree, stats_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
@@ -444,6 +445,12 @@ def _square_root(acc: NormalAccumulator, fit_intercept: bool):
     return np.ascontiguousarray(R[:, :n]), np.ascontiguousarray(R[:, n]), st
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _StatisticsState(DescentState):
+    """The state of a fit on the square-root factor of the statistics: only such a fit
+    resumes it (its point belongs to the factor's problem)."""
+
+
 def _descend_on_statistics(acc, dtype, step, l2, l1, fit_intercept, max_iter, tol, init,
                            callback):
     fit_intercept = bool(fit_intercept)
@@ -457,14 +464,15 @@ def _descend_on_statistics(acc, dtype, step, l2, l1, fit_intercept, max_iter, to
         def callback(k, coef, _b, f):
             return user_callback(k, coef, intercept_of(coef), f)
     if isinstance(init, FitResult):
-        if init.state is not None and init.state.get("_dask_statistics"):
+        if isinstance(init.state, _StatisticsState):
             init = dataclasses.replace(init, intercept=0.0)  # the factor's own result
         else:
             init = init.coef  # another route or solver: start from its coefficients
     res = _local_gradient_descent(A, b, step=step, l2=l2, l1=l1, fit_intercept=False,
                                   max_iter=max_iter, tol=tol, init=init, callback=callback,
                                   precompute=False)
-    state = dict(res.state or {}, _dask_statistics=True)
+    state = _StatisticsState(**{f.name: getattr(res.state, f.name)
+                                for f in dataclasses.fields(res.state)})
     coef64 = np.asarray(res.coef, dtype=np.float64)
     return dataclasses.replace(res, coef=coef64.astype(dtype), intercept=intercept_of(coef64),
                                state=state)
