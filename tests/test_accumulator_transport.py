@@ -127,7 +127,7 @@ def test_merge_all_follows_the_tree(fan_in):
     for k in range(1, 21):
         bounds = np.linspace(0, 400, k + 1).astype(int)
         leaves = [gradfit.NormalAccumulator().update(X[a:b], y[a:b])
-                  for a, b in zip(bounds[:-1], bounds[1:])]
+                  for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         before = [leaf.to_dict() for leaf in leaves]
         merged = gradfit.NormalAccumulator.merge_all(leaves, fan_in=fan_in)
         level = list(leaves)                       # the same tree, by hand
@@ -141,7 +141,7 @@ def test_merge_all_follows_the_tree(fan_in):
             level = nxt
         same_stats(merged, level[0])
         assert merged is not leaves[0]
-        for leaf, d in zip(leaves, before):        # inputs untouched
+        for leaf, d in zip(leaves, before, strict=True):        # inputs untouched
             same_stats(leaf, gradfit.NormalAccumulator.from_dict(d))
         coef, b = lstsq_fit(X, y)
         np.testing.assert_allclose(merged.solve().coef, coef, rtol=1e-10)
@@ -190,6 +190,6 @@ def test_from_dict_rejects_bad_input():
         "zero rows": ({**good, "n_samples": 0.0}, "n_samples"),
         "not a dict": ({"a": 1}, "not a NormalAccumulator"),
     }
-    for name, (data, match) in cases.items():
+    for data, match in cases.values():
         with pytest.raises(ValueError, match=match):
             gradfit.NormalAccumulator.from_dict(data)

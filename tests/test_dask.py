@@ -203,7 +203,7 @@ def test_each_chunk_of_x_is_read_once():
     x_keys = {(X.name, i, 0) for i in range(10)}
     assert x_keys <= graph.keys()
     dependents = {k: [] for k in x_keys}
-    for key, task in graph.items():
+    for key in graph:
         deps = dask.core.get_dependencies(graph, key)
         for d in deps & x_keys:
             dependents[d].append(key)

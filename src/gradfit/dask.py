@@ -24,7 +24,7 @@ import dataclasses
 import math
 import numbers
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import dask
 import dask.array as da
@@ -422,6 +422,8 @@ def _square_root(acc: NormalAccumulator, fit_intercept: bool):
     on (A, b) without intercept has the objective of the accumulated data (centred when
     fitting an intercept), so gradfit's local solvers run on it unchanged."""
     st = stats_of(acc)
+    if st is None:
+        raise ValueError("no data: the statistics are empty.")
     m, n = st.m, st.G.shape[0]
     G, xty, yty = st.G, st.xty, st.yty
     if not fit_intercept:  # raw products from the centred statistics
@@ -514,7 +516,7 @@ def _tree_sum(parts, fan_in, token):
 def _sum_parts(*parts):
     total = list(parts[0])
     for p in parts[1:]:
-        total = [a + b for a, b in zip(total, p)]
+        total = [a + b for a, b in zip(total, p, strict=True)]
     return tuple(total)
 
 
