@@ -14,6 +14,7 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
+from ._state import DescentState
 from ._stats import Stats, chunk_rows, gram_stats
 from ._validation import (
     as_float_matrix,
@@ -116,13 +117,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
         ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (4000) and ``"gd"``
-        (Barzilai–Borwein) beyond. The threshold is this library's measured crossover
-        (``gradfit crossover``, README): an exact solve costs about m·n² flops at
-        ~43 GFLOP/s, a gradient step one pass over X at ~16 GB/s, and Barzilai–Borwein needs
-        ~140–190 steps to a relative error of 1e-6 at condition number 100, so the two meet
-        near n = 3900 (m = 4n, one thread: 6.4 s each at n = 4000). Worse conditioning
-        needs more steps and moves the crossover up, so the rule errs toward the exact
-        solver.
+        (Barzilai–Borwein) beyond: the measured crossover (see Notes).
     step : str or gradfit.steps.StepStrategy, optional
         The step-size strategy for "gd"/"sgd" (default "backtracking", FISTA with l1 > 0,
         Fixed(0.01) for "sgd"). Giving one with solver="cholesky" is an error.
@@ -146,7 +141,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         solver="gd" only: run gradient descent on the Gram statistics (one pass over X, then
         O(n²) per step) as :func:`gradfit.gradient_descent`'s ``precompute``. ``"auto"``
         uses them for tall data (at least 10 rows per column, at most 1000 columns), where a
-        fit to convergence measured 1.4-7x faster with them (benchmarks/README.md).
+        fit to convergence measured 1.4-7x faster with them (benchmarks/RESULTS.md).
         ``precompute=True`` with solver="sgd" is an error.
 
     Attributes
@@ -164,6 +159,15 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     rcond_ : float
         Reciprocal condition estimate when the exact solver ran (NaN otherwise).
     result_ : gradfit.FitResult (or a list of them, one per target)
+
+    Notes
+    -----
+    ``AUTO_MAX_FEATURES`` is where ``gradfit crossover`` (README) measured the two solvers
+    meeting: an exact solve costs about m·n² flops at ~43 GFLOP/s, a gradient step one pass
+    over X at ~16 GB/s, and Barzilai–Borwein needs ~140–190 steps to a relative error of 1e-6
+    at condition number 100, so the two meet near n = 3900 (m = 4n, one thread: 6.4 s each at
+    n = 4000). Worse conditioning needs more steps and moves the crossover up, so the rule
+    errs toward the exact solver.
 
     Examples
     --------
@@ -311,11 +315,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         prev = getattr(self, "result_", None)
         if not isinstance(prev, FitResult) or prev.coef.shape != (n_features,):
             return None
-        step_type = type(_steps.get(self._step_for(solver)))
+        step = _steps.get(self._step_for(solver))
         resumable = (prev.solver == ("sgd" if solver == "sgd" else "gradient_descent")
-                     and type(prev.step) is step_type
-                     and (prev.state["_vectors"].shape[1] == n_features + 1)
-                     == bool(self.fit_intercept))
+                     and type(prev.step) is type(step)
+                     and isinstance(prev.state, DescentState)
+                     and prev.state.can_resume(step, n_features, bool(self.fit_intercept)))
         return prev if resumable else prev.coef
 
     def _has_partial_fit(self):
