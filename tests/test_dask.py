@@ -405,3 +405,17 @@ def test_a_worker_killed_mid_fit_gives_the_same_answer(client):
     res = out["res"]
     np.testing.assert_array_equal(res.coef, expected.coef)
     assert res.intercept == expected.intercept and res.objective == expected.objective
+
+
+def test_docstring_examples():
+    """gradfit.dask's examples run as shown (on the synchronous scheduler: no cluster)."""
+    import doctest
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = [t for t in finder.find(gdask) if t.examples]
+    assert len(tests) >= 3
+    with dask.config.set(scheduler="sync"):
+        for test in tests:
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed"

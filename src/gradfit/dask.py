@@ -36,6 +36,7 @@ from dask.delayed import Delayed, delayed
 
 from gradfit import steps as _steps
 from gradfit._result import FitResult
+from gradfit._state import DescentState
 from gradfit._validation import _float_dtype, check_penalty, nonfinite_message
 from gradfit.accumulator import NormalAccumulator, merge_tree, stats_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
@@ -459,17 +460,19 @@ def _descend_on_statistics(acc, dtype, step, l2, l1, fit_intercept, max_iter, to
         def callback(k, coef, _b, f):
             return user_callback(k, coef, intercept_of(coef), f)
     if isinstance(init, FitResult):
-        if init.state is not None and init.state.get("_dask_statistics"):
-            init = dataclasses.replace(init, intercept=0.0)  # the factor's own result
+        state = init.state
+        if isinstance(state, DescentState) and not state.fit_intercept \
+                and state.n_features == A.shape[1]:
+            # a result of this route: its state is that of the factor's problem, which has
+            # no intercept (the intercept was added to the result afterwards)
+            init = dataclasses.replace(init, intercept=0.0)
         else:
             init = init.coef  # another route or solver: start from its coefficients
     res = _local_gradient_descent(A, b, step=step, l2=l2, l1=l1, fit_intercept=False,
                                   max_iter=max_iter, tol=tol, init=init, callback=callback,
                                   precompute=False)
-    state = dict(res.state or {}, _dask_statistics=True)
     coef64 = np.asarray(res.coef, dtype=np.float64)
-    return dataclasses.replace(res, coef=coef64.astype(dtype), intercept=intercept_of(coef64),
-                               state=state)
+    return dataclasses.replace(res, coef=coef64.astype(dtype), intercept=intercept_of(coef64))
 
 
 # The gradient route: per-chunk parts of the gradient, summed up the tree.
@@ -693,7 +696,7 @@ def _descend_by_map_reduce(X, y, w, step, l2, l1, fit_intercept, max_iter, tol, 
                      n_iter=k, converged=converged,
                      loss_history=np.array(history[:k + 1]), solver="gradient_descent",
                      objective=float(history[k]), message=message, step=strategy,
-                     grad_norm=gnorm, state={"lipschitz": L, "passes": mr.passes})
+                     grad_norm=gnorm)
 
 
 def _b(mr, coef, fit_intercept):
