@@ -8,11 +8,11 @@ import numpy as np
 from ._result import FitResult
 from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
 from ._validation import (
-    _float_dtype,
     as_float_matrix,
     as_sample_weight,
     as_target,
     check_penalty,
+    float_dtype_of,
     raise_nonfinite,
 )
 from .normal import solve_stats
@@ -99,7 +99,7 @@ class NormalAccumulator:
         row_offset = _check_offset(row_offset)
         arr = np.asarray(X)
         if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
-            dtype = _float_dtype(arr, "X")
+            dtype = float_dtype_of(arr.dtype, "X")
             as_target(y, 0, dtype, "y")
             as_sample_weight(sample_weight, 0, allow_all_zero=True)
             self._check_columns(arr.shape[1])

@@ -37,7 +37,7 @@ from dask.delayed import Delayed, delayed
 from gradfit import steps as _steps
 from gradfit._result import FitResult
 from gradfit._state import DescentState
-from gradfit._validation import _float_dtype, check_penalty, nonfinite_message
+from gradfit._validation import check_penalty, float_dtype_of, nonfinite_message
 from gradfit.accumulator import NormalAccumulator, merge_tree, stats_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
 from gradfit.errors import ConvergenceWarning, DivergenceError
@@ -86,7 +86,7 @@ def _prepare(X, y, sample_weight):
         raise ValueError(f"X is empty (shape {X.shape}); it needs at least one column.")
     if not any(math.isnan(c) for c in X.chunks[0]) and X.shape[0] == 0:
         raise ValueError(f"X is empty (shape {X.shape}); it needs at least one row.")
-    dtype = _float_dtype(np.empty(0, X.dtype), "X")
+    dtype = float_dtype_of(X.dtype, "X")
     if X.dtype != dtype:
         X = X.astype(dtype)
     if X.numblocks[1] > 1:
@@ -117,7 +117,7 @@ def _align(v, X, name):
     """v (a Dask or NumPy array of X's rows) as a Dask array with X's row chunks."""
     if not isinstance(v, da.Array):
         v = np.asarray(v)
-        _float_dtype(v, name)
+        float_dtype_of(v.dtype, name)
         if v.ndim == 0 and name == "sample_weight":
             v = np.full(X.shape[0], float(v)) if not _unknown(X.chunks[0]) else v
         if _unknown(X.chunks[0]):
@@ -128,7 +128,7 @@ def _align(v, X, name):
             raise ValueError(f"{name} has {v.shape[0] if v.ndim else 'no'} rows but X has "
                              f"{X.shape[0]}; they must match.")
         return da.from_array(v, chunks=(X.chunks[0],) + v.shape[1:])
-    _float_dtype(np.empty(0, v.dtype), name)
+    float_dtype_of(v.dtype, name)
     if v.ndim == 0 or v.ndim > 2:
         raise ValueError(f"{name} must be 1-D (one value per row of X), got {v.ndim} "
                          f"dimensions.")
@@ -715,7 +715,7 @@ def predict(X, coef, intercept=0.0):
         raise ValueError(f"X has {X.shape[1] if X.ndim == 2 else X.shape} columns but the "
                          f"model was fitted with {coef.shape[-1]}; pass data with the same "
                          f"columns.")
-    _float_dtype(np.empty(0, X.dtype), "X")
+    float_dtype_of(X.dtype, "X")
     return X.astype(np.float64) @ coef.T + intercept
 
 
