@@ -170,6 +170,15 @@ def test_2d_y(client):
     assert len(results) == 3
     for t, res in enumerate(results):
         assert_close(res, gradfit.solve_normal(Xn, Yn[:, t], l2=0.01))
+    w = np.random.default_rng(5).uniform(0.0, 2.0, 3000)
+    results = gdask.solve_normal(X, Yn, sample_weight=w, fit_intercept=False)
+    for t, res in enumerate(results):
+        assert_close(res, gradfit.solve_normal(Xn, Yn[:, t], sample_weight=w,
+                                               fit_intercept=False))
+    Yb = Yn.copy()
+    Yb[1234, 2] = np.nan
+    with pytest.raises(ValueError, match=r"y contains NaN .* \(1234, 2\)"):
+        gdask.solve_normal(X, Yb)
 
 
 def test_bit_identical_on_repeat_and_equal_to_the_merge_tree(client):

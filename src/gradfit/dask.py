@@ -37,8 +37,9 @@ from dask.delayed import Delayed, delayed
 from gradfit import steps as _steps
 from gradfit._result import FitResult
 from gradfit._state import DescentState
+from gradfit._stats import Stats, chunk_rows
 from gradfit._validation import check_penalty, float_dtype_of, nonfinite_message
-from gradfit.accumulator import NormalAccumulator, merge_tree, stats_of
+from gradfit.accumulator import NormalAccumulator, from_stats, merge_tree, stats_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
 from gradfit.errors import ConvergenceWarning, DivergenceError
 
@@ -184,14 +185,38 @@ def _chunk_payload(X, y, w):
                              f"mask).")
     Y = y[:, None] if y.ndim == 1 else y
     try:
-        accs = [NormalAccumulator().update(X, np.ascontiguousarray(Y[:, t]), w)
-                for t in range(Y.shape[1])]
+        accs = [NormalAccumulator().update(X, np.ascontiguousarray(Y[:, 0]), w)]
+        accs += [_other_target(accs[0], X, Y[:, t], w) for t in range(1, Y.shape[1])]
     except ValueError:
         bad = _first_bad(np.asarray(X), np.asarray(y), None if w is None else np.asarray(w))
         if bad is None:
             raise
         return {"rows": rows, "error": bad}
     return {"rows": rows, "stats": [acc.to_dict() for acc in accs]}
+
+
+def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
+    """The statistics of (X, y) from those of (X, first target): G and the means of X are
+    shared, so only Xcᵀ W yc and ycᵀ W yc are computed (centred block by block, in
+    float64), not another Gram pass."""
+    st = stats_of(first)
+    if st is None:  # rows that count for nothing
+        return NormalAccumulator().update(X, np.ascontiguousarray(y), w)
+    y64 = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(y64).all():
+        raise ValueError("y contains NaN or infinity")  # located by the caller
+    ybar = float((y64 if w is None else w * y64).sum() / st.m)
+    xty = np.zeros(X.shape[1])
+    yty = 0.0
+    rows = chunk_rows(X.shape[1])
+    for i in range(0, X.shape[0], rows):
+        Xb = X[i:i + rows].astype(np.float64) - st.mean_x
+        yc = y64[i:i + rows] - ybar
+        wy = yc if w is None else w[i:i + rows] * yc
+        xty += Xb.T @ wy
+        yty += float(yc @ wy)
+    stats = Stats(st.m, st.mean_x, ybar, st.G, xty, yty, True)
+    return from_stats(stats, X.dtype == np.float32)
 
 
 def _merge_payloads(*payloads):
