@@ -4,9 +4,9 @@ and the pickle-free serialisation (``to_dict``/``from_dict``).
 
 What is checked, and why:
 
-* Empty chunks (a boolean filter can empty a partition) and chunks of zero-weight rows add
-  nothing: the statistics stay bit-identical, and the fit equals NumPy's lstsq on the
-  remaining rows. Their column count and dtype are still checked.
+* Empty chunks (a boolean filter can empty a partition) add nothing: the statistics stay
+  bit-identical, and the fit equals NumPy's lstsq on the rows. Their column count and dtype
+  are still checked.
 * ``row_offset`` makes a NaN's and a negative weight's index the row in the whole data.
 * ``merge_all`` follows ``merge_tree``'s shape exactly (its result equals merges done by hand
   in that order, bit for bit), for every count up to 20 and fan-ins 2 to 5; the merged fit
@@ -69,22 +69,6 @@ def test_empty_chunks_add_nothing():
         acc.update(X[:0].astype(str), y[:0])
     with pytest.raises(ValueError, match="no data yet"):
         gradfit.NormalAccumulator().update(X[:0], y[:0]).solve()
-
-
-def test_zero_weight_chunks_add_nothing():
-    X, y = problem()
-    w = np.ones(300)
-    w[100:150] = 0.0
-    acc = gradfit.NormalAccumulator()
-    for a, b in ((0, 100), (100, 150), (150, 300)):
-        acc.update(X[a:b], y[a:b], sample_weight=w[a:b])
-    coef, b = lstsq_fit(np.delete(X, slice(100, 150), 0), np.delete(y, slice(100, 150)))
-    np.testing.assert_allclose(acc.solve().coef, coef, rtol=1e-10)
-    assert acc.n_samples == 250
-    Xn = X[100:150].copy()
-    Xn[3, 1] = np.nan
-    with pytest.raises(ValueError, match=r"index \(103, 1\)"):
-        acc.update(Xn, y[100:150], sample_weight=w[100:150], row_offset=100)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -141,6 +141,10 @@ def test_weights(client):
     np.testing.assert_array_equal(res.coef, res2.coef)
     with pytest.raises(ValueError, match="zero for every row"):
         gdask.solve_normal(X, yn, sample_weight=np.zeros(3000))
+    Xb = Xn.copy()
+    Xb[777, 1] = np.nan                              # in the chunk of zero weights
+    with pytest.raises(ValueError, match=r"\(777, 1\)"):
+        gdask.solve_normal(da.from_array(Xb, chunks=(500, 6)), yn, sample_weight=w)
 
 
 def test_float32(client):

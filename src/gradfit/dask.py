@@ -184,6 +184,13 @@ def _chunk_payload(X, y, w):
                              f"X and {name} must be chunked alike (filter both with the same "
                              f"mask).")
     Y = y[:, None] if y.ndim == 1 else y
+    if w is not None and rows and not np.any(w):
+        # rows that count for nothing (a NormalAccumulator refuses a chunk of them alone),
+        # but a NaN there is still an error, as in solve_normal
+        bad = _first_bad(np.asarray(X), np.asarray(y), np.asarray(w))
+        if bad is not None:
+            return {"rows": rows, "error": bad}
+        X, Y, w = X[:0], Y[:0], None
     try:
         accs = [NormalAccumulator().update(X, np.ascontiguousarray(Y[:, 0]), w)]
         accs += [_other_target(accs[0], X, Y[:, t], w) for t in range(1, Y.shape[1])]
