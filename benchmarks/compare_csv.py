@@ -10,7 +10,10 @@ alike):
 * ``gradfit (pandas)``: the command line's reader, as ``gradfit fit`` runs it on the file
   (chunks of 100000 rows from pandas' C parser, every cell checked, the feature matrix
   built), pandas installed;
-* ``gradfit (csv module)``: the same without pandas (Python's ``csv`` module);
+* ``gradfit (no pandas)``: the same without pandas: the whole file by NumPy's C reader
+  (a file of numbers only, not streamed);
+* ``gradfit (csv module)``: without pandas, streamed (``--chunk-rows``): Python's ``csv``
+  module;
 * ``gradfit fit``: the whole command in this process (read, check, solve, report);
 * ``pandas.read_csv``: ``pd.read_csv(path).to_numpy()``, the reference;
 * ``np.loadtxt``: the reader ``gradfit fit`` used before (NumPy's C reader, no quoting).
@@ -47,12 +50,12 @@ def write_file(path: Path, rows: int, cols: int) -> None:
             np.savetxt(f, block, delimiter=",", fmt="%.17g")
 
 
-def gradfit_reader(path: Path) -> np.ndarray:
+def gradfit_reader(path: Path, whole: bool = True) -> np.ndarray:
     """What ``gradfit fit`` does before solving: chunks, checks, the feature matrix and the
     target (returned side by side, to compare with the other readers)."""
     table = CsvFile(str(path))
     spec = Spec(table.names[-1], table.names[:-1], set(), False)
-    chunks = list(checked_chunks(table, spec))
+    chunks = list(checked_chunks(table, spec, whole=whole))
     merged = _table.Chunk(np.concatenate([c.rows for c in chunks]), 0,
                           {n: np.concatenate([c.numbers[n] for c in chunks])
                            for n in chunks[0].numbers})
@@ -60,13 +63,21 @@ def gradfit_reader(path: Path) -> np.ndarray:
     return np.column_stack([X, merged.numbers[spec.target]])
 
 
-def gradfit_reader_csv_module(path: Path) -> np.ndarray:
+def _without_pandas(path: Path, whole: bool) -> np.ndarray:
     saved = _table._use_pandas
     _table._use_pandas = lambda: False
     try:
-        return gradfit_reader(path)
+        return gradfit_reader(path, whole)
     finally:
         _table._use_pandas = saved
+
+
+def gradfit_reader_numpy(path: Path) -> np.ndarray:
+    return _without_pandas(path, whole=True)
+
+
+def gradfit_reader_csv_module(path: Path) -> np.ndarray:
+    return _without_pandas(path, whole=False)
 
 
 def gradfit_fit(path: Path) -> None:
@@ -85,6 +96,7 @@ def numpy_loadtxt(path: Path) -> np.ndarray:
 
 CANDIDATES = {
     "gradfit (pandas)": gradfit_reader,
+    "gradfit (no pandas)": gradfit_reader_numpy,
     "gradfit (csv module)": gradfit_reader_csv_module,
     "gradfit fit": gradfit_fit,
     "pandas.read_csv": pandas_read,
