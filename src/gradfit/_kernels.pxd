@@ -42,3 +42,11 @@ cdef extern from "gf_gram.h" nogil:
                        double *C, gf_int ldc, double *xty)
     int gf_gram_rows_s(gf_int b, gf_int n, const float *A, gf_int lda, const float *y,
                        float *C, gf_int ldc, float *xty)
+
+
+cdef extern from "gf_refine.h" nogil:
+    gf_int gf_refine_scratch_size(gf_int n)
+    void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
+                          const double *y, const double *wt, const double *w, double offset,
+                          double *g_hi, double *g_lo, double *sums, double *scratch,
+                          int portable)

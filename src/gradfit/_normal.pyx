@@ -12,7 +12,9 @@ from cython.parallel cimport prange
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
-                        gf_default_threads, gf_shift_target_d, gf_shift_target_s)
+                        gf_default_threads, gf_shift_target_d, gf_shift_target_s,
+                        gf_refine_scratch_size, gf_refine_pass_d)
+from cpython.exc cimport PyErr_CheckSignals
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
 # sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
@@ -331,45 +333,103 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     """Solve (G + m*l2*I) w = xty by Cholesky on the matrix scaled to unit diagonal (the
     same as scaling the columns of X), in float32 when ``single``, without NumPy temporaries.
     When m*l2 overflows, the system divided by m*l2 is solved instead. Returns
-    ``(info, rcond, w)``: info > 0 when the matrix is not positive definite (w is then NaN),
-    rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition number."""
-    cdef Py_ssize_t n = G.shape[0], i, j
+    ``(info, rcond, w, factor, d)``: info > 0 when the matrix is not positive definite (w is
+    then NaN), rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition
+    number; in float64, ``factor`` (n x n, its C lower triangle LAPACK's upper Cholesky
+    factor U of D^-1 (G + m*l2*I) D^-1 / s, s = m*l2 when it overflows and 1 otherwise) and
+    the scaling ``d`` serve :func:`solve_factored`; both are None in float32."""
+    cdef Py_ssize_t n = G.shape[0], i
     cdef bint big = not isfinite(m * l2)
     cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
     w_arr = np.empty(n)
+    d_arr = np.empty(n)
+    buf_arr = None if single else np.empty(n * n + 4 * n)
     cdef double[::1] w = w_arr
-    cdef double *d = <double *> malloc(n * sizeof(double))
+    cdef double[::1] d = d_arr
+    cdef double[::1] bufd
     cdef float *Af = NULL
     cdef double *Ad = NULL
     cdef int info = 0
     cdef double rcond = 0.0
     if single:
         Af = <float *> malloc((n * n + 4 * n) * sizeof(float))
+        if Af == NULL:
+            raise MemoryError()
     else:
-        Ad = <double *> malloc((n * n + 4 * n) * sizeof(double))
-    if d == NULL or (Af == NULL and Ad == NULL):
-        free(d)
-        free(Af)
-        free(Ad)
-        raise MemoryError()
+        bufd = buf_arr
+        Ad = &bufd[0]
     with nogil:
         for i in range(n):
             d[i] = sqrt(G[i, i] * scale + shift)
             if d[i] == 0.0:
                 d[i] = 1.0  # a zero column: the matrix stays singular and potrf says so
         if single:
-            info = _factor_solve(Af, G, xty, d, scale, shift, &rcond)
+            info = _factor_solve(Af, G, xty, &d[0], scale, shift, &rcond)
         else:
-            info = _factor_solve(Ad, G, xty, d, scale, shift, &rcond)
+            info = _factor_solve(Ad, G, xty, &d[0], scale, shift, &rcond)
         for i in range(n):
             if info == 0:
                 w[i] = (Af[n * n + i] if single else Ad[n * n + i]) / d[i]
             else:
                 w[i] = NAN
-    free(d)
     free(Af)
-    free(Ad)
-    return info, rcond, w_arr
+    if info < 0:
+        raise MemoryError()
+    if single:
+        return info, rcond, w_arr, None, None
+    return info, rcond, w_arr, buf_arr[:n * n].reshape(n, n), d_arr
+
+
+def solve_factored(const double[:, ::1] U, const double[::1] d, const double[::1] rhs,
+                   double scale):
+    """x with (G + m*l2*I) x = rhs, from ``solve_spd``'s factor and scaling (scale: 1, or
+    1 / (m*l2) when that overflowed)."""
+    cdef Py_ssize_t n = U.shape[0], i
+    x_arr = np.empty(n)
+    cdef double[::1] x = x_arr
+    with nogil:
+        for i in range(n):
+            x[i] = rhs[i] * scale / d[i]
+        potrs(c'U', <int> n, 1, <double *> &U[0, 0], <int> n, &x[0], <int> n)
+        for i in range(n):
+            x[i] /= d[i]
+    return x_arr
+
+
+# Rows of the refinement pass between two checks for Ctrl-C: about 2^20 elements (a few
+# milliseconds), so that an interrupt is seen within a small fraction of a second.
+cdef Py_ssize_t _SIGNAL_CHECK_ELEMENTS = 1 << 20
+
+
+def refine_pass(const double[:, :] X, const double[::1] y, const double[::1] weights,
+                const double[::1] w, double offset, bint portable=False):
+    """The residual r = y - X w - offset and its products, in double-double (gf_refine.h):
+    returns ``(g, s, rss)`` with g = X^T W r (n pairs as an (2, n) array: hi, lo), s = 1^T W r
+    (a pair) and rss = r^T W r; W the row weights (all ones when ``weights`` is None). One pass
+    over X, checking for Ctrl-C between row blocks."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], i0, b
+    cdef Py_ssize_t rs = X.strides[0] // sizeof(double), cs = X.strides[1] // sizeof(double)
+    cdef Py_ssize_t rows = _SIGNAL_CHECK_ELEMENTS // n
+    if rows < 64:
+        rows = 64
+    g_arr = np.zeros((2, n))
+    sums_arr = np.zeros(3)
+    scratch_arr = np.empty(gf_refine_scratch_size(n))
+    cdef double[:, ::1] g = g_arr
+    cdef double[::1] sums = sums_arr
+    cdef double[::1] scratch = scratch_arr
+    cdef const double *wt = &weights[0] if weights is not None else NULL
+    i0 = 0
+    while i0 < m:
+        b = rows if i0 + rows <= m else m - i0
+        with nogil:
+            gf_refine_pass_d(b, n, &X[i0, 0], rs, cs, &y[i0], wt + i0 if wt != NULL else NULL,
+                             &w[0], offset, &g[0, 0], &g[1, 0], &sums[0], &scratch[0],
+                             portable)
+        i0 += b
+        if i0 < m:
+            PyErr_CheckSignals()  # raises KeyboardInterrupt after Ctrl-C
+    return g_arr, (sums_arr[0], sums_arr[1]), sums_arr[2]
 
 
 cdef int _factor_solve(floating *buf, const double[:, ::1] G, const double[::1] xty,
