@@ -30,13 +30,22 @@ class FitResult:
     loss_history : ndarray of float64
         f after each iteration, starting with f at the initial point; empty for the exact solver.
     solver : str
-        What actually ran: ``"cholesky"``, ``"lstsq"`` (the SVD fallback), ``"eigh"`` (the
+        What actually ran: ``"cholesky"``, ``"qr"`` (the exact solver's fallback), ``"eigh"`` (the
         fallback of accumulated statistics, whose rows are gone), ``"gradient_descent"`` or
         ``"sgd"``.
     rcond : float
         LAPACK's estimate of the reciprocal condition number of the column-scaled matrix
         X^T X + m*l2*I that was factored (0.0 if it was not positive definite; NaN for
         gradient descent).
+    refinement_steps : int
+        Steps of iterative refinement the exact solver applied (0: none ran). It runs when
+        ``rcond`` says Cholesky may have lost digits (see :func:`gradfit.solve_normal`).
+    forward_error : float
+        The exact solver's estimate of the relative error of ``coef`` (max-norm): after
+        refinement, the relative size of the last correction applied (the error of the point
+        it corrected, so an upper estimate); without it, the first-order bound eps / rcond of
+        a Cholesky solve (eps * cond(R) for the QR fallback). NaN where no estimate exists
+        (gradient descent, rank-deficient fallbacks).
     objective : float
         f at the returned coefficients.
     message : str
@@ -70,6 +79,8 @@ class FitResult:
     step: Any = None
     grad_norm: float = float("nan")
     state: dict | None = None
+    refinement_steps: int = 0
+    forward_error: float = float("nan")
 
     def __post_init__(self):
         coef = np.asarray(self.coef).view()  # a read-only view: the caller's array is untouched

@@ -103,8 +103,8 @@ class LinearRegression(*_Bases):
     Parameters
     ----------
     solver : {"auto", "cholesky", "gd", "sgd"}, default "auto"
-        ``"cholesky"``: :func:`gradfit.solve_normal` (falls back to SVD on ill-conditioned
-        data; ``solver_`` then says ``"lstsq"``). ``"gd"``: full-batch
+        ``"cholesky"``: :func:`gradfit.solve_normal` (falls back to a Householder QR on
+        ill-conditioned data; ``solver_`` then says ``"qr"``). ``"gd"``: full-batch
         :func:`gradfit.gradient_descent`. ``"sgd"``: mini-batch gradient descent
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
@@ -134,7 +134,7 @@ class LinearRegression(*_Bases):
     warm_start : bool, default False
         Continue a previous gradient-descent fit (its point and optimiser state) on ``fit``.
     fallback : bool, default True
-        Allow the exact solver's SVD fallback (else IllConditionedError).
+        Allow the exact solver's QR fallback (else IllConditionedError).
     precompute : bool or "auto", default "auto"
         solver="gd" only: run gradient descent on the Gram statistics (one pass over X, then
         O(n²) per step) as :func:`gradfit.gradient_descent`'s ``precompute``. ``"auto"``
@@ -150,7 +150,7 @@ class LinearRegression(*_Bases):
     n_features_in_ : int
     feature_names_in_ : ndarray of str (when X has column names)
     solver_ : str
-        What actually ran: "cholesky", "lstsq" (SVD fallback), "eigh" (the fallback of
+        What actually ran: "cholesky", "qr" (the QR fallback), "eigh" (the fallback of
         partial_fit's accumulated statistics, whose rows are gone), "gradient_descent" or
         "sgd".
     loss_history_ : ndarray
