@@ -53,19 +53,25 @@ class NormalAccumulator:
     def __init__(self) -> None:
         self._stats: Stats | None = None
         self._all_float32 = True
+        # The statistics are sums over weights divided by this (the largest weight seen), so
+        # that weights of 1e300 or 1e-320 neither overflow nor lose digits to underflow.
+        self._weight_scale = 1.0
 
     @classmethod
-    def _from_stats(cls, stats: Stats, float32: bool) -> NormalAccumulator:
-        """An accumulator holding statistics gathered elsewhere (centred)."""
+    def _from_stats(cls, stats: Stats, float32: bool,
+                    weight_scale: float = 1.0) -> NormalAccumulator:
+        """An accumulator holding statistics gathered elsewhere (centred), with weights
+        divided by ``weight_scale``."""
         acc = cls()
         acc._stats = stats
         acc._all_float32 = float32
+        acc._weight_scale = float(weight_scale)
         return acc
 
     @property
     def n_samples(self) -> float:
         """Rows seen so far (the sum of their weights, when weighted)."""
-        return 0.0 if self._stats is None else float(self._stats.m)
+        return 0.0 if self._stats is None else float(self._stats.m) * self._weight_scale
 
     @property
     def n_features(self) -> int | None:
@@ -83,10 +89,13 @@ class NormalAccumulator:
         if self._stats is not None and X.shape[1] != self.n_features:
             raise ValueError(f"this chunk has {X.shape[1]} columns but earlier chunks had "
                              f"{self.n_features}; every chunk must have the same columns.")
+        scale = 1.0 if sw is None else float(sw.max())
+        chunk = float64_stats(X, y, True, None if sw is None else sw / scale)
         self._all_float32 &= X.dtype == np.float32
         # float64 sums whatever the data: float32 sums would cap every later solve at
         # float32's accuracy
-        self._stats = _chan_merge(self._stats, float64_stats(X, y, True, sw))
+        self._stats, self._weight_scale = _merge_scaled(self._stats, self._weight_scale,
+                                                        chunk, scale)
         return self
 
     def merge(self, other: NormalAccumulator) -> NormalAccumulator:
@@ -98,7 +107,8 @@ class NormalAccumulator:
             raise ValueError(f"cannot merge statistics of {self.n_features} and "
                              f"{other.n_features} columns.")
         out = NormalAccumulator()
-        out._stats = _chan_merge(self._stats, other._stats)
+        out._stats, out._weight_scale = _merge_scaled(self._stats, self._weight_scale,
+                                                      other._stats, other._weight_scale)
         out._all_float32 = self._all_float32 and other._all_float32
         return out
 
@@ -143,6 +153,25 @@ def float64_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> S
         m, mean_x, mean_y, G, xty, yty = chunk
         st = _chan_merge(st, Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre))
     return st
+
+
+def _scaled(st: Stats, f: float) -> Stats:
+    """The statistics with every weight multiplied by f (the means do not change)."""
+    return st._replace(m=st.m * f, G=st.G * f, xty=st.xty * f, yty=st.yty * f)
+
+
+def _merge_scaled(a: Stats | None, sa: float, b: Stats | None,
+                  sb: float) -> tuple[Stats | None, float]:
+    """Chan's merge of statistics whose weights are divided by sa and sb: the result's are
+    divided by the larger, so its weights stay at most 1."""
+    if a is None or b is None:
+        return (b, sb) if a is None else (a, sa)
+    s = max(sa, sb)
+    if sa != s:
+        a = _scaled(a, sa / s)
+    if sb != s:
+        b = _scaled(b, sb / s)
+    return _chan_merge(a, b), s
 
 
 def _raw(st: Stats) -> Stats:

@@ -15,7 +15,7 @@ import numpy as np
 from . import steps as _steps
 from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          raise_nonfinite)
+                          normalised, raise_nonfinite)
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
 from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_with_stats
@@ -288,12 +288,16 @@ class LinearRegression(*_Bases):
         """solve_normal, keeping its statistics so that partial_fit can add to them."""
         l2 = check_penalty(self.l2, "l2")
         fit_intercept = bool(self.fit_intercept)
+        # the weights divided by their largest, as solve_normal does: the fit is unchanged
+        # and weights of 1e300 or 1e-320 neither overflow nor underflow
+        scale = 1.0 if sw is None else float(sw.max())
+        sw = normalised(sw)
         res, st = solve_with_stats(X, y, sw, l2, fit_intercept, self.fallback)
         if res is None:  # float32 not accurate enough (see solve_normal)
             res, st = solve_with_stats(X.astype(np.float64), y.astype(np.float64), sw, l2,
                                        fit_intercept, self.fallback, note=_FLOAT32_NOTE)
             res = as_float32(res)
-        self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32)
+        self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32, scale)
         return res
 
     def _warm_init(self, solver: str, n_features: int):
@@ -375,6 +379,7 @@ class LinearRegression(*_Bases):
             raise ValueError("y has no target columns.")
         fit_intercept = bool(self.fit_intercept)
         l2 = check_penalty(self.l2, "l2")
+        sw = normalised(sw)
         st = gram_stats(X, np.ascontiguousarray(Y[:, 0]), fit_intercept, sw)
         w = np.ones(X.shape[0]) if sw is None else sw
         ybar = (w @ Y) / w.sum() if fit_intercept else np.zeros(k)
