@@ -41,11 +41,12 @@ class FitResult:
         Steps of iterative refinement the exact solver applied (0: none ran). It runs when
         ``rcond`` says Cholesky may have lost digits (see :func:`gradfit.solve_normal`).
     forward_error : float
-        The exact solver's estimate of the relative error of ``coef`` (max-norm): after
-        refinement, the relative size of the last correction applied (the error of the point
-        it corrected, so an upper estimate); without it, the first-order bound eps / rcond of
-        a Cholesky solve (eps * cond(R) for the QR fallback). NaN where no estimate exists
-        (gradient descent, rank-deficient fallbacks).
+        The exact solver's estimate of the relative error of ``coef`` (max-norm), at least
+        eps: after refinement, the relative size of the last correction applied times the
+        ratio of successive corrections (observed, or predicted as n * eps / rcond after a
+        single step); without refinement, the first-order bound eps / rcond of a Cholesky
+        solve (eps * cond(R) for the QR fallback). NaN where no estimate exists (gradient
+        descent, rank-deficient fallbacks).
     objective : float
         f at the returned coefficients.
     message : str

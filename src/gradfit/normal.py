@@ -28,7 +28,14 @@ __all__ = ["solve_normal"]
 # float64 factorisation of it would not help).
 RCOND_MIN_FLOAT64 = 1e-10
 RCOND_MIN_FLOAT32 = 1e-3
-RCOND_REFINE = 1e-1
+RCOND_REFINE = 5e-3
+# Refinement also runs when the fit explains less than half of y's variation (X^T y is then
+# formed with cancellation: its rounding, ~eps ||X|| ||y||, dominates the error) and when the
+# intercept b = mean(y) - mean(X) w cancels more than INTERCEPT_AMPLIFICATION_MAX-fold (its
+# rounding is then that many times eps relative to b); each loses digits that a QR of
+# [X, 1] keeps, whatever rcond says.
+MIN_EXPLAINED_FRACTION = 0.5
+INTERCEPT_AMPLIFICATION_MAX = 20.0
 RCOND_MIN_REFINED = 1e-12
 MAX_REFINEMENT_STEPS = 3
 _EPS = float(np.finfo(np.float64).eps)
@@ -198,11 +205,13 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     stats = (G, xty, yty, mean_x, mean_y, m, l2, fit_intercept)
     refinable = rows is not None and rows.X.dtype == np.float64
     if refinable and info == 0 and rcond >= RCOND_MIN_REFINED:
-        if rcond >= RCOND_REFINE:
+        if not _digits_at_risk(coef, rcond, G, xty, yty, mean_x, mean_y, m, l2,
+                               fit_intercept):
             return _result(coef, *stats, "cholesky", rcond, note,
                            forward_error=_EPS / rcond)
         scale = 1.0 / m / l2 if not np.isfinite(m * l2) else 1.0
-        ref = rows.refine(coef, lambda rhs: _normal.solve_factored(factor, d, rhs, scale))
+        ref = rows.refine(coef, lambda rhs: _normal.solve_factored(factor, d, rhs, scale),
+                          contraction=min(0.5, n * _EPS / rcond))
         if ref is not None:
             coef, intercept, steps, err, objective = ref
             return _result(coef, *stats, "cholesky", rcond, note, objective,
@@ -246,6 +255,23 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
                    intercept=intercept, steps=steps, forward_error=err)
 
 
+def _digits_at_risk(coef, rcond, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept) -> bool:
+    """Whether the Cholesky solution may have lost digits that refinement would recover:
+    O(n) tests on the statistics (see RCOND_REFINE and the constants below it)."""
+    if rcond < RCOND_REFINE:
+        return True
+    c = np.asarray(coef, dtype=np.float64)
+    rss = float(yty - c @ xty) - m * l2 * float(c @ c)
+    if yty > 0 and rss > (1.0 - MIN_EXPLAINED_FRACTION) * yty:
+        return True
+    if fit_intercept:
+        terms = abs(mean_y) + float(np.abs(mean_x) @ np.abs(c))
+        b = abs(mean_y - float(mean_x @ c))
+        if terms > INTERCEPT_AMPLIFICATION_MAX * b:
+            return True
+    return False
+
+
 class _Rows:
     """The float64 rows behind a set of statistics: refinement of a candidate solution and
     the QR fallback, both against the data themselves."""
@@ -254,14 +280,15 @@ class _Rows:
         self.X, self.y, self.sw, self.st = X, y, sw, st
         self.l2, self.fit_intercept = l2, fit_intercept
 
-    def refine(self, coef, solve, max_steps=MAX_REFINEMENT_STEPS):
+    def refine(self, coef, solve, contraction=0.5, max_steps=MAX_REFINEMENT_STEPS):
         """Corrected semi-normal equations: r = y - X w - b in double-double from X itself,
         then (G + m l2 I) dw = Xc^T W r - m l2 w by the given factorisation (``solve``), and
         db from 1^T W r; repeated while the correction shrinks, at most ``max_steps`` times.
         Returns (w, b, steps, forward-error estimate, objective), or None when the
         corrections do not contract (the factorisation is too inaccurate for this problem).
-        The estimate is the relative size (max-norm) of the last correction applied: the
-        error of the point it corrected, an upper estimate of the returned point's."""
+        The estimate is the relative size (max-norm) of the last correction applied (the
+        error of the point it corrected) times the contraction: the error left after it,
+        at least eps."""
         st, l2, m = self.st, self.l2, self.st.m
         w = np.array(coef, dtype=np.float64)
         b = float(st.mean_y - st.mean_x @ w) if self.fit_intercept else 0.0
@@ -286,8 +313,10 @@ class _Rows:
             w += dw
             b += db
             steps += 1
-            err = max(rel, _EPS)
-            if rel <= 4 * _EPS:
+            if steps > 1:
+                contraction = max(contraction, rel / prev)
+            err = max(rel * contraction, _EPS)
+            if rel <= 4 * _EPS or rel * contraction <= _EPS:
                 break
             prev = rel
         # rss was measured before the last correction; a correction that small changes it by
