@@ -79,6 +79,7 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         nthreads = <int> nblocks
     cdef Py_ssize_t i, j, t, lo, hi
     cdef int failed = 0
+    cdef int stop = 0  # set on Ctrl-C by the thread that polls for it
 
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
@@ -160,7 +161,7 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                 pass  # the MemoryError is raised once the GIL is back
             elif nthreads == 1:
                 failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy,
-                                     &G[0, 0], &xty[0], &colsum[0], sums)
+                                     &G[0, 0], &xty[0], &colsum[0], sums, True, &stop)
             else:
                 # One iteration per range, whatever size of team OpenMP grants (a smaller
                 # one, under OMP_THREAD_LIMIT say, must still cover every range).
@@ -179,7 +180,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                         xp = gp + n * n
                         cp = xp + n
                     tstatus[t] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel,
-                                             cshift, cy, gp, xp, cp, tsums + 2 * t)
+                                             cshift, cy, gp, xp, cp, tsums + 2 * t,
+                                             t == 0, &stop)
                 for t in range(nthreads):
                     if tstatus[t]:
                         failed = 1
@@ -204,6 +206,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         free(parts)
         free(tsums)
         free(tstatus)
+    if stop:
+        _raise_pending()
     if failed:
         raise MemoryError()
 
@@ -225,13 +229,37 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
 
 
+# Elements of X the Gram pass reads between two polls for Ctrl-C (a few milliseconds).
+cdef Py_ssize_t _POLL_ELEMENTS = 1 << 21
+_pending = []
+
+
+cdef int _poll_signals() noexcept with gil:
+    """1 if a signal handler raised (its exception is kept for _raise_pending), else 0."""
+    try:
+        PyErr_CheckSignals()
+    except BaseException as exc:
+        _pending.append(exc)
+        return 1
+    return 0
+
+
+def _raise_pending():
+    exc = _pending.pop() if _pending else KeyboardInterrupt()
+    _pending.clear()
+    raise exc
+
+
 cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floating *sw,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t B, bint center,
                      bint own_kernel, const floating *cshift, floating cy, double *G,
-                     double *xty, double *colsum, double *sums) noexcept nogil:
+                     double *xty, double *colsum, double *sums, bint poll,
+                     int *stop) noexcept nogil:
     """Add rows [lo, hi) of the pass, in blocks of B rows, to G (n x n, lower triangle of the
     row-major array), xty and colsum, and their sum of (shifted, weighted) y and of its squares
-    to sums[0], sums[1]. Returns -1 if scratch memory could not be allocated."""
+    to sums[0], sums[1]. Between blocks, the polling thread (``poll``) checks for Ctrl-C and
+    sets ``*stop``, which every thread obeys. Returns -1 if scratch memory could not be
+    allocated."""
     cdef Py_ssize_t n = X.shape[1], itemsize = sizeof(floating)
     cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
     cdef bint row_major = (cs == 1)
@@ -253,6 +281,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
     cdef const floating *Ap
     cdef const floating *yp
     cdef Py_ssize_t i0 = lo, b, i, j, ld
+    cdef Py_ssize_t since_poll = 0
     cdef int status = 0
     if copy_block:
         A = <floating *> malloc(B * n * sizeof(floating))
@@ -264,7 +293,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
                                                                      or xblk == NULL)):
         status = -1
         i0 = hi
-    while i0 < hi:
+    while i0 < hi and not stop[0]:
         b = B if i0 + B <= hi else hi - i0
         if copy_block:
             ld = n if blk_row_major else B
@@ -297,6 +326,11 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
             _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, <floating *> G, n,
                        <floating *> xty, 1)
         i0 += b
+        since_poll += b * n
+        if poll and since_poll >= _POLL_ELEMENTS and i0 < hi:
+            since_poll = 0
+            if _poll_signals():
+                stop[0] = 1
     free(A)
     free(ya)
     free(Gblk)
