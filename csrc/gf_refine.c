@@ -7,11 +7,14 @@
  * CMakeLists.txt): an error-free transformation is exact only when each operation is rounded
  * on its own, and a compiler fusing `s = a - x*y` into one FMA would silently break it. */
 #include "gf_refine.h"
+#include "gf_cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#endif
 
 #define GF_LANES 4
 
@@ -60,7 +63,7 @@ static void refine_row(gf_int n, const double *x, gf_int cs, double yi, double w
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if GF_X86_DISPATCH
 #include <immintrin.h>
 #define GF_REFINE_AVX2 1
 #define GF_AVX2_FN __attribute__((target("avx2,fma")))
@@ -154,10 +157,6 @@ GF_AVX2_FN static gf_int refine_rows_avx2(gf_int b, gf_int n, const double *X, g
     return i;
 }
 
-static int gf_refine_cpu_ok(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 #endif
 
 void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
@@ -169,7 +168,7 @@ void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
     for (gf_int k = 0; k < gf_refine_scratch_size(n); k++) scratch[k] = 0.0;
     gf_int i = 0;
 #ifdef GF_REFINE_AVX2
-    if (!portable && gf_refine_cpu_ok())
+    if (!portable && gf_cpu_avx2())
         i = refine_rows_avx2(b, n, X, rs, cs, y, wt, w, offset, gh, gl, acc, T);
 #else
     (void)portable;

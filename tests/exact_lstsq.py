@@ -65,7 +65,7 @@ def _gauss(A, rhs, n, fit_intercept):
             if A[i][c]:
                 f = A[i][c] / A[c][c]
                 row_c = A[c]
-                A[i] = [a - f * b for a, b in zip(A[i], row_c)]
+                A[i] = [a - f * b for a, b in zip(A[i], row_c, strict=True)]
                 rhs[i] -= f * rhs[c]
     x = [Fraction(0)] * k
     for c in range(k - 1, -1, -1):
@@ -78,7 +78,8 @@ def digits(estimate, exact, cap=16.0):
     """Correct significant digits of each estimate: -log10(|est - exact| / |exact|), exact
     in rational arithmetic (the estimate's float value is itself exact), capped at ``cap``."""
     out = []
-    for e, x in zip(np.atleast_1d(np.asarray(estimate, dtype=np.float64)), exact):
+    for e, x in zip(np.atleast_1d(np.asarray(estimate, dtype=np.float64)), exact,
+                    strict=True):
         x = Fraction(x)
         err = abs(Fraction(float(e)) - x)
         if err == 0:

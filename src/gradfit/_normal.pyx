@@ -6,7 +6,6 @@ import numpy as np
 
 from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset
 from cython.parallel cimport prange
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
@@ -14,6 +13,7 @@ from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_blo
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
                         gf_default_threads, gf_shift_target_d, gf_shift_target_s,
                         gf_refine_scratch_size, gf_refine_pass_d)
+from ._kernels cimport gf_cpu_avx2
 from cpython.exc cimport PyErr_CheckSignals
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
@@ -28,6 +28,10 @@ cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
 cdef Py_ssize_t _MIN_OWN_KERNEL_BLOCK_ROWS = 16
 cdef Py_ssize_t _WIDE_BLOCK_BYTES = 16 * 1024 * 1024
 cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
+# ... but no block of more than ~2^30 flops (b n^2), 256 rows at least: Ctrl-C is polled
+# between blocks, and one syrk call must stay well under the 0.5 s promised on a busy machine.
+cdef double _MAX_WIDE_BLOCK_FLOPS = 1073741824.0
+cdef Py_ssize_t _MIN_CAPPED_BLOCK_ROWS = 256
 
 # Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h) instead of BLAS
 # syrk. Measured here, one thread, GFLOP/s counting m n^2 (own kernel / OpenBLAS syrk):
@@ -37,7 +41,7 @@ cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
-                           bint own_kernel) noexcept nogil:
+                            bint own_kernel) noexcept nogil:
     cdef Py_ssize_t b = _L2_BLOCK_BYTES // (n * itemsize)
     if own_kernel:
         if b < _MIN_OWN_KERNEL_BLOCK_ROWS:
@@ -46,6 +50,10 @@ cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
         b = _WIDE_BLOCK_BYTES // (n * itemsize)
         if b < _MIN_WIDE_BLOCK_ROWS:
             b = _MIN_WIDE_BLOCK_ROWS
+        if b > _MAX_WIDE_BLOCK_FLOPS / (<double> n * n):
+            b = <Py_ssize_t> (_MAX_WIDE_BLOCK_FLOPS / (<double> n * n))
+            if b < _MIN_CAPPED_BLOCK_ROWS:
+                b = _MIN_CAPPED_BLOCK_ROWS
     return b if b < m else m
 
 
@@ -229,8 +237,9 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
 
 
-# Elements of X the Gram pass reads between two polls for Ctrl-C (a few milliseconds).
-cdef Py_ssize_t _POLL_ELEMENTS = 1 << 21
+# Work (b n (n + 8) for b rows: the Gram flops, plus a per-element cost that matters for
+# narrow rows) between two polls for Ctrl-C: ~2^28, about 10 ms unloaded.
+cdef double _POLL_WORK = 268435456.0
 _pending = []
 
 
@@ -281,7 +290,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
     cdef const floating *Ap
     cdef const floating *yp
     cdef Py_ssize_t i0 = lo, b, i, j, ld
-    cdef Py_ssize_t since_poll = 0
+    cdef double since_poll = 0.0
     cdef int status = 0
     if copy_block:
         A = <floating *> malloc(B * n * sizeof(floating))
@@ -326,8 +335,8 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
             _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, <floating *> G, n,
                        <floating *> xty, 1)
         i0 += b
-        since_poll += b * n
-        if poll and since_poll >= _POLL_ELEMENTS and i0 < hi:
+        since_poll += <double> b * n * (n + 8)
+        if poll and since_poll >= _POLL_WORK and i0 < hi:
             since_poll = 0
             if _poll_signals():
                 stop[0] = 1
@@ -506,3 +515,9 @@ def residual_sqnorm(const floating[:, :] X, const floating[::1] y, const floatin
         else:
             s = gf_residual_sqnorm_d(m, n, &X[0, 0], rs, cs, &y[0], NULL, &w[0], b, 0)
     return s
+
+
+def _kernel_isa():
+    """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
+    FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
+    return "avx2-fma" if gf_cpu_avx2() else "portable"
