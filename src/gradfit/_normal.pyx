@@ -4,7 +4,7 @@ Cholesky factorisation through LAPACK. Validation happens in ``normal.py``; here
 trusts its inputs and releases the GIL for all per-element work."""
 import numpy as np
 
-from libc.math cimport sqrt, isfinite, NAN
+from libc.math cimport sqrt, isfinite, fabs, NAN
 from libc.stdlib cimport malloc, calloc, free
 from cython.parallel cimport prange
 
@@ -521,3 +521,56 @@ def _kernel_isa():
     """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
     FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
     return "avx2-fma" if gf_cpu_avx2() else "portable"
+
+
+def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l2,
+                double amplification_max, double explained_min, double rcond_min):
+    """The whole exact solve of float64, unweighted data in one call when nothing needs a
+    closer look: the Gram pass, the scaled Cholesky solve and the tests of normal.py's
+    _digits_at_risk (same constants, passed in). Returns ``(coef, intercept, rcond,
+    objective)``, or None when the data are not finite, the matrix is not positive definite,
+    or digits are at risk: the caller then takes the general path."""
+    finite, m, mean_x_arr, mean_y, G_arr, xty_arr, yty = gram_pass(X, y, center, None)
+    if not finite:
+        return None
+    cdef double[:, ::1] G = G_arr
+    cdef double[::1] xty = xty_arr
+    cdef double[::1] mean_x = mean_x_arr
+    cdef Py_ssize_t n = G.shape[0], i, j
+    cdef double mm = m, my = mean_y, yy = yty
+    if not isfinite(mm * l2):
+        return None
+    coef_arr = np.empty(n)
+    cdef double[::1] coef = coef_arr
+    cdef double *buf = <double *> malloc((n * n + 5 * n) * sizeof(double))
+    cdef double *d
+    cdef int info
+    cdef double rcond = 0.0, cxty = 0.0, cc = 0.0, terms = fabs(my), b = my, rss
+    if buf == NULL:
+        raise MemoryError()
+    d = buf + n * n + 4 * n
+    with nogil:
+        for i in range(n):
+            d[i] = sqrt(G[i, i] + mm * l2)
+            if d[i] == 0.0:
+                d[i] = 1.0
+        info = _factor_solve(buf, G, xty, d, 1.0, mm * l2, &rcond)
+        if info == 0:
+            for i in range(n):
+                coef[i] = buf[n * n + i] / d[i]
+                cxty += coef[i] * xty[i]
+                cc += coef[i] * coef[i]
+                if center:
+                    terms += fabs(mean_x[i] * coef[i])
+                    b -= mean_x[i] * coef[i]
+    free(buf)
+    if info != 0 or rcond < rcond_min:
+        return None
+    rss = yy - cxty - mm * l2 * cc
+    if yy > 0 and rss > (1.0 - explained_min) * yy:
+        return None
+    if center and terms > amplification_max * fabs(b):
+        return None
+    if rss < 0.0:
+        rss = 0.0
+    return coef_arr, (b if center else 0.0), rcond, rss / (2 * mm) + 0.5 * l2 * cc

@@ -114,8 +114,16 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     X = as_float_matrix(X, "X")
     y = as_target(y, X.shape[0], X.dtype, "y")
     l2 = check_penalty(l2, "l2")
-    sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     fit_intercept = bool(fit_intercept)
+    if sample_weight is None and X.dtype == np.float64:
+        # the common case in one compiled call; anything that needs a closer look (non-finite
+        # data, refinement, a fallback) goes the general way
+        plain = _normal.solve_plain(X, y, fit_intercept, l2, INTERCEPT_AMPLIFICATION_MAX,
+                                    MIN_EXPLAINED_FRACTION, RCOND_REFINE)
+        if plain is not None:
+            coef, intercept, rcond, objective = plain
+            return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
+    sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     return solve_data(X, y, sw, l2, fit_intercept, fallback)[0]
 
 
