@@ -29,9 +29,11 @@ class NormalAccumulator:
     (float32 chunks are converted to float64 first, 4 MiB at a time, so that the sums stay
     accurate over any number of chunks). ``solve`` works in float32 when every chunk
     was float32 (float64 otherwise), with ``solve_normal``'s rules. Its fallback for
-    singular or ill-conditioned problems cannot use the rows (they are gone): it is an
-    eigendecomposition of the normal matrix, accurate to about eps * cond(X)^2, and
-    ``solver`` is ``"eigh"``.
+    singular or ill-conditioned problems cannot use the rows (they are gone), nor can the
+    refinement of :func:`solve_normal`: it is an eigendecomposition of the column-scaled
+    normal matrix (rank decided on the scaled columns, minimum norm in the user's units),
+    accurate to about eps * cond(X)^2, and ``solver`` is ``"eigh"``. Weights may span any
+    range (1e-320 to 1e300): the sums are kept over weights divided by the largest seen.
 
     Examples
     --------
