@@ -35,9 +35,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from exact_lstsq import exact_lstsq, min_digits
 
 import gradfit
+from exact_lstsq import exact_lstsq, min_digits
 from gradfit import _normal
 
 EPS = np.finfo(np.float64).eps

@@ -16,13 +16,9 @@ from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_blo
 from ._kernels cimport gf_cpu_avx2
 from cpython.exc cimport PyErr_CheckSignals
 
-# Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
-# sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
-# 36 at 100000 x 100). Wide rows for BLAS syrk (under 256 rows would fit): syrk's
-# read-modify-write of the n x n result per call dominates instead, so few large blocks (20
-# calls at 20000 x 1000 cost 10-15 ms more than one). gradfit's own kernel has no per-call
-# cost of that kind, so its blocks always fit L2 (a 16 MiB copied block cost 22 ms of 57 at
-# 40000 x 200 with an intercept).
+# Rows per block: narrow rows in L2-sized blocks, so that X^T y and the column sums read each
+# block from cache after the Gram kernel; wide rows (BLAS syrk) in few large blocks, because
+# syrk's read-modify-write of the n x n result costs per call (benchmarks/README.md).
 cdef Py_ssize_t _L2_BLOCK_BYTES = 256 * 1024
 cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
 cdef Py_ssize_t _MIN_OWN_KERNEL_BLOCK_ROWS = 16
@@ -33,10 +29,8 @@ cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
 cdef double _MAX_WIDE_BLOCK_FLOPS = 1073741824.0
 cdef Py_ssize_t _MIN_CAPPED_BLOCK_ROWS = 256
 
-# Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h) instead of BLAS
-# syrk. Measured here, one thread, GFLOP/s counting m n^2 (own kernel / OpenBLAS syrk):
-# float64 n = 100: 46 / 28, n = 200: 44 / 37, n = 256: 36 / 41; float32 n = 200: 94 / 73,
-# n = 400: 59 / 59. Wider rows leave too few rows per L1 chunk, and syrk's packing pays off.
+# Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h), faster than BLAS
+# syrk up to there; wider rows leave too few rows per L1 chunk and syrk's packing pays off.
 cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
@@ -274,10 +268,8 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
     cdef bint row_major = (cs == 1)
     cdef bint weighted = sw != NULL
     # The own kernel reads rows: column-major X is copied, block by block, into row-major
-    # buffers for it even without centring or weights. Measured against BLAS syrk on X in
-    # place (NumPy's X.T @ X): 100000 x 100, 32 / 32 ms at one thread, 17 / 36 ms at two
-    # (syrk does not split these shapes across threads; the pass does); 100000 x 200,
-    # 103 / 96 ms and 55 / 74 ms.
+    # buffers for it even without centring or weights (as fast as syrk in place at one
+    # thread, and the pass splits across threads where syrk does not).
     cdef bint copy_block = center or weighted or (own_kernel and not row_major)
     # Copied blocks are laid out row-major whenever the own kernel will read them, else in
     # X's own order (the cheaper copy).
@@ -322,7 +314,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
             Ap = &X[i0, 0]
             ld = rs if row_major else cs
             yp = &y[i0]
-            # BLAS, not a loop: a serial sum waits on add latency (1.2 us of 1000 rows)
+            # BLAS, not a loop: a serial sum waits on the latency of each addition
             sums[1] += sqnorm(<int> b, yp)
 
         if acc_local:
@@ -536,7 +528,7 @@ def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l
     cdef double[:, ::1] G = G_arr
     cdef double[::1] xty = xty_arr
     cdef double[::1] mean_x = mean_x_arr
-    cdef Py_ssize_t n = G.shape[0], i, j
+    cdef Py_ssize_t n = G.shape[0], i
     cdef double mm = m, my = mean_y, yy = yty
     if not isfinite(mm * l2):
         return None
