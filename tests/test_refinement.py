@@ -256,6 +256,9 @@ def test_extreme_weights_in_estimator_and_accumulator(scale):
         acc.update(X[i:i + 50], y[i:i + 50], sample_weight=w[i:i + 50] * scale)
     np.testing.assert_allclose(acc.solve().coef, ref.coef, rtol=1e-12)
     assert acc.n_samples == pytest.approx(w.sum() * scale, rel=1e-12)
+    back = gradfit.NormalAccumulator.from_dict(acc.to_dict())  # the scale travels along
+    assert back.n_samples == acc.n_samples
+    np.testing.assert_array_equal(back.solve().coef, acc.solve().coef)
     # chunks whose weights differ in scale keep their relative weight
     acc = gradfit.NormalAccumulator()
     acc.update(X[:100], y[:100], sample_weight=w[:100] * scale)

@@ -5,8 +5,8 @@ validated there first (shapes, dtypes, ranges): ``run`` trusts them. The comment
 types the compiled signature declares (``floating``: float32 or float64, the same for X, y and
 sample_weight).
 """
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,3 +73,4 @@ def run(
 ) -> tuple[int, int, float, float]:  # (n_iter, Status, objective, grad_norm)
     """Run up to ``max_iter`` steps or epochs; returns ``(n_iter, status, objective,
     grad_norm)``."""
+def _kernel_isa() -> str: ...  # "avx2-fma" or "portable": the C kernels this module runs

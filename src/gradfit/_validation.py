@@ -23,6 +23,13 @@ def _float_dtype(arr: np.ndarray, name: str) -> np.dtype:
                      f"first (e.g. np.asarray({name}, dtype=float)).")
 
 
+def float_dtype_of(dtype, name: str) -> np.dtype:
+    """The dtype gradfit computes in for data of ``dtype`` (float32 or float64); a ValueError
+    for complex or non-numeric data. For arrays whose values are not at hand (a chunk's
+    dtype, a Dask array)."""
+    return _float_dtype(np.empty(0, dtype), name)
+
+
 def as_float_matrix(X, name: str = "X") -> np.ndarray:
     """Return X as a 2-D float32 or float64 array with unit stride along one axis.
 
@@ -67,8 +74,11 @@ def as_target(y, m: int, dtype: np.dtype, name: str = "y") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
-    """None, or a float64 array of m finite weights >= 0 that do not all vanish."""
+def as_sample_weight(sample_weight, m: int, row_offset: int = 0,
+                     allow_all_zero: bool = False) -> np.ndarray | None:
+    """None, or a float64 array of m finite weights >= 0 that do not all vanish (they may
+    with ``allow_all_zero``: a chunk of a larger data set). Errors name row
+    ``row_offset + i`` for the chunk's row i."""
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
@@ -83,8 +93,8 @@ def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
         raise ValueError("sample_weight contains NaN or infinity; weights must be finite.")
     if (w < 0).any():
         raise ValueError(f"sample_weight has negative values (first at index "
-                         f"{int(np.argmax(w < 0))}); weights must be >= 0.")
-    if not w.any():
+                         f"{row_offset + int(np.argmax(w < 0))}); weights must be >= 0.")
+    if not w.any() and not allow_all_zero:
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w
 
@@ -93,6 +103,12 @@ def normalised(weights: np.ndarray | None) -> np.ndarray | None:
     """Weights divided by their largest: the objective is unchanged (it is scale-free in the
     weights), and neither huge nor tiny weights can overflow or underflow the sums."""
     return None if weights is None else weights / weights.max()
+
+
+def nonfinite_message(name: str, index: tuple) -> str:
+    """The error for a NaN or infinity in ``name`` at ``index`` (row first)."""
+    return (f"{name} contains NaN or infinity (first at index {index}); remove or impute "
+            f"those values before fitting.")
 
 
 def check_penalty(value, name: str) -> float:
@@ -105,15 +121,16 @@ def check_penalty(value, name: str) -> float:
     return value
 
 
-def raise_nonfinite(X: np.ndarray, y: np.ndarray) -> None:
-    """Called when a pass over the data produced a non-finite value: say exactly why."""
+def raise_nonfinite(X: np.ndarray, y: np.ndarray, row_offset: int = 0) -> None:
+    """Called when a pass over the data produced a non-finite value: say exactly why. For a
+    chunk of a larger data set starting at row ``row_offset``, the index named is the row
+    in the whole data."""
     for arr, name in ((X, "X"), (y, "y")):
         bad = ~np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0]
-            raise ValueError(f"{name} contains NaN or infinity (first at index "
-                             f"{tuple(int(i) for i in where)}); remove or impute those values "
-                             f"before fitting.")
+            raise ValueError(nonfinite_message(name, (row_offset + int(where[0]),)
+                                               + tuple(int(i) for i in where[1:])))
     raise ValueError("X or y has values so large that their squares overflow "
                      f"{X.dtype}; rescale the data (e.g. divide each column by its standard "
                      "deviation).")

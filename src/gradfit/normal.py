@@ -1,6 +1,8 @@
 """The exact solver: the normal equations, factored by Cholesky."""
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -253,7 +255,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     msg = f"{note}{why}; {how}"
     if rank < n:
         msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
-    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=4)
+    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=_caller_stacklevel())
     return _result(coef, *stats, solver, 0.0 if info else rcond, msg, objective,
                    intercept=intercept, steps=steps, forward_error=err)
 
@@ -392,6 +394,19 @@ class _Rows:
     def _objective(self, w, b):
         _, _, rss = _normal.refine_pass(self.X, self.y, self.sw, w, b)
         return rss / (2 * self.st.m) + 0.5 * self.l2 * float(w @ w)
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside gradfit: the
+    exact solve is reached through different depths of gradfit frames (solve_normal, the
+    accumulator, the estimator), and a fixed level would name one of them instead."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _eigh_solve(A, rhs, rows):

@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="PRED.csv", default="-",
                    help="where to write the rows with their prediction (default: standard "
                         "output)")
-    add_column_arguments(p)
+    add_column_arguments(p, delimiter=None)
 
 
 def load_model(path: str) -> dict:
@@ -70,14 +70,15 @@ def load_model(path: str) -> dict:
 
 def run(args) -> int:
     model = load_model(args.model)
-    table = CsvFile(args.data, args.delimiter)
+    table = CsvFile(args.data, args.delimiter or str(model.get("delimiter", ",")))
     missing = [c for c in model["columns"] if c not in table.names]
     if missing:
         raise UserError(f"{args.data}:1: no column named {missing[0]!r}, which the model "
                         f"uses; the columns are {', '.join(table.names)}")
     spec = Spec(None, model["columns"], set(model["categorical"]), args.dropna)
     rows, predictions = [], []
-    for chunk in checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS):
+    for chunk in checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                                whole=args.chunk_rows is None):
         if chunk.rows.size == 0:
             continue
         X = design(table, spec, chunk, model["categorical"], model["fit_intercept"])
