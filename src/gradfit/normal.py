@@ -1,6 +1,8 @@
 """The exact solver: the normal equations, factored by Cholesky."""
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -191,9 +193,22 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     msg = f"{note}{why}; {how}"
     if rank < n:
         msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
-    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=4)
+    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=_caller_stacklevel())
     return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver,
                    0.0 if info else rcond, msg, objective)
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside gradfit: the
+    exact solve is reached through different depths of gradfit frames (solve_normal, the
+    accumulator, the estimator), and a fixed level would name one of them instead."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _eigh_solve(A, rhs, rows):
