@@ -212,6 +212,9 @@ def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
     y64 = np.asarray(y, dtype=np.float64)
     if not np.isfinite(y64).all():
         raise ValueError("y contains NaN or infinity")  # located by the caller
+    # the first target's statistics are sums over the weights divided by their largest
+    scale = 1.0 if w is None else float(np.max(w))
+    w = None if w is None else np.asarray(w, dtype=np.float64) / scale
     ybar = float((y64 if w is None else w * y64).sum() / st.m)
     xty = np.zeros(X.shape[1])
     yty = 0.0
@@ -223,7 +226,7 @@ def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
         xty += Xb.T @ wy
         yty += float(yc @ wy)
     stats = Stats(st.m, st.mean_x, ybar, st.G, xty, yty, True)
-    return from_stats(stats, X.dtype == np.float32)
+    return from_stats(stats, X.dtype == np.float32, scale)
 
 
 def _merge_payloads(*payloads):
