@@ -220,6 +220,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
             return _result(coef, *stats, "cholesky", rcond, note,
                            forward_error=_EPS / rcond)
         scale = 1.0 / m / l2 if not np.isfinite(m * l2) else 1.0
+        assert factor is not None and d is not None  # float64 data: solved in float64
         ref = rows.refine(coef, lambda rhs: _normal.solve_factored(factor, d, rhs, scale),
                           contraction=min(0.5, n * _EPS / rcond))
         if ref is not None:
