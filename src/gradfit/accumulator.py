@@ -300,6 +300,11 @@ def _merge_scaled(a: Stats | None, sa: float, b: Stats | None,
     return chan_merge(a, b), s
 
 
+def weight_scale_of(acc: NormalAccumulator) -> float:
+    """What the weights behind ``stats_of(acc)`` were divided by (1.0 when unweighted)."""
+    return acc._weight_scale
+
+
 def stats_of(acc: NormalAccumulator) -> Stats | None:
     """The centred statistics of the rows seen so far (None before the first chunk), with the
     weights divided by the largest seen (the fit is unchanged: it is scale-free in the

@@ -39,7 +39,7 @@ from gradfit._result import FitResult
 from gradfit._state import DescentState
 from gradfit._stats import Stats, chunk_rows
 from gradfit._validation import check_penalty, float_dtype_of, nonfinite_message
-from gradfit.accumulator import NormalAccumulator, from_stats, merge_tree, stats_of
+from gradfit.accumulator import NormalAccumulator, from_stats, merge_tree, stats_of, weight_scale_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
 from gradfit.errors import ConvergenceWarning, DivergenceError
 
@@ -212,9 +212,9 @@ def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
     y64 = np.asarray(y, dtype=np.float64)
     if not np.isfinite(y64).all():
         raise ValueError("y contains NaN or infinity")  # located by the caller
-    # the first target's statistics are sums over the weights divided by their largest
-    scale = 1.0 if w is None else float(np.max(w))
-    w = None if w is None else np.asarray(w, dtype=np.float64) / scale
+    scale = weight_scale_of(first)  # the statistics' weights are w / scale
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64) / scale
     ybar = float((y64 if w is None else w * y64).sum() / st.m)
     xty = np.zeros(X.shape[1])
     yty = 0.0
