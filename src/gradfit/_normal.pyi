@@ -65,6 +65,7 @@ def solve_plain(
     amplification_max: float,
     explained_min: float,
     rcond_min: float,
-) -> tuple[npt.NDArray[np.float64], float, float, float] | None: ...
-    # (coef, intercept, rcond, objective), or None: take the general path
+) -> tuple[tuple[npt.NDArray[np.float64], float, float, float] | None, tuple | None]: ...
+    # ((coef, intercept, rcond, objective), None), or (None, gram_pass's statistics): take
+    # the general path from them
 def _kernel_isa() -> str: ...  # "avx2-fma" or "portable"

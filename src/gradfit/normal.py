@@ -145,10 +145,13 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
         if plain is not None:
             coef, intercept, rcond, objective = plain
             return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
+        assert stats is not None  # declined: the statistics come back instead
         finite, m, mean_x, mean_y, G, xty, yty = stats
         if finite:  # the same statistics, for refinement or the fallback
             st = Stats(m, mean_x, float(mean_y), G, xty, float(yty), fit_intercept)
-            return solve_with_stats(X, y, None, l2, fit_intercept, fallback, st=st)[0]
+            res = solve_with_stats(X, y, None, l2, fit_intercept, fallback, st=st)[0]
+            assert res is not None  # float64: always answers or raises
+            return res
     sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     return solve_data(X, y, sw, l2, fit_intercept, fallback)[0]
 
