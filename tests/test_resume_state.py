@@ -162,9 +162,16 @@ def test_state_of_version_0_1_0_resumes_as_the_new_one():
 
 
 def test_legacy_dict_that_is_not_a_state_is_refused():
-    _, _, res = sgd_result()
+    X, y, res = sgd_result()
     with pytest.raises(ValueError, match="invalid resume state"):
-        dataclasses.replace(res, state={"t": 1.0})
+        dataclasses.replace(res, state={"_point": np.zeros(9), "t": 1.0})
+    with pytest.raises(ValueError, match="invalid resume state"):
+        dataclasses.replace(res, state={"lipschitz": 1.0})
+    # a state forced in that is no DescentState cannot be resumed either
+    other = dataclasses.replace(res)
+    object.__setattr__(other, "state", {"lipschitz": 1.0})
+    with pytest.raises(ValueError, match="init.state must be a gradfit DescentState"):
+        gradfit.gradient_descent(X, y, batch_size=50, max_iter=1, init=other)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])

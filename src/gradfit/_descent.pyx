@@ -24,7 +24,7 @@ from ._kernels cimport (gf_int, gf_residual_gradient_d, gf_residual_gradient_s,
                         gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_batch_gradient_d,
                         gf_batch_gradient_s, gf_batch_scratch_size)
 from ._kernels cimport gf_cpu_avx2
-from ._random cimport shuffle
+from ._random cimport shuffle as shuffle_rows
 
 # ---------------------------------------------------------------------------------------------
 # The contract with descent.py and steps.py, declared here once. Python sees the named enums as
@@ -86,32 +86,66 @@ cdef double DIVERGENCE_FACTOR = 1e6
 cdef double SIGNAL_CHECK_ELEMENTS = 1e7
 
 
+# ---------------------------------------------------------------------------------------------
+# The problem and its data source. Every pass reads the data through the function pointers in
+# Problem, chosen once in run: passes over X (x_evaluate, x_objective, x_curvature, over the
+# kernels of X's precision, x64_* or x32_*) or over the Gram statistics (gram_*). A new source
+# (sparse X, say) is a new set of these functions and one more choice in run.
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Problem
+
+# f(p) (penalties included) and the gradient g of its smooth part in one pass; with_y false:
+# the Hessian-vector product H p in g instead (the value is then unused).
+ctypedef double (*evaluate_fn)(Problem *P, const double *p, double *g,
+                               bint with_y) noexcept nogil
+# f(p), or d^T H d: one pass without the gradient.
+ctypedef double (*value_fn)(Problem *P, const double *p) noexcept nogil
+# The kernels over X in its precision: X^T W r into P.xtr and sums[0] = sum w_i r_i,
+# sums[1] = sum w_i r_i^2, with r = X w + offset - y (without y: X w + offset) ...
+ctypedef void (*residual_gradient_fn)(Problem *P, const double *w, bint with_y, double offset,
+                                      double *sums) noexcept nogil
+# ... sum w_i r_i^2 alone (w may be NULL: r = offset - y) ...
+ctypedef double (*residual_sqnorm_fn)(Problem *P, const double *w, bint with_y,
+                                      double offset) noexcept nogil
+# ... and the gradient sums of k rows (idx[0..k), or start.. when idx is NULL).
+ctypedef void (*batch_gradient_fn)(Problem *P, const gf_int *idx, gf_int start, gf_int k,
+                                   const double *w, double offset,
+                                   double *sums) noexcept nogil
+
+
 cdef struct Problem:
     const void *X
     const void *y
-    const void *sw     # row weights (NULL: unweighted)
-    double wsum        # sum of the weights (m when unweighted): the objective's 1/(2 wsum)
-    bint f32
+    const void *weights        # row weights (NULL: unweighted)
+    double total_weight        # sum of the weights (m when unweighted): f's 1/(2 total_weight)
     gf_int m
     gf_int n
-    gf_int rs
-    gf_int cs
-    const double *mu
+    gf_int row_stride          # X[i, j] = X[i * row_stride + j * col_stride], in elements
+    gf_int col_stride
+    const double *shift        # mu: the model is (X - 1 mu^T) w + c
     bint intercept
-    bint c_fixed       # full batch: c stays at its optimum mean(y)
+    bint intercept_fixed       # full batch: c stays at its optimum mean(y)
     double l2
     double l1
-    float *wf          # float32 copy of a direction, for float32 data
-    double *graw       # X^T r from the kernel
-    void *scratch      # mini-batch gather buffer
-    double elements    # elements of X (or G) read since the last signal check
+    float *direction_f32       # float32 copy of a direction, for float32 data
+    double *xtr                # X^T r from the kernel
+    void *batch_scratch        # mini-batch gather buffer
+    double elements            # elements of X (or G) read since the last signal check
     # Precomputed statistics (G NULL: passes over X). G = Xc^T W Xc (n x n, symmetric), xty =
     # Xc^T W yc, yty = yc^T W yc, centred when there is an intercept: full batch keeps c at
     # mean(y), so the residual is yc - Xc w and every pass becomes O(n^2).
     const double *G
     const double *xty
     double yty
-    double *gw         # G w
+    double *gw                 # G w
+    # The data source (see above).
+    evaluate_fn evaluate
+    value_fn objective
+    value_fn curvature
+    residual_gradient_fn residual_gradient
+    residual_sqnorm_fn residual_sqnorm
+    batch_gradient_fn batch_gradient_sums
 
 
 cdef double _offset(Problem *P, const double *p) noexcept nogil:
@@ -121,15 +155,15 @@ cdef double _offset(Problem *P, const double *p) noexcept nogil:
     if not P.intercept:
         return 0.0
     for j in range(P.n):
-        s += P.mu[j] * p[j]
+        s += P.shift[j] * p[j]
     return p[P.n] - s
 
 
 cdef const float *_as_float(Problem *P, const double *p) noexcept nogil:
     cdef gf_int j
     for j in range(P.n):
-        P.wf[j] = <float> p[j]
-    return P.wf
+        P.direction_f32[j] = <float> p[j]
+    return P.direction_f32
 
 
 cdef double _penalty(Problem *P, const double *p) noexcept nogil:
@@ -143,15 +177,107 @@ cdef double _penalty(Problem *P, const double *p) noexcept nogil:
 
 cdef void _finish_gradient(Problem *P, const double *p, double *g, double sum_r,
                            double inv_k) noexcept nogil:
-    """g_w = (X^T r - mu sum r)/k + l2 w, g_c = sum r / k, from P.graw = X^T r."""
+    """g_w = (X^T r - mu sum r)/k + l2 w, g_c = sum r / k, from P.xtr = X^T r."""
     cdef gf_int j, n = P.n
     for j in range(n):
-        g[j] = P.graw[j] * inv_k + P.l2 * p[j]
+        g[j] = P.xtr[j] * inv_k + P.l2 * p[j]
         if P.intercept:
-            g[j] -= P.mu[j] * sum_r * inv_k
+            g[j] -= P.shift[j] * sum_r * inv_k
     if P.intercept:
-        g[n] = 0.0 if P.c_fixed else sum_r * inv_k
+        g[n] = 0.0 if P.intercept_fixed else sum_r * inv_k
 
+
+# -- the kernels over float64 and float32 X ----------------------------------------------------
+
+cdef void x64_residual_gradient(Problem *P, const double *w, bint with_y, double offset,
+                                double *sums) noexcept nogil:
+    gf_residual_gradient_d(P.m, P.n, <const double *> P.X, P.row_stride, P.col_stride,
+                           <const double *> P.y if with_y else NULL,
+                           <const double *> P.weights, w, offset, P.xtr, sums, 0)
+
+
+cdef void x32_residual_gradient(Problem *P, const double *w, bint with_y, double offset,
+                                double *sums) noexcept nogil:
+    gf_residual_gradient_s(P.m, P.n, <const float *> P.X, P.row_stride, P.col_stride,
+                           <const float *> P.y if with_y else NULL, <const float *> P.weights,
+                           _as_float(P, w), offset, P.xtr, sums, 0)
+
+
+cdef double x64_residual_sqnorm(Problem *P, const double *w, bint with_y,
+                                double offset) noexcept nogil:
+    return gf_residual_sqnorm_d(P.m, P.n, <const double *> P.X, P.row_stride, P.col_stride,
+                                <const double *> P.y if with_y else NULL,
+                                <const double *> P.weights, w, offset, 0)
+
+
+cdef double x32_residual_sqnorm(Problem *P, const double *w, bint with_y,
+                                double offset) noexcept nogil:
+    return gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.row_stride, P.col_stride,
+                                <const float *> P.y if with_y else NULL,
+                                <const float *> P.weights,
+                                _as_float(P, w) if w != NULL else NULL, offset, 0)
+
+
+cdef void x64_batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
+                             const double *w, double offset, double *sums) noexcept nogil:
+    gf_batch_gradient_d(k, idx, P.m - start, start, P.n, <const double *> P.X, P.row_stride,
+                        P.col_stride, <const double *> P.y, <const double *> P.weights, w,
+                        offset, P.xtr, sums, <double *> P.batch_scratch)
+
+
+cdef void x32_batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
+                             const double *w, double offset, double *sums) noexcept nogil:
+    gf_batch_gradient_s(k, idx, P.m - start, start, P.n, <const float *> P.X, P.row_stride,
+                        P.col_stride, <const float *> P.y, <const float *> P.weights,
+                        _as_float(P, w), offset, P.xtr, sums, <float *> P.batch_scratch)
+
+
+# -- passes over X -------------------------------------------------------------------------------
+
+cdef double x_evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
+    cdef double sums[2]
+    P.residual_gradient(P, p, with_y, _offset(P, p), sums)
+    P.elements += P.m * P.n
+    _finish_gradient(P, p, g, sums[0], 1.0 / P.total_weight)
+    return 0.5 * sums[1] / P.total_weight + _penalty(P, p)
+
+
+cdef double x_objective(Problem *P, const double *p) noexcept nogil:
+    cdef double s = P.residual_sqnorm(P, p, True, _offset(P, p))
+    P.elements += P.m * P.n
+    return 0.5 * s / P.total_weight + _penalty(P, p)
+
+
+cdef double x_curvature(Problem *P, const double *d) noexcept nogil:
+    """d^T H d."""
+    cdef double s = P.residual_sqnorm(P, d, False, _offset(P, d))
+    P.elements += P.m * P.n
+    return s / P.total_weight + P.l2 * _dot(d, d, P.n)
+
+
+cdef double objective_at_zero(Problem *P, const double *p) noexcept nogil:
+    """f(p) for p whose coefficients w are all zero: the residuals are then c - y, so X is not
+    read; the value is bit-for-bit that of ``objective`` when X is finite (X's NaN and
+    infinities are not seen). Passes over X only."""
+    cdef double s = P.residual_sqnorm(P, NULL, True, _offset(P, p))
+    return 0.5 * s / P.total_weight + _penalty(P, p)
+
+
+cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
+                           const double *p, double *g) noexcept nogil:
+    """Gradient of the smooth part of f on k rows (rows idx[0..k), or start.. when idx is
+    NULL, idx pointing at entry start of the epoch's order); returns the batch's estimate of
+    f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
+    unbiased estimate of the weighted full sums. Passes over X only."""
+    cdef double sums[2]
+    cdef double offset = _offset(P, p), scale = P.total_weight * k / P.m
+    P.batch_gradient_sums(P, idx, start, k, p, offset, sums)
+    P.elements += k * P.n
+    _finish_gradient(P, p, g, sums[0], 1.0 / scale)
+    return 0.5 * sums[1] / scale
+
+
+# -- passes over the Gram statistics ---------------------------------------------------------
 
 cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
     """P.gw = G w and, from the statistics, ||yc - Xc w||^2 = yty - 2 w.xty + w.G w (with_y)
@@ -166,60 +292,26 @@ cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
     return s if s > 0.0 else 0.0
 
 
-cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
-    """f(p) (penalties included) and the gradient of its smooth part, in one pass; with_y
-    false gives the Hessian-vector product H p instead (the returned value is then unused)."""
-    cdef double sums[2]
-    cdef double off = _offset(P, p)
+cdef double gram_evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
     cdef gf_int j
-    if P.G != NULL:
-        sums[1] = _gram_rss(P, p, with_y)
-        for j in range(P.n):
-            P.graw[j] = P.gw[j] - P.xty[j] if with_y else P.gw[j]
-        # the residual sums to zero: the data are centred and c sits at mean(y)
-        _finish_gradient(P, p, g, 0.0, 1.0 / P.wsum)
-        return 0.5 * sums[1] / P.wsum + _penalty(P, p)
-    if P.f32:
-        gf_residual_gradient_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
-                               <const float *> P.y if with_y else NULL, <const float *> P.sw,
-                               _as_float(P, p), off, P.graw, sums, 0)
-    else:
-        gf_residual_gradient_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
-                               <const double *> P.y if with_y else NULL, <const double *> P.sw,
-                               p, off, P.graw, sums, 0)
-    P.elements += P.m * P.n
-    _finish_gradient(P, p, g, sums[0], 1.0 / P.wsum)
-    return 0.5 * sums[1] / P.wsum + _penalty(P, p)
+    cdef double rss = _gram_rss(P, p, with_y)
+    for j in range(P.n):
+        P.xtr[j] = P.gw[j] - P.xty[j] if with_y else P.gw[j]
+    # the residual sums to zero: the data are centred and c sits at mean(y)
+    _finish_gradient(P, p, g, 0.0, 1.0 / P.total_weight)
+    return 0.5 * rss / P.total_weight + _penalty(P, p)
 
 
-cdef double objective(Problem *P, const double *p) noexcept nogil:
-    """f(p), one pass over X without the gradient."""
-    cdef double s, off = _offset(P, p)
-    if P.G != NULL:
-        return 0.5 * _gram_rss(P, p, True) / P.wsum + _penalty(P, p)
-    if P.f32:
-        s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
-                                 <const float *> P.y, <const float *> P.sw, _as_float(P, p),
-                                 off, 0)
-    else:
-        s = gf_residual_sqnorm_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
-                                 <const double *> P.y, <const double *> P.sw, p, off, 0)
-    P.elements += P.m * P.n
-    return 0.5 * s / P.wsum + _penalty(P, p)
+cdef double gram_objective(Problem *P, const double *p) noexcept nogil:
+    return 0.5 * _gram_rss(P, p, True) / P.total_weight + _penalty(P, p)
 
 
-cdef double objective_at_zero(Problem *P, const double *p) noexcept nogil:
-    """f(p) for p whose coefficients w are all zero: the residuals are then c - y, so X is not
-    read; the value is bit-for-bit that of ``objective`` when X is finite (X's NaN and
-    infinities are not seen)."""
-    cdef double s, off = _offset(P, p)
-    if P.f32:
-        s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
-                                 <const float *> P.y, <const float *> P.sw, NULL, off, 0)
-    else:
-        s = gf_residual_sqnorm_d(P.m, P.n, <const double *> P.X, P.rs, P.cs,
-                                 <const double *> P.y, <const double *> P.sw, NULL, off, 0)
-    return 0.5 * s / P.wsum + _penalty(P, p)
+cdef double gram_curvature(Problem *P, const double *d) noexcept nogil:
+    """d^T H d: Xc's columns sum to zero, so ||Xc d_w + d_c||^2 = d_w^T G d_w + wsum d_c^2."""
+    cdef gf_int n = P.n
+    cdef double s = _gram_rss(P, d, False) + (P.total_weight * d[n] * d[n] if P.intercept
+                                              else 0.0)
+    return s / P.total_weight + P.l2 * _dot(d, d, n)
 
 
 cdef bint _zero_coefficients(const double *p, gf_int n) noexcept nogil:
@@ -228,46 +320,6 @@ cdef bint _zero_coefficients(const double *p, gf_int n) noexcept nogil:
         if p[j] != 0.0:
             return False
     return True
-
-
-cdef double curvature(Problem *P, const double *d) noexcept nogil:
-    """d^T H d, one pass over X."""
-    cdef gf_int j, n = P.n
-    cdef double s, off = _offset(P, d), dd = 0.0
-    if P.G != NULL:
-        # Xc's columns sum to zero, so ||Xc d_w + d_c||^2 = d_w^T G d_w + wsum d_c^2.
-        s = _gram_rss(P, d, False) + (P.wsum * d[n] * d[n] if P.intercept else 0.0)
-    elif P.f32:
-        s = gf_residual_sqnorm_s(P.m, n, <const float *> P.X, P.rs, P.cs, NULL,
-                                 <const float *> P.sw, _as_float(P, d), off, 0)
-    else:
-        s = gf_residual_sqnorm_d(P.m, n, <const double *> P.X, P.rs, P.cs, NULL,
-                                 <const double *> P.sw, d, off, 0)
-    P.elements += P.m * n
-    for j in range(n):
-        dd += d[j] * d[j]
-    return s / P.wsum + P.l2 * dd
-
-
-cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k,
-                           const double *p, double *g) noexcept nogil:
-    """Gradient of the smooth part of f on k rows (rows idx[0..k), or start.. when idx is
-    NULL, idx pointing at entry start of the epoch's order); returns the batch's estimate of
-    f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
-    unbiased estimate of the weighted full sums."""
-    cdef double sums[2]
-    cdef double off = _offset(P, p), scale = P.wsum * k / P.m
-    if P.f32:
-        gf_batch_gradient_s(k, idx, P.m - start, start, P.n, <const float *> P.X, P.rs, P.cs,
-                            <const float *> P.y, <const float *> P.sw, _as_float(P, p), off,
-                            P.graw, sums, <float *> P.scratch)
-    else:
-        gf_batch_gradient_d(k, idx, P.m - start, start, P.n, <const double *> P.X, P.rs, P.cs,
-                            <const double *> P.y, <const double *> P.sw, p, off, P.graw,
-                            sums, <double *> P.scratch)
-    P.elements += k * P.n
-    _finish_gradient(P, p, g, sums[0], 1.0 / scale)
-    return 0.5 * sums[1] / scale
 
 
 cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
@@ -291,18 +343,18 @@ cdef void prox_l1(double *p, gf_int n, double t) noexcept nogil:
 
 
 cdef double mapping_norm(Problem *P, const double *p, const double *g, double eps,
-                         gf_int d, double *work) noexcept nogil:
+                         gf_int d, double *scratch) noexcept nogil:
     """Norm of the proximal gradient mapping (p - prox(p - eps g)) / eps: the gradient itself
     when l1 = 0, and zero exactly at a lasso solution (where the gradient is not)."""
     cdef gf_int j
     if P.l1 == 0.0 or eps <= 0.0:
         return sqrt(_dot(g, g, d))
     for j in range(d):
-        work[j] = p[j] - eps * g[j]
-    prox_l1(work, P.n, eps * P.l1)
+        scratch[j] = p[j] - eps * g[j]
+    prox_l1(scratch, P.n, eps * P.l1)
     cdef double s = 0.0, t
     for j in range(d):
-        t = (p[j] - work[j]) / eps
+        t = (p[j] - scratch[j]) / eps
         s += t * t
     return sqrt(s)
 
@@ -321,13 +373,13 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
         state ^= state >> 7
         state ^= state << 17
         v[j] = <double> (state >> 11) / 9007199254740992.0 + 0.5
-    if P.c_fixed:
+    if P.intercept_fixed:
         v[P.n] = 0.0
     nrm = sqrt(_dot(v, v, d))
     for j in range(d):
         v[j] /= nrm
     for k in range(max_iter):
-        evaluate(P, v, hv, False)
+        P.evaluate(P, v, hv, False)
         rq_old = rq
         rq = _dot(v, hv, d)
         nrm = sqrt(_dot(hv, hv, d))
@@ -467,7 +519,7 @@ cdef void lipschitz_step(Problem *P, Loop *loop) noexcept nogil:
 cdef void exact_step(Problem *P, Loop *loop) noexcept nogil:
     """The exact line search along -g: step g.g / g.H.g (one pass for the curvature)."""
     cdef double gg = _dot(loop.gradient, loop.gradient, loop.d)
-    cdef double q = curvature(P, loop.gradient)
+    cdef double q = P.curvature(P, loop.gradient)
     cdef double step_size = gg / q if q > 0 else 0.0
     loop.scalars.step_size = step_size
     descend(loop.point, loop.gradient, step_size, loop.d)
@@ -495,7 +547,7 @@ cdef void bb_step(Problem *P, Loop *loop) noexcept nogil:
     if sy > 0:
         step_size = ss / sy
     else:
-        q = curvature(P, gradient)
+        q = P.curvature(P, gradient)
         step_size = _dot(gradient, gradient, d) / q if q > 0 else 0.0
     loop.scalars.step_size = step_size
     memcpy(previous_point, point, d * sizeof(double))
@@ -508,7 +560,7 @@ cdef void armijo_step(Problem *P, Loop *loop) noexcept nogil:
     f(p - e g) - f(p) = e (e/2 q - g.g) must be <= -c e g.g."""
     cdef const double *params = loop.params
     cdef double gg = _dot(loop.gradient, loop.gradient, loop.d)
-    cdef double q = curvature(P, loop.gradient)
+    cdef double q = P.curvature(P, loop.gradient)
     cdef double step_size = loop.scalars.step_size
     cdef int halvings = 0
     while step_size * (0.5 * step_size * q - gg) > -params[2] * step_size * gg \
@@ -537,7 +589,7 @@ cdef void proximal_armijo_step(Problem *P, Loop *loop) noexcept nogil:
         for j in range(d):
             move[j] -= point[j]
             dd += move[j] * move[j]
-        if dd == 0.0 or halvings >= 200 or curvature(P, move) * step_size <= dd:
+        if dd == 0.0 or halvings >= 200 or P.curvature(P, move) * step_size <= dd:
             break
         step_size *= params[1]
         halvings += 1
@@ -600,7 +652,7 @@ cdef int record_and_test(Problem *P, Loop *loop, int k, double *point, double f,
         check_signals(P)
         if callback is not None:
             with gil:
-                stop = call_user_callback(callback, k, point, P.n, P.intercept, P.mu, f)
+                stop = call_user_callback(callback, k, point, P.n, P.intercept, P.shift, f)
             if stop:
                 return STOPPED_BY_CALLBACK
     if gnorm <= loop.tol * (scalars.grad_norm_start if scalars.grad_norm_start > 1.0
@@ -631,7 +683,7 @@ cdef LoopResult full_batch(Problem *P, Loop *loop, object callback) except *:
     with nogil:
         prepare_full_batch(P, loop)
         while True:
-            f = evaluate(P, loop.point, loop.gradient, True)
+            f = P.evaluate(P, loop.point, loop.gradient, True)
             gnorm = mapping_norm(P, loop.point, loop.gradient, planned_step_size(loop),
                                  loop.d, loop.scratch)
             status = record_and_test(P, loop, k, loop.point, f, gnorm, callback)
@@ -681,14 +733,14 @@ cdef LoopResult fista(Problem *P, Loop *loop, object callback) except *:
             memcpy(yk, x, d * sizeof(double))
             scalars.fista_t = 1.0
             scalars.have_previous = 1.0
-        f = objective(P, x)
+        f = P.objective(P, x)
         while True:
-            evaluate(P, yk, loop.gradient, True)
+            P.evaluate(P, yk, loop.gradient, True)
             gnorm = prox_gradient_from(P, loop, yk, inv_l)
             status = record_and_test(P, loop, k, x, f, gnorm, callback)
             if status >= 0:
                 break
-            f_new = objective(P, xn)
+            f_new = P.objective(P, xn)
             t = scalars.fista_t
             # Restart: keep x_k, drop the momentum. A step from y_k = x_k (t = 1) is a plain
             # proximal gradient step, which cannot increase f but by rounding: take it.
@@ -750,7 +802,7 @@ cdef int end_of_epoch(Problem *P, Loop *loop, MiniBatch *mb, int epoch, double f
     if callback is not None:
         with gil:
             stop = call_user_callback(callback, epoch, reported_point(loop, mb), P.n,
-                                      P.intercept, P.mu, f)
+                                      P.intercept, P.shift, f)
         if stop:
             return STOPPED_BY_CALLBACK
     if epoch > 0 and scalars.epochs_no_improvement >= mb.n_iter_no_change:
@@ -770,7 +822,7 @@ cdef int one_epoch(Problem *P, Loop *loop, MiniBatch *mb, double *blown_up) exce
     if mb.shuffle:  # from the identity, so an epoch depends only on the generator
         for j in range(m):
             mb.order[j] = j
-        shuffle(mb.order, m, mb.rng)
+        shuffle_rows(mb.order, m, mb.rng)
     while start < m:
         k = mb.batch_size if start + mb.batch_size <= m else m - start
         fb = batch_gradient(P, &mb.order[start] if mb.shuffle else NULL, start, k,
@@ -815,7 +867,7 @@ cdef LoopResult mini_batch(Problem *P, Loop *loop, MiniBatch *mb, object callbac
             if _zero_coefficients(start_point, P.n):
                 f = objective_at_zero(P, start_point)
             else:
-                f = objective(P, start_point)
+                f = P.objective(P, start_point)
             while True:
                 status = end_of_epoch(P, loop, mb, epoch, f, callback)
                 if status >= 0:
@@ -824,7 +876,7 @@ cdef LoopResult mini_batch(Problem *P, Loop *loop, MiniBatch *mb, object callbac
                 if status >= 0:
                     break
                 epoch += 1
-                f = objective(P, reported_point(loop, mb))
+                f = P.objective(P, reported_point(loop, mb))
     finally:
         free(mb.order)
         mb.order = NULL
@@ -837,45 +889,69 @@ cdef LoopResult mini_batch(Problem *P, Loop *loop, MiniBatch *mb, object callbac
 
 cdef void describe_data(Problem *P, const floating[:, :] X, const floating[::1] y,
                         const floating[::1] sample_weight) noexcept:
-    """The data's pointers, layout, precision and total weight."""
+    """The data's pointers, layout and total weight; passes over X in its precision."""
     cdef gf_int i
     P.X = <const void *> &X[0, 0]
     P.y = <const void *> &y[0]
-    P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
-    P.f32 = floating is float
+    P.weights = <const void *> &sample_weight[0] if sample_weight is not None else NULL
     P.m = X.shape[0]
     P.n = X.shape[1]
-    P.rs = X.strides[0] // sizeof(floating)
-    P.cs = X.strides[1] // sizeof(floating)
-    P.wsum = X.shape[0]
+    P.row_stride = X.strides[0] // sizeof(floating)
+    P.col_stride = X.strides[1] // sizeof(floating)
+    P.total_weight = X.shape[0]
     if sample_weight is not None:
-        P.wsum = 0.0
+        P.total_weight = 0.0
         for i in range(X.shape[0]):
-            P.wsum += sample_weight[i]
+            P.total_weight += sample_weight[i]
+    if floating is float:
+        P.residual_gradient = x32_residual_gradient
+        P.residual_sqnorm = x32_residual_sqnorm
+        P.batch_gradient_sums = x32_batch_gradient
+    else:
+        P.residual_gradient = x64_residual_gradient
+        P.residual_sqnorm = x64_residual_sqnorm
+        P.batch_gradient_sums = x64_batch_gradient
+    P.evaluate = x_evaluate
+    P.objective = x_objective
+    P.curvature = x_curvature
+    P.G = NULL
+    P.xty = NULL
+
+
+cdef void use_gram(Problem *P, const double[:, ::1] G, const double[::1] xty, double yty,
+                   double total_weight) noexcept:
+    """Full-batch passes over the Gram statistics instead of X (see Problem)."""
+    P.G = &G[0, 0]
+    P.xty = &xty[0]
+    P.yty = yty
+    P.total_weight = total_weight
+    P.evaluate = gram_evaluate
+    P.objective = gram_objective
+    P.curvature = gram_curvature
 
 
 cdef int allocate_buffers(Problem *P, Loop *loop, size_t batch_scratch_bytes) except -1:
     """The engine's scratch buffers (all NULL first, so that free_buffers may always run)."""
     cdef gf_int n = P.n, d = loop.d
-    P.wf = <float *> malloc(n * sizeof(float))
-    P.graw = <double *> malloc(n * sizeof(double))
+    P.direction_f32 = <float *> malloc(n * sizeof(float))
+    P.xtr = <double *> malloc(n * sizeof(double))
     P.gw = <double *> malloc(n * sizeof(double))
-    P.scratch = malloc(batch_scratch_bytes) if batch_scratch_bytes > 0 else NULL
+    P.batch_scratch = malloc(batch_scratch_bytes) if batch_scratch_bytes > 0 else NULL
     loop.gradient = <double *> malloc(d * sizeof(double))
     loop.scratch = <double *> malloc(d * sizeof(double))
     loop.candidate = <double *> malloc(d * sizeof(double))
-    if P.wf == NULL or P.graw == NULL or P.gw == NULL or loop.gradient == NULL \
+    if P.direction_f32 == NULL or P.xtr == NULL or P.gw == NULL or loop.gradient == NULL \
             or loop.scratch == NULL or loop.candidate == NULL \
-            or (batch_scratch_bytes > 0 and P.scratch == NULL):
+            or (batch_scratch_bytes > 0 and P.batch_scratch == NULL):
         raise MemoryError()
     return 0
 
 
 cdef void free_buffers(Problem *P, Loop *loop) noexcept:
-    free(P.wf)
-    free(P.graw)
+    free(P.direction_f32)
+    free(P.xtr)
     free(P.gw)
-    free(P.scratch)
+    free(P.batch_scratch)
     free(loop.gradient)
     free(loop.scratch)
     free(loop.candidate)
@@ -905,17 +981,14 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
                          sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
                          history, max_iter, batch_size, rng, average, G, xty)
     describe_data(&P, X, y, sample_weight)
-    P.mu = &shift[0]
+    P.shift = &shift[0]
     P.intercept = fit_intercept
-    P.c_fixed = fit_intercept and intercept_fixed
+    P.intercept_fixed = fit_intercept and intercept_fixed
     P.l2 = l2
     P.l1 = l1
     P.elements = 0.0
-    P.G = &G[0, 0] if G is not None else NULL
-    P.xty = &xty[0] if G is not None else NULL
-    P.yty = yty
     if G is not None:
-        P.wsum = gram_weight
+        use_gram(&P, G, xty, yty, gram_weight)
     loop.rule = rule
     loop.params = &params[0]
     loop.point = &point[0]
@@ -926,10 +999,10 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     loop.max_iter = max_iter
     loop.tol = tol
     loop.gradient = loop.scratch = loop.candidate = NULL
-    P.wf = NULL
-    P.graw = NULL
+    P.direction_f32 = NULL
+    P.xtr = NULL
     P.gw = NULL
-    P.scratch = NULL
+    P.batch_scratch = NULL
     try:
         allocate_buffers(&P, &loop, gf_batch_scratch_size(n) * sizeof(floating)
                          if batch_size > 0 else 0)
@@ -978,7 +1051,7 @@ def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalar
 
 
 cdef bint call_user_callback(object callback, int k, double *p, gf_int n, bint intercept,
-                const double *mu, double f) except -1:
+                             const double *mu, double f) except -1:
     coef = np.array(<double[:n]> p)
     intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
         if intercept else 0.0

@@ -39,7 +39,7 @@ from gradfit._result import FitResult
 from gradfit._state import DescentState
 from gradfit._stats import Stats, chunk_rows
 from gradfit._validation import check_penalty, float_dtype_of, nonfinite_message
-from gradfit.accumulator import NormalAccumulator, from_stats, merge_tree, stats_of
+from gradfit.accumulator import NormalAccumulator, from_stats, merge_tree, stats_of, weight_scale_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
 from gradfit.errors import ConvergenceWarning, DivergenceError
 
@@ -212,6 +212,9 @@ def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
     y64 = np.asarray(y, dtype=np.float64)
     if not np.isfinite(y64).all():
         raise ValueError("y contains NaN or infinity")  # located by the caller
+    scale = weight_scale_of(first)  # the statistics' weights are w / scale
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64) / scale
     ybar = float((y64 if w is None else w * y64).sum() / st.m)
     xty = np.zeros(X.shape[1])
     yty = 0.0
@@ -223,7 +226,7 @@ def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
         xty += Xb.T @ wy
         yty += float(yc @ wy)
     stats = Stats(st.m, st.mean_x, ybar, st.G, xty, yty, True)
-    return from_stats(stats, X.dtype == np.float32)
+    return from_stats(stats, X.dtype == np.float32, scale)
 
 
 def _merge_payloads(*payloads):

@@ -6,6 +6,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from . import _descent, steps as _steps
 from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
 from ._state import DescentState
-from ._stats import chunk_rows, float64_stats
+from ._stats import Stats, chunk_rows, float64_stats
 from ._validation import (
     as_float_matrix,
     as_sample_weight,
@@ -201,7 +202,66 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     m, n = X.shape
     y = as_target(y, m, X.dtype, "y")
     weights = normalised(as_sample_weight(sample_weight, m))
-    sw = None if weights is None else weights.astype(X.dtype)
+    opts = _check_options(m, n, step=step, l2=l2, l1=l1, fit_intercept=fit_intercept,
+                          max_iter=max_iter, tol=tol, init=init, callback=callback,
+                          batch_size=batch_size, shuffle=shuffle, average=average,
+                          n_iter_no_change=n_iter_no_change, precompute=precompute)
+    start = _starting_point(X, y, weights, opts, init, random_state)
+    run = _run_engine(X, y, weights, opts, start)
+    return _to_result(X, y, opts, start, run)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """gradient_descent's settings, checked."""
+
+    strategy: _steps.StepStrategy
+    l2: float
+    l1: float
+    fit_intercept: bool
+    max_iter: int
+    tol: float
+    callback: Callable | None
+    batch_size: int | None          # None: full batch
+    shuffle: bool                   # mini-batch rows in a new random order each epoch
+    average_start: int | None       # rows seen before averaging starts; None: no averaging
+    n_iter_no_change: int
+    use_gram: bool                  # full batch on the Gram statistics (precompute)
+
+    @property
+    def mini(self) -> bool:
+        return self.batch_size is not None
+
+
+@dataclass
+class _Start:
+    """Where the engine starts: its arrays (updated in place by the run), the shift mu of the
+    parametrisation c = b + mu.w, and the Gram statistics when it runs on them."""
+
+    point: np.ndarray
+    vectors: np.ndarray
+    scalars: np.ndarray
+    average: np.ndarray | None
+    rng: np.ndarray | None
+    shift: np.ndarray
+    gram: Stats | None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the engine returned."""
+
+    n_iter: int
+    status: Status
+    objective: float
+    grad_norm: float
+    history: np.ndarray
+
+
+def _check_options(m: int, n: int, *, step, l2, l1, fit_intercept, max_iter, tol, init,
+                   callback, batch_size, shuffle, average, n_iter_no_change,
+                   precompute) -> _Options:
+    """The settings checked and normalised, with a ValueError that says what to change."""
     l2 = check_penalty(l2, "l2")
     l1 = check_penalty(l1, "l1")
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
@@ -219,103 +279,131 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         raise ValueError("average averages mini-batch SGD iterates; pass batch_size too "
                          "(full-batch gradient descent converges without averaging).")
     if isinstance(average, bool) or average is None or average == 0:
-        avg_start = 0 if average else None  # average=0 is off, as in scikit-learn
+        average_start = 0 if average else None  # average=0 is off, as in scikit-learn
     else:
-        avg_start = _check_int(average, "average", minimum=1)
-    resuming = isinstance(init, FitResult)
+        average_start = _check_int(average, "average", minimum=1)
     if step is None:
-        step = init.step if resuming and init.step is not None else \
+        step = init.step if isinstance(init, FitResult) and init.step is not None else \
             ("fixed" if mini else "backtracking")
     strategy = _steps.get(step)
     _check_combination(strategy, mini, l1)
-    fit_intercept = bool(fit_intercept)
-    d = n + fit_intercept
+    return _Options(strategy=strategy, l2=l2, l1=l1, fit_intercept=bool(fit_intercept),
+                    max_iter=max_iter, tol=tol, callback=callback, batch_size=batch_size,
+                    shuffle=bool(shuffle) and mini, average_start=average_start,
+                    n_iter_no_change=n_iter_no_change,
+                    use_gram=_use_gram(precompute, mini, m, n))
 
-    p = np.zeros(d)
-    vecs = np.zeros((2, d))
-    scal = np.zeros(len(STATE_SLOTS))
-    avg = np.zeros(d) if avg_start is not None else None
-    rng_state = None
-    if resuming:
-        state = _resumable_state(init, strategy, n, fit_intercept)
-    gram = float64_stats(X, y, fit_intercept, weights) \
-        if _precomputed(precompute, mini, m, n) else None
-    if gram is not None:  # the engine's shift and c must be the statistics' own means
-        mu = gram.mean_x
+
+def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start:
+    """The engine's starting point and state: from scratch, from init's coefficients, or
+    resumed from init's state; the shift mu (and the Gram statistics with precompute)."""
+    m, n = X.shape
+    d = n + opts.fit_intercept
+    mini, batch = opts.mini, opts.batch_size
+    resuming = isinstance(init, FitResult)
+    start = _Start(point=np.zeros(d), vectors=np.zeros((2, d)),
+                   scalars=np.zeros(len(STATE_SLOTS)),
+                   average=np.zeros(d) if opts.average_start is not None else None, rng=None,
+                   shift=np.zeros(n), gram=None)
+    state = _resumable_state(init, opts.strategy, n, opts.fit_intercept) if resuming else None
+    if opts.use_gram:  # the engine's shift and c must be the statistics' own means
+        start.gram = float64_stats(X, y, opts.fit_intercept, weights)
+        start.shift = start.gram.mean_x
+    elif not opts.fit_intercept:
+        pass
     elif not mini:
-        mu = _mean(X, weights) if fit_intercept else np.zeros(n)
-    elif resuming and fit_intercept and not state.exact_shift:
-        mu = state.shift  # streaming: keep the parametrization of the first chunk
+        start.shift = _mean(X, weights)
+    elif state is not None and not state.exact_shift:
+        start.shift = state.shift  # streaming: keep the parametrization of the first chunk
     else:  # the mean of the first batch: a cheap, usually good, shift
-        mu = _mean(X[:batch_size], None if weights is None else weights[:batch_size]) \
-            if fit_intercept else np.zeros(n)
-    if gram is not None:
-        ybar = gram.mean_y
+        start.shift = _mean(X[:batch], None if weights is None else weights[:batch])
+    if start.gram is not None:
+        ybar = start.gram.mean_y
     else:
-        ybar = float(_mean(y, weights)) if fit_intercept and not mini else 0.0
-    if not (np.isfinite(mu).all() and math.isfinite(ybar)):
+        ybar = float(_mean(y, weights)) if opts.fit_intercept and not mini else 0.0
+    if not (np.isfinite(start.shift).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
-
-    if resuming:
-        _resume(init, state, p, vecs, scal, avg, n, mu, fit_intercept)
+    if state is not None:
+        _resume(init, state, start, n, opts.fit_intercept)
         if mini and random_state is None and state.rng is not None:
-            rng_state = np.array(state.rng, dtype=np.uint64)
+            start.rng = np.array(state.rng, dtype=np.uint64)
     elif init is not None:
-        w0 = np.asarray(init)
-        if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "iuf":
-            raise ValueError(f"init must be None, a FitResult or an array of {n} coefficients, "
-                             f"got shape {w0.shape} and dtype {w0.dtype}.")
-        if not np.isfinite(w0).all():
-            raise ValueError("init contains NaN or infinity.")
-        p[:n] = w0
-    if fit_intercept and not mini:
-        p[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is the mean of X
-    elif fit_intercept and not resuming:  # the first batch's mean, like the shift mu
-        p[n] = float(_mean(y[:batch_size], None if weights is None else weights[:batch_size]))
-    if mini and rng_state is None:
-        rng_state = _seed(random_state)
+        start.point[:n] = _check_init_coefficients(init, n)
+    if opts.fit_intercept and not mini:
+        start.point[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is X's mean
+    elif opts.fit_intercept and not resuming:  # the first batch's mean, like the shift mu
+        start.point[n] = float(_mean(y[:batch], None if weights is None else weights[:batch]))
+    if mini and start.rng is None:
+        start.rng = _seed(random_state)
+    return start
 
-    history = np.empty(max_iter + 1)
-    params = np.asarray(strategy.params(), dtype=np.float64)
+
+def _check_init_coefficients(init, n: int) -> np.ndarray:
+    w0 = np.asarray(init)
+    if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "iuf":
+        raise ValueError(f"init must be None, a FitResult or an array of {n} coefficients, "
+                         f"got shape {w0.shape} and dtype {w0.dtype}.")
+    if not np.isfinite(w0).all():
+        raise ValueError("init contains NaN or infinity.")
+    return w0
+
+
+def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
+    """One call of the compiled engine (see _descent.pyi); start's arrays are updated."""
+    gram = start.gram
+    history = np.empty(opts.max_iter + 1)
+    kernel_weights = None if weights is None or gram is not None else weights.astype(X.dtype)
     n_iter, status, objective, grad_norm = _descent.run(
-        X=X, y=y, sample_weight=None if gram is not None else sw, shift=mu,
-        fit_intercept=fit_intercept, intercept_fixed=not mini, l2=l2, l1=l1,
-        rule=strategy.code, params=params, point=p, vectors=vecs, scalars=scal,
-        max_iter=max_iter, tol=tol, callback=callback, history=history,
-        batch_size=batch_size or 0, shuffle=bool(shuffle) and mini, rng=rng_state,
-        average=avg, average_start=float(avg_start or 0), n_iter_no_change=n_iter_no_change,
+        X=X, y=y, sample_weight=kernel_weights, shift=start.shift,
+        fit_intercept=opts.fit_intercept, intercept_fixed=not opts.mini, l2=opts.l2,
+        l1=opts.l1, rule=opts.strategy.code,
+        params=np.asarray(opts.strategy.params(), dtype=np.float64), point=start.point,
+        vectors=start.vectors, scalars=start.scalars, max_iter=opts.max_iter, tol=opts.tol,
+        callback=opts.callback, history=history, batch_size=opts.batch_size or 0,
+        shuffle=opts.shuffle, rng=start.rng, average=start.average,
+        average_start=float(opts.average_start or 0),
+        n_iter_no_change=opts.n_iter_no_change,
         G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
         yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m)
+    return _Run(n_iter=int(n_iter), status=Status(status), objective=float(objective),
+                grad_norm=float(grad_norm), history=history[:n_iter + 1].copy())
 
-    if status == Status.NONFINITE_START:
+
+def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
+    """The FitResult of a run, or the error its status means; warns when it stopped at
+    max_iter."""
+    n = X.shape[1]
+    mini, strategy, scalars = opts.mini, opts.strategy, start.scalars
+    if run.status == Status.NONFINITE_START:
         raise_nonfinite(X, y)
-    if status == Status.DIVERGED and mini and not math.isfinite(objective) \
+    if run.status == Status.DIVERGED and mini and not math.isfinite(run.objective) \
             and not np.isfinite(X).all():
         raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
-    if status == Status.DIVERGED:
-        start = scal[STATE_SLOTS.index("objective_start")]
+    if run.status == Status.DIVERGED:
         raise DivergenceError(
-            f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
-            f"{strategy!r}: the objective{' (on a mini-batch)' if mini else ''} went from "
-            f"{start:.6g} to {objective:.6g}. The step size is too large for this problem: "
-            f"use a "
+            f"gradient descent diverged at {'epoch' if mini else 'iteration'} {run.n_iter} "
+            f"with {strategy!r}: the objective{' (on a mini-batch)' if mini else ''} went "
+            f"from {scalars[STATE_SLOTS.index('objective_start')]:.6g} to "
+            f"{run.objective:.6g}. The step size is too large for this problem: use a "
             f"smaller learning rate, or step='backtracking' or step='lipschitz', which choose "
             f"a safe step themselves.")
-    message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
-                                 grad_norm, scal, objective)
-
-    point = avg if avg is not None and scal[STATE_SLOTS.index("averaged")] > 0 else p
-    coef = point[:n].astype(X.dtype)
-    intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
-    state = DescentState(rule=strategy.code, point=p, shift=mu, exact_shift=not mini,
-                         vectors=vecs, scalars=dict(zip(STATE_SLOTS, scal.tolist(), strict=True)),
-                         vector_names=strategy.state_vectors, average=avg,
-                         rng=None if rng_state is None else rng_state.tolist())
-    return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
-                     loss_history=history[:n_iter + 1].copy(),
-                     solver="sgd" if mini else "gradient_descent",
-                     objective=float(objective), message=message, step=strategy,
-                     grad_norm=float("nan") if mini else float(grad_norm), state=state)
+    message, converged = _report(run.status, strategy, mini, opts.max_iter,
+                                 opts.n_iter_no_change, opts.tol, run.grad_norm, scalars,
+                                 run.objective)
+    point, mu = start.point, start.shift
+    if start.average is not None and scalars[STATE_SLOTS.index("averaged")] > 0:
+        point = start.average
+    state = DescentState(rule=strategy.code, point=start.point, shift=mu, exact_shift=not mini,
+                         vectors=start.vectors,
+                         scalars=dict(zip(STATE_SLOTS, scalars.tolist(), strict=True)),
+                         vector_names=strategy.state_vectors, average=start.average,
+                         rng=None if start.rng is None else start.rng.tolist())
+    return FitResult(coef=point[:n].astype(X.dtype),
+                     intercept=float(point[n] - mu @ point[:n]) if opts.fit_intercept else 0.0,
+                     n_iter=run.n_iter, converged=converged, loss_history=run.history,
+                     solver="sgd" if mini else "gradient_descent", objective=run.objective,
+                     message=message, step=strategy,
+                     grad_norm=float("nan") if mini else run.grad_norm, state=state)
 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
@@ -330,7 +418,7 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     return total / weights.sum()
 
 
-def _precomputed(precompute, mini: bool, m: int, n: int) -> bool:
+def _use_gram(precompute, mini: bool, m: int, n: int) -> bool:
     """Whether to run on the Gram matrix (see ``precompute`` in gradient_descent)."""
     if isinstance(precompute, str) and precompute == "auto":
         return not mini and n <= AUTO_GRAM_MAX_COLUMNS \
@@ -379,9 +467,9 @@ def _seed(random_state) -> np.ndarray:
     return state
 
 
-def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, scal,
+def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, scalars,
             objective):
-    target = tol * max(1.0, scal[STATE_SLOTS.index("grad_norm_start")])
+    target = tol * max(1.0, scalars[STATE_SLOTS.index("grad_norm_start")])
     if status == Status.CONVERGED:
         if mini:
             return (f"converged: the objective improved by less than tol={tol:g} (relative) "
@@ -395,13 +483,13 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
             warnings.warn(
                 f"SGD did not converge in {max_iter} epochs with {strategy!r}: objective "
                 f"{objective:.8g}. Increase max_iter, or resume with init=<this result>.",
-                ConvergenceWarning, stacklevel=3)
+                ConvergenceWarning, stacklevel=4)
         return message, False
     warnings.warn(
         f"gradient descent did not converge in {max_iter} iterations with {strategy!r}: "
         f"||grad|| = {grad_norm:.3e}, target {target:.3e}, objective {objective:.8g}. "
         f"Increase max_iter, loosen tol, resume with init=<this result>, or try "
-        f"step='lipschitz', 'bb' or 'backtracking'.", ConvergenceWarning, stacklevel=3)
+        f"step='lipschitz', 'bb' or 'backtracking'.", ConvergenceWarning, stacklevel=4)
     return f"stopped at max_iter={max_iter}: ||grad|| = {grad_norm:.3e} > {target:.3e}", False
 
 
@@ -430,8 +518,11 @@ def _resumable_state(init: FitResult, strategy, n, fit_intercept) -> DescentStat
     return state
 
 
-def _resume(init: FitResult, state: DescentState, p, vecs, scal, avg, n, mu,
-            fit_intercept) -> None:
+def _resume(init: FitResult, state: DescentState, start: _Start, n: int,
+            fit_intercept: bool) -> None:
+    """start's point, vectors, scalars and average from init's state, re-expressed with
+    start's shift."""
+    p, avg, mu = start.point, start.average, start.shift
     # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
     # exact, unless coef or intercept were replaced (dataclasses.replace) since.
     point, old_mu, old_avg = state.point, state.shift, state.average
@@ -449,7 +540,7 @@ def _resume(init: FitResult, state: DescentState, p, vecs, scal, avg, n, mu,
         p[:n] = init.coef
         if fit_intercept:
             p[n] = init.intercept + mu @ p[:n]
-    vecs[:] = state.vectors
-    scal[:] = [state.scalars[k] for k in STATE_SLOTS]
+    start.vectors[:] = state.vectors
+    start.scalars[:] = [state.scalars[k] for k in STATE_SLOTS]
     if avg is None or old_avg is None or not np.array_equal(p, point):
-        scal[STATE_SLOTS.index("averaged")] = 0.0  # an edited start begins a new average
+        start.scalars[STATE_SLOTS.index("averaged")] = 0.0  # an edited start: a new average

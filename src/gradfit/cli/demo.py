@@ -84,7 +84,7 @@ def run(args) -> int:
         warnings.simplefilter("ignore", errors.ConvergenceWarning)
         state = gradient_descent(X, y, step="lipschitz", max_iter=1).state
     assert state is not None  # gradient descent always returns its state
-    L = state.scalars["lipschitz"]
+    L = state["lipschitz"]
     if not L > 0:
         raise UserError("the problem has no curvature (its columns do not vary): use more "
                         "--rows")
