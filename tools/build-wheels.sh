@@ -2,9 +2,7 @@
 # Builds the gradfit wheel for the running Python (python3, or $PYTHON), repairs it with
 # auditwheel so that it carries its OpenMP runtime (libgomp) and a manylinux tag, writes it
 # to wheelhouse/, and smoke-tests it in a fresh virtual environment (tools/smoke_test.py).
-#
-#   bash tools/build-wheels.sh            # build, repair, smoke test
-#   bash tools/build-wheels.sh --test     # ... and run the test suite against the wheel
+# The test suite against an installed wheel runs in cibuildwheel ([tool.cibuildwheel]).
 #
 # The build runs from a clean copy of the committed tree (git archive HEAD; uncommitted
 # changes are not built) with its own build directory, so nothing in build/ is reused.
@@ -16,8 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 py=${PYTHON:-python3}
-run_tests=0
-[[ "${1:-}" == "--test" ]] && run_tests=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gradfit-wheels.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -55,17 +51,9 @@ echo "== smoke test in a fresh venv"
 "$work/smoke/bin/python" -m pip install -q --upgrade pip
 "$work/smoke/bin/python" -m pip install -q "$wheel" threadpoolctl
 mkdir "$work/run"
-cp tools/smoke_test.py "$work/run/"
+cp "$work/src/tools/smoke_test.py" "$work/run/"
 (cd "$work/run" && "$work/smoke/bin/python" smoke_test.py)
 # The same with the portable kernels forced.
 (cd "$work/run" && GRADFIT_PORTABLE=1 "$work/smoke/bin/python" smoke_test.py | grep -x "kernels: portable")
 
-if [[ $run_tests == 1 ]]; then
-    echo "== test suite against the installed wheel"
-    "$work/smoke/bin/python" -m pip install -q "$wheel[test]"
-    # tests/, with README.md and .ci/ that test_readme.py reads, outside the source tree so
-    # that the installed gradfit is the one imported
-    cp -r "$work/src/tests" "$work/src/README.md" "$work/src/.ci" "$work/run/"
-    (cd "$work/run" && "$work/smoke/bin/python" -m pytest tests -q -p no:cacheprovider)
-fi
 echo "== done: $wheel"
