@@ -7,6 +7,35 @@ import numbers
 
 import numpy as np
 
+#: Largest count (max_iter, n_iter_no_change, max_power_iter) the compiled loops take: their
+#: counters are C ints.
+MAX_COUNT = 2**31 - 1
+
+
+def reject_masked(arr, name: str) -> None:
+    """Masked arrays with masked values are refused: NumPy's conversions drop the mask, so
+    the values under it would be fitted as if they were data. Dropping the rows silently is
+    not an option either (predictions must keep one value per row). A masked array with
+    nothing masked is used as its data."""
+    if isinstance(arr, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmaskarray(arr)))
+        if masked:
+            raise ValueError(
+                f"{name} is a masked array with {masked} masked value(s); gradfit does not "
+                f"apply masks (the values under them would be used as data). Drop the rows "
+                f"with masked values (e.g. keep = ~np.ma.getmaskarray({name})"
+                f"{'.any(axis=1)' if np.ndim(arr) == 2 else ''}) or fill them "
+                f"({name}.filled(value)) before passing {name}.")
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """ValueError naming the first NaN or infinity of ``arr``, if any."""
+    if not np.isfinite(arr).all():
+        where = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contains NaN or infinity (first at index "
+                         f"{tuple(int(i) for i in where)}); remove or impute those values "
+                         f"first.")
+
 
 def _float_dtype(arr: np.ndarray, name: str) -> np.dtype:
     kind = arr.dtype.kind
@@ -30,6 +59,7 @@ def as_float_matrix(X, name: str = "X") -> np.ndarray:
     other numeric dtypes (bool, int, float16, longdouble) are converted, and arrays with no
     unit stride are copied to C order: those are the only copies.
     """
+    reject_masked(X, name)
     arr = np.asarray(X)
     dtype = _float_dtype(arr, name)
     if arr.ndim != 2:
@@ -56,6 +86,7 @@ def as_float_matrix(X, name: str = "X") -> np.ndarray:
 
 def as_target(y, m: int, dtype: np.dtype, name: str = "y") -> np.ndarray:
     """Return y as a contiguous 1-D array of ``dtype`` and length m (copied only if needed)."""
+    reject_masked(y, name)
     arr = np.asarray(y)
     _float_dtype(arr, name)
     if arr.ndim != 1:
@@ -71,6 +102,7 @@ def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
     """None, or a float64 array of m finite weights >= 0 that do not all vanish."""
     if sample_weight is None:
         return None
+    reject_masked(sample_weight, "sample_weight")
     w = np.asarray(sample_weight)
     _float_dtype(w, "sample_weight")
     if w.ndim == 0:
@@ -93,6 +125,15 @@ def normalised(weights: np.ndarray | None) -> np.ndarray | None:
     """Weights divided by their largest: the objective is unchanged (it is scale-free in the
     weights), and neither huge nor tiny weights can overflow or underflow the sums."""
     return None if weights is None else weights / weights.max()
+
+
+def check_count(value, name: str, minimum: int = 1, maximum: float = MAX_COUNT) -> int:
+    """An integer in [minimum, maximum] (bools and floats refused), as a Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got "
+                         f"{value!r}.")
+    return int(value)
 
 
 def check_penalty(value, name: str) -> float:

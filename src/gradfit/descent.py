@@ -11,8 +11,9 @@ import numpy as np
 
 from . import _descent, steps as _steps
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
+from ._validation import (MAX_COUNT, as_float_matrix, as_sample_weight, as_target,
+                          check_count, check_penalty, normalised, raise_nonfinite,
+                          reject_masked)
 from .accumulator import float64_stats
 from .errors import ConvergenceWarning, DivergenceError
 
@@ -205,10 +206,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}.")
+    if callback is not None:
+        callback = _checked_callback(callback)
     mini = batch_size is not None
     tol = check_penalty((1e-4 if mini else 1e-6) if tol is None else tol, "tol")
     if mini:
-        batch_size = _check_int(batch_size, "batch_size", minimum=1)
+        batch_size = _check_int(batch_size, "batch_size", minimum=1, maximum=math.inf)
         if batch_size > m:
             raise ValueError(f"batch_size={batch_size} exceeds the {m} rows of X; use at most "
                              f"{m} (or None for full-batch gradient descent).")
@@ -219,7 +222,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if isinstance(average, bool) or average is None or average == 0:
         avg_start = 0 if average else None  # average=0 is off, as in scikit-learn
     else:
-        avg_start = _check_int(average, "average", minimum=1)
+        avg_start = _check_int(average, "average", minimum=1, maximum=2**53)
     resuming = isinstance(init, FitResult)
     if step is None:
         step = init.step if resuming and init.step is not None else \
@@ -260,6 +263,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         if mini and random_state is None and init.state.get("_rng") is not None:
             rng_state = np.array(init.state["_rng"], dtype=np.uint64)
     elif init is not None:
+        reject_masked(init, "init")
         w0 = np.asarray(init)
         if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "iuf":
             raise ValueError(f"init must be None, a FitResult or an array of {n} coefficients, "
@@ -325,6 +329,21 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     return total / weights.sum()
 
 
+def _checked_callback(callback: Callable) -> Callable:
+    """The callback, its return value checked: None or a bool (or 0/1), never something whose
+    truth the engine would have to guess (an array's raises NumPy's "ambiguous" error)."""
+    def call(k, coef, intercept, objective):
+        out = callback(k, coef, intercept, objective)
+        if out is None or isinstance(out, (bool, np.bool_)):
+            return bool(out)
+        if isinstance(out, numbers.Integral) and out in (0, 1):
+            return bool(out)
+        shape = f" of shape {out.shape}" if isinstance(out, np.ndarray) else ""
+        raise TypeError(f"callback must return None, True (stop the fit) or False, got "
+                        f"{type(out).__name__}{shape}: {out!r:.80}.")
+    return call
+
+
 def _precomputed(precompute, mini: bool, m: int, n: int) -> bool:
     """Whether to run on the Gram matrix (see ``precompute`` in gradient_descent)."""
     if isinstance(precompute, str) and precompute == "auto":
@@ -339,10 +358,9 @@ def _precomputed(precompute, mini: bool, m: int, n: int) -> bool:
     return bool(precompute)
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+def _check_int(value, name: str, minimum: int, maximum: float = MAX_COUNT) -> int:
+    # the engine's loop counters are C ints: larger counts would overflow them
+    return check_count(value, name, minimum, maximum)
 
 
 def _check_combination(strategy: _steps.StepStrategy, mini: bool, l1: float) -> None:

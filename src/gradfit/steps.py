@@ -103,9 +103,10 @@ class Lipschitz(StepStrategy):
 
     def __post_init__(self):
         k = self.max_power_iter
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer >= 1, "
-                             f"got {self.max_power_iter!r}.")
+        # at most INT_MAX: the engine counts power iterations in a C int
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < 2**31:
+            raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer in "
+                             f"[1, {2**31 - 1}], got {self.max_power_iter!r}.")
         object.__setattr__(self, "max_power_iter", int(self.max_power_iter))
         _positive(self, "rtol")
 
