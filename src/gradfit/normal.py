@@ -80,7 +80,8 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     Raises
     ------
     ValueError
-        Bad shapes or dtypes, NaN or inf in X or y, empty input, invalid ``l2``.
+        Bad shapes or dtypes, NaN or inf in X or y, empty input, invalid ``l2``, a masked
+        array with masked values (masks are not applied: drop or fill those rows first).
     IllConditionedError
         With ``fallback=False``, when the normal equations cannot be trusted.
 
