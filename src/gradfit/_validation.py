@@ -146,8 +146,49 @@ def check_penalty(value, name: str) -> float:
     return value
 
 
-def raise_nonfinite(X: np.ndarray, y: np.ndarray) -> None:
-    """Called when a pass over the data produced a non-finite value: say exactly why."""
+def _largest(arr: np.ndarray) -> float:
+    """max |arr| of a finite array, without a temporary the size of arr."""
+    return float(max(np.max(arr), -np.min(arr))) if arr.size else 0.0
+
+
+def scale_problem(X: np.ndarray, y: np.ndarray, large: bool = True) -> str | None:
+    """Why finite X, y are out of the range gradient descent can compute with in X's
+    precision, or None. Its passes form squares (residuals, X^T X d, d^T X^T X d): values
+    whose squares underflow leave a zero gradient, values whose fourth power overflows make
+    the line searches' and the power iteration's products infinite. ``large=False`` checks
+    the underflow only (the overflow test is a diagnosis after a failed run: data close to
+    the limit may still be fitted)."""
+    fin = np.finfo(X.dtype)
+    xmax, ymax = _largest(X), _largest(y)
+    small = math.sqrt(float(fin.tiny))
+    fix = ("Rescale the data (e.g. divide each column of X, and y, by its standard "
+           "deviation, then scale the coefficients back), or use solve_normal, which scales "
+           "the problem itself.")
+    for name, top in (("X", xmax), ("y", ymax)):
+        if 0 < top < small:
+            return (f"{name}'s values are so small (largest |value| {top:.3g}) that their "
+                    f"squares underflow {X.dtype} (below {float(fin.tiny):.3g}): gradient "
+                    f"descent would see a zero gradient and stop at a wrong answer. {fix}")
+    if not large:
+        return None
+    log_max = math.log(float(fin.max))
+    log = (lambda v: math.log(v) if v > 0 else -math.inf)
+    if 4 * log(xmax) > log_max or 2 * log(ymax) + math.log(X.shape[0]) > log_max \
+            or 2 * (2 * log(xmax) + log(ymax)) > log_max:
+        name = "X" if 4 * log(xmax) > log_max or ymax <= xmax else "y"
+        return (f"{name} is too large for gradient descent in {X.dtype}: with |X| up to "
+                f"{xmax:.3g} and |y| up to {ymax:.3g}, the products it forms (squared "
+                f"residuals, curvatures d^T X^T X d, the power iteration's X^T X v) overflow "
+                f"{X.dtype} (largest {float(fin.max):.3g}). {fix}")
+    return None
+
+
+def raise_nonfinite(X: np.ndarray, y: np.ndarray, start: np.ndarray | None = None,
+                    start_name: str = "init", descent: bool = False) -> None:
+    """Called when a pass over the data produced a non-finite value: say exactly why (NaN or
+    infinity in X or y, a starting point ``start`` (coefficients) so large that X @ start
+    overflows, or data too large for the working precision; with ``descent``, data out of
+    gradient descent's range, see scale_problem)."""
     for arr, name in ((X, "X"), (y, "y")):
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -155,6 +196,24 @@ def raise_nonfinite(X: np.ndarray, y: np.ndarray) -> None:
             raise ValueError(f"{name} contains NaN or infinity (first at index "
                              f"{tuple(int(i) for i in where)}); remove or impute those values "
                              f"before fitting.")
-    raise ValueError("X or y has values so large that their squares overflow "
-                     f"{X.dtype}; rescale the data (e.g. divide each column by its standard "
-                     "deviation).")
+    fin = np.finfo(X.dtype)
+    if start is not None and np.any(start):
+        with np.errstate(all="ignore"):
+            r = X.astype(np.float64, copy=False) @ np.asarray(start, dtype=np.float64)
+            top = float(np.abs(r).max())
+        if not math.isfinite(top) or top * top * X.shape[0] > float(fin.max):
+            raise ValueError(f"{start_name} is too far from the data's scale: the "
+                             f"coefficients (up to {float(np.abs(start).max()):.3g} in "
+                             f"magnitude) make X @ coef (up to {top:.3g}) overflow the squared "
+                             f"residuals in {X.dtype}. Start from smaller coefficients "
+                             f"(init=None starts from zero).")
+    reason = scale_problem(X, y) if descent else None
+    if reason is not None:
+        raise ValueError(reason)
+    xmax, ymax = _largest(X), _largest(y)
+    y_sq = ymax * ymax * X.shape[0] > float(fin.max)
+    x_sq = xmax * xmax * X.shape[0] > float(fin.max)
+    name = "X and y have" if x_sq == y_sq else ("y has" if y_sq else "X has")
+    raise ValueError(f"{name} values so large (|X| up to {xmax:.3g}, |y| up to {ymax:.3g}) "
+                     f"that their squares or products overflow {X.dtype}; rescale the data "
+                     f"(e.g. divide each column by its standard deviation).")

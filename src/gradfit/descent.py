@@ -13,7 +13,7 @@ from . import _descent, steps as _steps
 from ._result import FitResult
 from ._validation import (MAX_COUNT, as_float_matrix, as_sample_weight, as_target,
                           check_count, check_penalty, normalised, raise_nonfinite,
-                          reject_masked)
+                          reject_masked, scale_problem)
 from .accumulator import float64_stats
 from .errors import ConvergenceWarning, DivergenceError
 
@@ -278,6 +278,13 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if mini and rng_state is None:
         rng_state = _seed(random_state)
 
+    # Squares that underflow leave a zero gradient and a "converged" wrong answer: refused
+    # before the run (y in full; X's first batch with mini-batches, all of it otherwise).
+    reason = scale_problem(X[:batch_size] if mini else X, y, large=False)
+    if reason is not None:
+        raise ValueError(reason)
+    start = p[:n].copy()
+
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
@@ -287,11 +294,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         n_iter_no_change,
         *(() if gram is None else (gram.G, gram.xty, gram.yty, gram.m)))
 
-    if status == _NONFINITE:
-        raise_nonfinite(X, y)
-    if status == _DIVERGED and mini and not math.isfinite(objective) \
-            and not np.isfinite(X).all():
-        raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
+    _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_intercept, l2)
     if status == _DIVERGED:
         raise DivergenceError(
             f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
@@ -316,6 +319,39 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      solver="sgd" if mini else "gradient_descent",
                      objective=float(objective), message=message, step=strategy,
                      grad_norm=float("nan") if mini else float(grad_norm), state=state)
+
+
+def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_intercept,
+              l2) -> None:
+    """Raise ValueError naming the real culprit when a run failed because of the data or the
+    starting point rather than the step size: NaN or infinity in X or y, a start too large
+    for the data, or data whose products overflow the working precision (the engine then
+    sees infinities, a zero step or a zero Lipschitz estimate)."""
+    if status == _NONFINITE:
+        raise_nonfinite(X, y, start, "the resumed state (init=<FitResult>)" if resuming
+                        else "init", descent=True)
+    if status == _DIVERGED:
+        if not math.isfinite(objective) and not np.isfinite(X).all():
+            raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
+        reason = scale_problem(X, y)
+        if reason is not None:
+            raise ValueError(reason)
+    lipschitz = scal[_SCALARS.index("lipschitz")]
+    if strategy.code in (_steps.Lipschitz.code, _steps.FISTA.code) \
+            and not (math.isfinite(lipschitz) and lipschitz > 0):
+        # L = 0 is right only when the Hessian vanishes: constant columns, no ridge
+        moves = l2 > 0 or (np.ptp(X, axis=0).any() if fit_intercept else X.any())
+        if moves or not math.isfinite(lipschitz):
+            raise ValueError(scale_problem(X, y) or
+                             f"the power iteration estimating L gave {lipschitz:g}, which "
+                             f"cannot give a step size; rescale the data or use another "
+                             f"step strategy.")
+    if status == _MAX_ITER and scal[_SCALARS.index("step_size")] == 0.0 \
+            and strategy.code in (_steps.ExactLineSearch.code, _steps.BarzilaiBorwein.code,
+                                  _steps.Backtracking.code):
+        reason = scale_problem(X, y)  # an infinite curvature made the step zero
+        if reason is not None:
+            raise ValueError(reason)
 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
