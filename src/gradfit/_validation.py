@@ -95,7 +95,26 @@ def as_target(y, m: int, dtype: np.dtype, name: str = "y") -> np.ndarray:
     if arr.shape[0] != m:
         raise ValueError(f"{name} has {arr.shape[0]} values but X has {m} rows; they must "
                          f"match.")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f" and out.dtype.itemsize < arr.dtype.itemsize:
+        _check_narrowed(arr, out, name)
+    return out
+
+
+def _check_narrowed(wide: np.ndarray, narrow: np.ndarray, name: str) -> None:
+    """y converted to float32 (X's precision) must keep its values: none overflowing to
+    infinity, none of its nonzero values reaching float32's subnormals."""
+    fin = np.finfo(narrow.dtype)
+    with np.errstate(invalid="ignore"):
+        lost = (np.isinf(narrow) & np.isfinite(wide)) | \
+            ((np.abs(narrow) < fin.tiny) & (wide != 0) & np.isfinite(wide))
+    if lost.any():
+        i = int(np.argmax(lost))
+        raise ValueError(f"{name}[{i}] = {float(wide[i]):.6g} is outside the range of "
+                         f"{narrow.dtype} (X's precision, which {name} is converted to: "
+                         f"{float(fin.tiny):.3g} to {float(fin.max):.3g} in magnitude); pass X "
+                         f"as float64 (X.astype(np.float64)) or rescale {name}.")
 
 
 def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
@@ -144,6 +163,19 @@ def check_penalty(value, name: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
     return value
+
+
+def check_coef_range(coef: np.ndarray, dtype) -> np.ndarray:
+    """coef (float64) in ``dtype``, or a ValueError when it does not fit: tiny X against
+    large y asks for coefficients beyond float32's range, which would come back infinite."""
+    with np.errstate(over="ignore"):
+        out = np.asarray(coef).astype(dtype, copy=False)
+    if not np.isfinite(out).all():
+        big = float(np.max(np.abs(np.asarray(coef, dtype=np.float64))))
+        raise ValueError(f"the coefficients (up to {big:.3g} in magnitude) overflow {dtype}, "
+                         f"the precision of X: X's values are too small for y's. Pass X as "
+                         f"float64 (X.astype(np.float64)) or rescale X or y.")
+    return out
 
 
 def _largest(arr: np.ndarray) -> float:

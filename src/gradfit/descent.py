@@ -12,8 +12,8 @@ import numpy as np
 from . import _descent, steps as _steps
 from ._result import FitResult
 from ._validation import (MAX_COUNT, as_float_matrix, as_sample_weight, as_target,
-                          check_count, check_penalty, normalised, raise_nonfinite,
-                          reject_masked, scale_problem)
+                          check_coef_range, check_count, check_penalty, normalised,
+                          raise_nonfinite, reject_masked, scale_problem)
 from .accumulator import float64_stats
 from .errors import ConvergenceWarning, DivergenceError
 
@@ -307,7 +307,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                                  grad_norm, scal, objective)
 
     point = avg if avg is not None and scal[_SCALARS.index("averaged")] > 0 else p
-    coef = point[:n].astype(X.dtype)
+    coef = check_coef_range(point[:n], X.dtype)
     intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
     state = dict(zip(_SCALARS, (float(s) for s in scal)))
     for i, name in enumerate(strategy.state_vectors):

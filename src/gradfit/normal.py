@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from typing import NamedTuple
 
@@ -10,8 +11,8 @@ import scipy.linalg
 
 from . import _normal
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
+from ._validation import (as_float_matrix, as_sample_weight, as_target,
+                          check_coef_range, check_penalty, normalised, raise_nonfinite)
 from .errors import IllConditionedError, IllConditionedWarning
 
 __all__ = ["solve_normal"]
@@ -107,8 +108,9 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     return res
 
 
-_FLOAT32_NOTE = (f"float32 normal equations were too ill-conditioned (rcond < "
-                 f"{RCOND_MIN_FLOAT32:g}); solved in float64. ")
+_FLOAT32_NOTE = (f"float32 normal equations were not accurate enough (rcond < "
+                 f"{RCOND_MIN_FLOAT32:g}, or squares near float32's underflow); solved in "
+                 f"float64. ")
 
 
 class Stats(NamedTuple):
@@ -136,7 +138,7 @@ def gram_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stat
 
 def as_float32(res: FitResult) -> FitResult:
     """The result of a float64 retry of float32 data, with float32 coefficients."""
-    return dataclasses.replace(res, coef=res.coef.astype(np.float32))
+    return dataclasses.replace(res, coef=check_coef_range(res.coef, np.dtype(np.float32)))
 
 
 def _solve(X, y, sw, l2, fit_intercept, fallback, note=""):
@@ -185,17 +187,22 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     elif fit_intercept and not st.centred:
         raise ValueError("these statistics were gathered without centring; they cannot give "
                          "an intercept.")
-    info, rcond, coef = _normal.solve_spd(np.ascontiguousarray(G), np.ascontiguousarray(xty),
-                                          float(m), l2, work == np.float32)
+    underflow = _underflows(G, xty, yty, m, work)
+    if underflow and work == np.float32:
+        return None  # squares in float32's subnormal range lost their precision: float64
+    info, rcond, coef = (1, 0.0, None) if underflow else _normal.solve_spd(
+        np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2, work == np.float32)
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
     if info == 0 and rcond >= rcond_min:
         objective = exact_objective(coef) if exact_objective else None
-        return _result(coef.astype(work, copy=False), G, xty, yty, mean_x, mean_y, m, l2,
+        return _result(check_coef_range(coef, work), G, xty, yty, mean_x, mean_y, m, l2,
                        fit_intercept, "cholesky", rcond, note, objective)
     if work == np.float32:
         return None
 
-    why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
+    why = ("X or y has values so small that their squares underflow float64: the normal "
+           "equations lost their precision" if underflow else
+           "X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
            "collinear columns, a constant column, or more columns than rows)" if info else
            f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
            f"{RCOND_MIN_FLOAT64:g})")
@@ -205,6 +212,10 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     if svd_solve is not None:
         coef, rank, objective = svd_solve()
         how, solver = "solved by SVD (LAPACK gelsd)", "lstsq"
+    elif underflow:
+        raise ValueError(f"{why}, and the rows are not at hand to solve otherwise: rescale "
+                         f"the data (e.g. multiply X and y by a power of ten) before "
+                         f"accumulating them.")
     else:
         big = not np.isfinite(m * l2)
         A = G / m / l2 if big else G.copy()
@@ -219,6 +230,18 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     warnings.warn(msg + ".", IllConditionedWarning, stacklevel=4)
     return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver,
                    0.0 if info else rcond, msg, objective)
+
+
+def _underflows(G, xty, yty, m, work) -> bool:
+    """Whether the data are so small that their squares came near the subnormals of the
+    working precision (float32 data are squared in float32 by the Gram pass), where they lose
+    their relative precision: a mean square below tiny / eps (float32: about 1e-31, values
+    below about 3e-16; float64: about 1e-292, values below about 1e-146)."""
+    fin = np.finfo(work)
+    limit = float(fin.tiny) / float(fin.eps) * m
+    diag = np.diagonal(G)
+    tiny_xty = (xty != 0) & (np.abs(xty) < limit)
+    return 0 < yty < limit or bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
 
 
 def _eigh_solve(A, rhs, rows):
@@ -258,14 +281,24 @@ def _lstsq(X, y, sw, mean_x, mean_y, l2, fit_intercept):
 
 def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg,
             objective=None):
+    check_coef_range(coef, coef.dtype)
     c = coef.astype(np.float64, copy=False)
     intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
     if objective is None:
         # ||yc - Xc w||^2 from the statistics, without another pass over X: at the solution
         # of (G + m l2 I) w = Xc^T yc it is yc.yc - w.Xc^T yc - m l2 |w|^2, accurate to about
         # eps * ||yc||^2 (and no n x n product on a second BLAS library's thread pool).
-        cc = float(c @ c)
-        rss = max(float(yty - c @ xty) - (m * cc) * l2, 0.0)
-        objective = rss / (2 * m) + 0.5 * l2 * cc
+        with np.errstate(over="ignore", invalid="ignore"):
+            cc = float(c @ c)
+            rss = max(float(yty - c @ xty) - (m * cc) * l2, 0.0)
+            objective = rss / (2 * m) + 0.5 * l2 * cc
+            if not math.isfinite(objective) and yty > 0:
+                # w.w and w.Xty overflow before the objective does (coefficients near 1e154):
+                # the same in units of t = sqrt(yty)
+                t = math.sqrt(yty)
+                u = c / t
+                uu = float(u @ u)
+                rss = max(float(yty / t - u @ xty) / t - (m * uu) * l2, 0.0)
+                objective = (rss / (2 * m) + 0.5 * l2 * uu) * t * t
     return FitResult(coef=coef, intercept=intercept, solver=solver, rcond=float(rcond),
                      objective=float(objective), message=msg)

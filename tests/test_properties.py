@@ -1,0 +1,214 @@
+"""Property-based tests (hypothesis) over the public entry points.
+
+Every outcome must be one of: a correct answer (checked against numpy.linalg.lstsq on the same
+data, in float64), an honest warning (``converged=False`` with a ConvergenceWarning; an
+IllConditionedWarning with the SVD answer) or a clear error (``property_cases.ALLOWED_ERRORS``,
+with a message). Never a crash or a hang (every case runs in a worker process, restarted after
+a crash), never a modified input, never ``converged=True`` with a wrong answer, never a
+reported objective that is not the objective of the returned coefficients.
+
+Profiles: ``ci`` (the default; derandomized, so a CI run is reproducible, and sized to keep
+the file within about two minutes on a busy machine) and ``dev`` (many more examples, random):
+``GRADFIT_HYPOTHESIS_PROFILE=dev python -m pytest tests/test_properties.py``. A failure prints
+the case dict; ``property_cases.run_case(case)`` reproduces it in-process.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from property_cases import ALLOWED_ERRORS, Crash, Worker  # noqa: F401 (Crash: see Worker)
+
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, derandomize=True, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "dev", max_examples=1000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROFILE = os.environ.get("GRADFIT_HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+EPS = {"float64": np.finfo(np.float64).eps, "float32": np.finfo(np.float32).eps}
+FULL_BATCH = ["fixed", "lipschitz", "exact", "backtracking", "bb", "momentum", "nesterov",
+              "adagrad", "rmsprop", "adam", "invscaling", "fista"]
+MINI_BATCH = ["fixed", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "invscaling"]
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    yield w
+    w.close()
+
+
+def working_dtype(case) -> str:
+    d = np.dtype(case.get("dtype", "float64"))
+    return "float32" if d in (np.float32, np.float16) else "float64"
+
+
+# ---------------------------------------------------------------------- strategies
+def _exponents(lo, hi):
+    """Decimal exponents of a scale: mostly moderate, sometimes anywhere in [lo, hi]."""
+    return st.one_of(st.just(0), st.integers(max(lo, -15), min(hi, 15)), st.integers(lo, hi))
+
+
+@st.composite
+def problems(draw, max_n=5, kx=(-300, 300), ky=(-300, 300), exotic=True):
+    n = draw(st.integers(1, max_n))
+    m = draw(st.integers(n + 2, 40))
+    dtypes = ["float64", "float32"] + (["int64", "float16", "bool"] if exotic else [])
+    dtype = draw(st.sampled_from(dtypes))
+    return {
+        "seed": draw(st.integers(0, 2**32 - 1)), "m": m, "n": n, "dtype": dtype,
+        "ydtype": draw(st.sampled_from([dtype, "float64"])),
+        "layout": draw(st.sampled_from(["C", "F", "strided", "reversed", "readonly", "list"])),
+        "ylayout": draw(st.sampled_from([None, "strided", "readonly", "list"])),
+        # integer and bool data: scaled within their range (the cast would wrap otherwise)
+        "kx": draw(_exponents(*kx) if dtype[0] == "f" else st.integers(0, 3)),
+        "ky": draw(_exponents(*ky) if dtype[0] == "f" else st.integers(0, 3)),
+        "col_log_scale": draw(st.lists(st.integers(-1, 1), min_size=n, max_size=n)),
+        "offset": draw(st.sampled_from([0.0, 1.0, 100.0])),
+        "b": draw(st.sampled_from([0.0, 1.0, -50.0])),
+        "fit_intercept": draw(st.booleans()),
+        "lam": draw(st.sampled_from([0.0, 0.0, 1e-3, 0.1])),
+        "weights": draw(st.sampled_from([None, None, "random", "some-zero"])),
+        "noise": draw(st.sampled_from([0.0, 0.01, 1.0])),
+    }
+
+
+def in_range(case) -> bool:
+    """Scales at which every solver is expected to give the answer (no refusal): far from
+    overflow and underflow of the working precision's squares."""
+    limit = 100 if working_dtype(case) == "float64" else 8
+    return case["dtype"] not in ("int64", "bool", "float16") \
+        and abs(case["kx"]) <= limit and abs(case["ky"]) <= limit
+
+
+# ---------------------------------------------------------------------- checks
+def check_common(case, out):
+    """No mutation; an error is an allowed type with a message; a result is finite."""
+    event(f"outcome: {out['error'] or ('converged' if out.get('converged') else 'unconverged')}")
+    assert not out["mutated"], f"input modified: {case}"
+    if out["error"] is not None:
+        assert out["error"] in ALLOWED_ERRORS, (
+            f"{out['error']}: {out.get('message')}\n{out.get('traceback')}\ncase={case}")
+        assert len(out["message"]) > 20, (out["message"], case)
+        return False
+    assert not out.get("nonfinite_result"), f"non-finite result without an error: {out} {case}"
+    for w in out["warnings"]:
+        assert not w.startswith("RuntimeWarning"), f"NumPy warning leaked: {w} case={case}"
+    return True
+
+
+def check_reported_objective(case, out, rel):
+    """The reported objective is the objective of the returned coefficients."""
+    if "reported_unit" not in out or not math.isfinite(out["reported_unit"]):
+        return
+    scale = max(out["f_start"], out["f"], 1e-300)
+    assert abs(out["reported_unit"] - out["f"]) <= rel * scale, (
+        f"reported objective {out['reported_unit']} but f(coef) = {out['f']} "
+        f"(f_start {out['f_start']}) case={case}")
+
+
+def assert_near_optimum(case, out, tol, claim="result"):
+    """f(result) - f* <= tol * (f(start) - f*), up to the rounding of f itself (unit-scale
+    float64 evaluations): the fraction of the achievable decrease left undone."""
+    if out.get("subnormal"):
+        event("coefficients in the subnormal range: precision not checked")
+        return
+    f, f_opt, f_start = out["f"], out["f_opt"], out["f_start"]
+    slack = 100 * EPS["float64"] * max(f_start, f, f_opt)
+    assert f - f_opt <= tol * (f_start - f_opt) + slack, (
+        f"{claim} {f!r} against the optimum {f_opt!r} (start {f_start!r}; tolerance {tol:g} "
+        f"of the decrease): case={case}\noutcome={out}")
+
+
+def exact_tolerance(case, out):
+    eps = EPS[working_dtype(case)]
+    kappa = min(out["cond"], 1e12)
+    # Cholesky on the normal equations: relative error ~ eps * kappa^2; the objective gap
+    # is quadratic in it
+    return max(1e-9 if eps < 1e-10 else 1e-4, (100 * eps * kappa * kappa) ** 2)
+
+
+# ---------------------------------------------------------------------- properties
+@given(case=problems())
+def test_solve_normal(worker, case):
+    case = {**case, "entry": "solve_normal"}
+    out = worker.call("run_case", case)
+    if not check_common(case, out):
+        assert not in_range(case) or case["noise"] == 0.0 and False, (out["message"], case)
+        return
+    if "gap" in out:
+        assert_near_optimum(case, out, exact_tolerance(case, out))
+        check_reported_objective(case, out, 1e-6 if working_dtype(case) == "float64"
+                                 else 1e-3)
+
+
+@given(case=problems(), cuts=st.lists(st.integers(0, 40), max_size=4))
+def test_normal_accumulator(worker, case, cuts):
+    case = {**case, "entry": "accumulator",
+            "kwargs": {"chunks": [c for c in cuts if c <= case["m"]]}}
+    out = worker.call("run_case", case)
+    if not check_common(case, out):
+        assert not in_range(case), (out["message"], case)
+        return
+    if "gap" in out:
+        assert_near_optimum(case, out, exact_tolerance(case, out))
+
+
+@given(case=problems(max_n=4), step=st.sampled_from(FULL_BATCH),
+       tol=st.sampled_from([None, 1e-8, 1e-3]), max_iter=st.sampled_from([1, 50, 2000]),
+       precompute=st.sampled_from([False, True, "auto"]))
+def test_gradient_descent(worker, case, step, tol, max_iter, precompute):
+    case = {**case, "entry": "gradient_descent",
+            "kwargs": {"step": step, "tol": tol, "max_iter": max_iter,
+                       "precompute": precompute}}
+    out = worker.call("run_case", case)
+    if not check_common(case, out):
+        return
+    if "gap" not in out:
+        return
+    check_reported_objective(case, out, 1e-6 if working_dtype(case) == "float64" else 1e-3)
+    if out["converged"]:
+        tolerance = 1e-4 if working_dtype(case) == "float64" else 1e-2
+        assert_near_optimum(case, out, max(tolerance, exact_tolerance(case, out)),
+                            "converged=True")
+    else:
+        assert any(w.startswith("ConvergenceWarning") for w in out["warnings"]) \
+            or max_iter == 1 and False or any("ConvergenceWarning" in w
+                                              for w in out["warnings"]), (out, case)
+
+
+@given(case=problems(max_n=4), step=st.sampled_from(MINI_BATCH),
+       batch=st.integers(1, 50), max_iter=st.sampled_from([1, 5, 30]),
+       average=st.sampled_from([False, True, 10]), seed=st.integers(0, 2**31))
+def test_sgd(worker, case, step, batch, max_iter, average, seed):
+    case = {**case, "entry": "gradient_descent",
+            "kwargs": {"step": step, "batch_size": min(batch, case["m"]),
+                       "max_iter": max_iter, "average": average, "random_state": seed}}
+    out = worker.call("run_case", case)
+    if not check_common(case, out):
+        return
+    if "gap" in out:
+        check_reported_objective(case, out, 1e-6 if working_dtype(case) == "float64"
+                                 else 1e-3)
+
+
+@given(case=problems(max_n=4, exotic=False),
+       solver=st.sampled_from(["auto", "cholesky", "gd", "sgd"]))
+def test_estimator(worker, case, solver):
+    kwargs = {"solver": solver}
+    if solver == "sgd":
+        kwargs["random_state"] = 0
+    case = {**case, "entry": "estimator", "kwargs": kwargs}
+    out = worker.call("run_case", case)
+    if not check_common(case, out):
+        return
+    if "gap" in out and solver in ("auto", "cholesky"):
+        assert_near_optimum(case, out, exact_tolerance(case, out))
