@@ -52,9 +52,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare_normal as cn  # noqa: E402  (shared timing helpers)
-import reference as ref
-
 import gradfit  # noqa: E402
+import reference as ref
 from gradfit import steps  # noqa: E402
 from gradfit.accumulator import float64_stats  # noqa: E402
 from gradfit.errors import ConvergenceWarning  # noqa: E402
@@ -525,7 +524,7 @@ def part_acc(args):
 
     def accumulate():
         acc = gradfit.NormalAccumulator()
-        for Xc, yc in zip(Xs, ys):
+        for Xc, yc in zip(Xs, ys, strict=True):
             acc.update(Xc, yc)
         return acc.solve(fit_intercept=True)
 

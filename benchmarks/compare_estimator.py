@@ -15,15 +15,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LinearRegression as SkLinearRegression, Ridge
 from threadpoolctl import threadpool_limits
+
+import gradfit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference as ref  # noqa: E402
-from compare_normal import busy_seconds, fmt_t, git_describe, ratio_cell, time_interleaved  # noqa: E402,E501
-from compare_normal import verdict  # noqa: E402
-from sklearn.linear_model import LinearRegression as SkLinearRegression, Ridge  # noqa: E402
-
-import gradfit  # noqa: E402
+from compare_normal import (  # noqa: E402
+    busy_seconds,
+    fmt_t,
+    git_describe,
+    ratio_cell,
+    time_interleaved,
+    verdict,
+)
 
 SIZES = [(1000, 10), (100000, 100), (20000, 1000)]
 # Targets of the issue, one thread: (reference, size) -> minimum reference / gradfit ratio.

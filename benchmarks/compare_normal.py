@@ -37,9 +37,8 @@ import scipy
 from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reference as ref  # noqa: E402
-
 import gradfit  # noqa: E402
+import reference as ref  # noqa: E402
 from gradfit import _normal  # noqa: E402
 
 SAMPLE_SECONDS = 0.02
@@ -159,7 +158,7 @@ def fmt_t(t):
 def ratio_cell(times, ref_name, gf_name):
     """Ratio of medians, and the quartiles of the per-round paired ratios (a noise gauge)."""
     r = statistics.median(times[ref_name]) / statistics.median(times[gf_name])
-    paired = [a / b for a, b in zip(times[ref_name], times[gf_name])]
+    paired = [a / b for a, b in zip(times[ref_name], times[gf_name], strict=True)]
     q1, _, q3 = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
     return r, (q1, q3), f"{r:.2f} ({q1:.2f}–{q3:.2f})"
 
@@ -194,9 +193,10 @@ def git_describe(sources=SOLVER_SOURCES):
 
 def cpu_name():
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or "unknown"

@@ -149,7 +149,7 @@ def test_lasso_time_to_target(benchmark, lasso_problem, impl):
 
 def _accumulate(X_chunks, y_chunks):
     acc = gradfit.NormalAccumulator()
-    for Xc, yc in zip(X_chunks, y_chunks):
+    for Xc, yc in zip(X_chunks, y_chunks, strict=True):
         acc.update(Xc, yc)
     return acc.solve(fit_intercept=True)
 

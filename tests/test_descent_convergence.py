@@ -21,9 +21,8 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import steps
-
 from descent_problems import hessian, make_problem, objective, rel_err
+from gradfit import steps
 
 N = 8   # columns of make_problem()
 TOL = {np.float64: 1e-10, np.float32: 1e-5}

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _normal
 from ._result import FitResult
-from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty, \
-    raise_nonfinite
-from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_stats
+from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
+from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty
+from .normal import solve_stats
 
 __all__ = ["NormalAccumulator"]
-
-# Rows of a float64 chunk in float64_stats: 4 MiB per chunk.
-_CHUNK_BYTES = 1 << 22
 
 
 class NormalAccumulator:
@@ -54,14 +50,6 @@ class NormalAccumulator:
         self._stats: Stats | None = None
         self._all_float32 = True
 
-    @classmethod
-    def _from_stats(cls, stats: Stats, float32: bool) -> NormalAccumulator:
-        """An accumulator holding statistics gathered elsewhere (centred)."""
-        acc = cls()
-        acc._stats = stats
-        acc._all_float32 = float32
-        return acc
-
     @property
     def n_samples(self) -> float:
         """Rows seen so far (the sum of their weights, when weighted)."""
@@ -86,7 +74,7 @@ class NormalAccumulator:
         self._all_float32 &= X.dtype == np.float32
         # float64 sums whatever the data: float32 sums would cap every later solve at
         # float32's accuracy
-        self._stats = _chan_merge(self._stats, float64_stats(X, y, True, sw))
+        self._stats = chan_merge(self._stats, float64_stats(X, y, True, sw))
         return self
 
     def merge(self, other: NormalAccumulator) -> NormalAccumulator:
@@ -98,7 +86,7 @@ class NormalAccumulator:
             raise ValueError(f"cannot merge statistics of {self.n_features} and "
                              f"{other.n_features} columns.")
         out = NormalAccumulator()
-        out._stats = _chan_merge(self._stats, other._stats)
+        out._stats = chan_merge(self._stats, other._stats)
         out._all_float32 = self._all_float32 and other._all_float32
         return out
 
@@ -108,69 +96,28 @@ class NormalAccumulator:
               fallback: bool = True) -> FitResult:
         """The exact fit of everything seen so far: :func:`solve_normal`'s objective,
         parameters and result."""
-        if self._stats is None:
+        st = self._stats
+        if st is None:
             raise ValueError("no data yet: call update(X_chunk, y_chunk) first.")
         l2 = check_penalty(l2, "l2")
-        work = np.dtype(np.float32 if self._all_float32 else np.float64)
-        res = solve_stats(self._stats, l2, bool(fit_intercept), fallback, work)
-        if res is None:
-            res = as_float32(solve_stats(self._stats, l2, bool(fit_intercept), fallback,
-                                         np.dtype(np.float64), _FLOAT32_NOTE))
-        return res
+        fit_intercept = bool(fit_intercept)
+        return solve_with_float64_retry(
+            lambda work, note: solve_stats(st, l2, fit_intercept, fallback, work, note),
+            np.dtype(np.float32 if self._all_float32 else np.float64))
 
     def __repr__(self) -> str:
         return f"NormalAccumulator(n_samples={self.n_samples}, n_features={self.n_features})"
 
 
-def float64_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stats:
-    """gram_stats of validated X, y with float64 sums whatever their dtype: float32 data are
-    converted chunk by chunk (a 4 MiB copy at a time) and the chunks merged as in
-    ``update``, because statistics summed in float32 lose about eps32 * y^T y of every
-    objective computed from them."""
-    if X.dtype == np.float64:
-        return gram_stats(X, y, centre, weights)
-    rows = max(1, _CHUNK_BYTES // (8 * X.shape[1]))
-    st = None
-    for i in range(0, X.shape[0], rows):
-        w = None if weights is None else weights[i:i + rows]
-        if w is not None and not w.any():
-            continue  # rows that count for nothing (their weighted means would be 0 / 0)
-        finite, *chunk = _normal.gram_pass(X[i:i + rows].astype(np.float64),
-                                           y[i:i + rows].astype(np.float64), centre,
-                                           None if w is None else np.sqrt(w))
-        if not finite:
-            raise_nonfinite(X, y)  # names the first bad value of the whole X or y
-        m, mean_x, mean_y, G, xty, yty = chunk
-        st = _chan_merge(st, Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre))
-    return st
+def from_stats(stats: Stats, float32: bool) -> NormalAccumulator:
+    """An accumulator holding centred statistics gathered elsewhere (the estimator's exact
+    fit), so that partial_fit can add rows to them; ``float32``: every row was float32."""
+    acc = NormalAccumulator()
+    acc._stats = stats
+    acc._all_float32 = float32
+    return acc
 
 
-def _raw(st: Stats) -> Stats:
-    """Uncentred products from centred statistics (sums of positive terms: no cancellation)."""
-    if not st.centred:
-        return st
-    m = st.m
-    return Stats(m, np.zeros_like(st.mean_x), 0.0,
-                 st.G + m * np.multiply.outer(st.mean_x, st.mean_x),
-                 st.xty + m * st.mean_y * st.mean_x, st.yty + m * st.mean_y ** 2, False)
-
-
-def _chan_merge(a: Stats | None, b: Stats | None) -> Stats | None:
-    if a is None or b is None:
-        return b if a is None else a
-    if not (a.centred and b.centred):  # raw products (no intercept): they simply add up
-        a, b = _raw(a), _raw(b)
-        return Stats(a.m + b.m, a.mean_x, 0.0, a.G + b.G, a.xty + b.xty, a.yty + b.yty, False)
-    m = a.m + b.m
-    w = a.m * b.m / m
-    dx = b.mean_x - a.mean_x
-    dy = b.mean_y - a.mean_y
-    return Stats(
-        m=m,
-        mean_x=a.mean_x + dx * (b.m / m),
-        mean_y=a.mean_y + dy * (b.m / m),
-        G=a.G + b.G + w * np.multiply.outer(dx, dx),
-        xty=a.xty + b.xty + w * dy * dx,
-        yty=a.yty + b.yty + w * dy * dy,
-        centred=True,
-    )
+def stats_of(acc: NormalAccumulator) -> Stats | None:
+    """The centred statistics of the rows seen so far (None before the first chunk)."""
+    return acc._stats

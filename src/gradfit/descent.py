@@ -5,26 +5,31 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from . import _descent, steps as _steps
+from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
-from ._validation import (MAX_COUNT, as_float_matrix, as_sample_weight, as_target,
-                          check_coef_range, check_count, check_penalty, normalised,
-                          raise_nonfinite, reject_masked, scale_problem)
-from .accumulator import float64_stats
+from ._stats import chunk_rows, float64_stats
+from ._validation import (
+    MAX_COUNT,
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_coef_range,
+    check_count,
+    check_penalty,
+    normalised,
+    raise_nonfinite,
+    reject_masked,
+    scale_problem,
+)
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
 
-# Statuses of _descent.run.
-_CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
-# The engine's scalar state, by slot (see _descent.pyx).
-_SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
-            "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement",
-            "rows_seen")
 # precompute="auto": the Gram matrix when X has at least this many rows per column and at most
 # this many columns. Measured (benchmarks/README.md, lasso): the statistics cost as much as
 # 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
@@ -234,7 +239,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
 
     p = np.zeros(d)
     vecs = np.zeros((2, d))
-    scal = np.zeros(len(_SCALARS))
+    scal = np.zeros(len(STATE_SLOTS))
     avg = np.zeros(d) if avg_start is not None else None
     rng_state = None
     if resuming:
@@ -283,33 +288,38 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     reason = scale_problem(X[:batch_size] if mini else X, y, large=False)
     if reason is not None:
         raise ValueError(reason)
-    start = p[:n].copy()
+    start_coef = p[:n].copy()
 
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
     n_iter, status, objective, grad_norm = _descent.run(
-        X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1,
-        strategy.code, params, p, vecs, scal, max_iter, tol, callback, history,
-        batch_size or 0, bool(shuffle) and mini, rng_state, avg, float(avg_start or 0),
-        n_iter_no_change,
-        *(() if gram is None else (gram.G, gram.xty, gram.yty, gram.m)))
+        X=X, y=y, sample_weight=None if gram is not None else sw, shift=mu,
+        fit_intercept=fit_intercept, intercept_fixed=not mini, l2=l2, l1=l1,
+        rule=strategy.code, params=params, point=p, vectors=vecs, scalars=scal,
+        max_iter=max_iter, tol=tol, callback=callback, history=history,
+        batch_size=batch_size or 0, shuffle=bool(shuffle) and mini, rng=rng_state,
+        average=avg, average_start=float(avg_start or 0), n_iter_no_change=n_iter_no_change,
+        G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
+        yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m)
 
-    _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_intercept, l2)
-    if status == _DIVERGED:
+    _diagnose(X, y, status, objective, scal, strategy, start_coef, resuming, fit_intercept,
+              l2)
+    if status == Status.DIVERGED:
+        start = scal[STATE_SLOTS.index("objective_start")]
         raise DivergenceError(
             f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
             f"{strategy!r}: the objective{' (on a mini-batch)' if mini else ''} went from "
-            f"{scal[3]:.6g} to {objective:.6g}. The step size is too large for this problem: "
+            f"{start:.6g} to {objective:.6g}. The step size is too large for this problem: "
             f"use a "
             f"smaller learning rate, or step='backtracking' or step='lipschitz', which choose "
             f"a safe step themselves.")
     message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
                                  grad_norm, scal, objective)
 
-    point = avg if avg is not None and scal[_SCALARS.index("averaged")] > 0 else p
+    point = avg if avg is not None and scal[STATE_SLOTS.index("averaged")] > 0 else p
     coef = check_coef_range(point[:n], X.dtype)
     intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
-    state = dict(zip(_SCALARS, (float(s) for s in scal)))
+    state = dict(zip(STATE_SLOTS, (float(s) for s in scal), strict=True))
     for i, name in enumerate(strategy.state_vectors):
         state[name] = vecs[i].copy()
     state.update(_vectors=vecs, _point=p, _shift=mu, _exact_shift=not mini, _average=avg,
@@ -327,16 +337,16 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
     starting point rather than the step size: NaN or infinity in X or y, a start too large
     for the data, or data whose products overflow the working precision (the engine then
     sees infinities, a zero step or a zero Lipschitz estimate)."""
-    if status == _NONFINITE:
+    if status == Status.NONFINITE_START:
         raise_nonfinite(X, y, start, "the resumed state (init=<FitResult>)" if resuming
                         else "init", descent=True)
-    if status == _DIVERGED:
+    if status == Status.DIVERGED:
         if not math.isfinite(objective) and not np.isfinite(X).all():
             raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
         reason = scale_problem(X, y)
         if reason is not None:
             raise ValueError(reason)
-    lipschitz = scal[_SCALARS.index("lipschitz")]
+    lipschitz = scal[STATE_SLOTS.index("lipschitz")]
     if strategy.code in (_steps.Lipschitz.code, _steps.FISTA.code) \
             and not (math.isfinite(lipschitz) and lipschitz > 0):
         # L = 0 is right only when the Hessian vanishes: constant columns, no ridge
@@ -346,7 +356,7 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
                              f"the power iteration estimating L gave {lipschitz:g}, which "
                              f"cannot give a step size; rescale the data or use another "
                              f"step strategy.")
-    if status == _MAX_ITER and scal[_SCALARS.index("step_size")] == 0.0 \
+    if status == Status.MAX_ITER and scal[STATE_SLOTS.index("step_size")] == 0.0 \
             and strategy.code in (_steps.ExactLineSearch.code, _steps.BarzilaiBorwein.code,
                                   _steps.Backtracking.code):
         reason = scale_problem(X, y)  # an infinite curvature made the step zero
@@ -360,8 +370,9 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     if weights is None or not weights.any():
         return a.mean(axis=0, dtype=np.float64)
     total = np.zeros(a.shape[1:])
-    for i in range(0, a.shape[0], 8192):
-        total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
+    rows = chunk_rows(a.shape[1] if a.ndim == 2 else 1)
+    for i in range(0, a.shape[0], rows):
+        total += weights[i:i + rows] @ a[i:i + rows].astype(np.float64, copy=False)
     return total / weights.sum()
 
 
@@ -421,7 +432,7 @@ def _seed(random_state) -> np.ndarray:
         raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
                          f"{type(random_state).__name__}.")
     gen = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+        np.random.default_rng(None if random_state is None else int(random_state))
     state = gen.integers(0, 2**64, size=4, dtype=np.uint64)
     if not state.any():  # xoshiro's one forbidden state
         state[0] = 1
@@ -430,13 +441,13 @@ def _seed(random_state) -> np.ndarray:
 
 def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, scal,
             objective):
-    target = tol * max(1.0, scal[4])
-    if status == _CONVERGED:
+    target = tol * max(1.0, scal[STATE_SLOTS.index("grad_norm_start")])
+    if status == Status.CONVERGED:
         if mini:
             return (f"converged: the objective improved by less than tol={tol:g} (relative) "
                     f"for {n_iter_no_change} epochs"), True
         return f"converged: ||grad|| = {grad_norm:.3e} <= {target:.3e}", True
-    if status == _CALLBACK:
+    if status == Status.STOPPED_BY_CALLBACK:
         return "stopped by callback", False
     if mini:
         message = f"stopped at max_iter={max_iter} epochs"
@@ -491,6 +502,6 @@ def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept) -> None:
         if fit_intercept:
             p[n] = init.intercept + mu @ p[:n]
     vecs[:] = st["_vectors"]
-    scal[:] = [st[k] for k in _SCALARS]
+    scal[:] = [st[k] for k in STATE_SLOTS]
     if avg is None or st.get("_average") is None or not np.array_equal(p, point):
-        scal[_SCALARS.index("averaged")] = 0.0  # an edited start begins a new average
+        scal[STATE_SLOTS.index("averaged")] = 0.0  # an edited start begins a new average

@@ -14,23 +14,31 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_finite,
-                          check_penalty, raise_nonfinite, reject_masked)
-from .accumulator import NormalAccumulator
+from ._stats import Stats, chunk_rows, gram_stats
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_finite,
+    check_penalty,
+    raise_nonfinite,
+    reject_masked,
+)
+from .accumulator import NormalAccumulator, from_stats
 from .descent import gradient_descent
-from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_with_stats
+from .normal import solve_data, solve_with_stats
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
-    from sklearn.utils.validation import check_is_fitted, validate_data
-    from sklearn.utils.validation import _check_sample_weight
     from sklearn.utils.metaestimators import available_if as _available_if
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _HAVE_SKLEARN = False
     try:
-        import sklearn  # noqa: F401  (installed, but older than the API used here)
         import warnings as _warnings
+
+        import sklearn  # noqa: F401  (installed, but older than the API used here)
         _warnings.warn("gradfit.LinearRegression needs scikit-learn >= 1.6 to be a "
                        "scikit-learn estimator; with the installed version it works on its "
                        "own only. Upgrade scikit-learn to use it in pipelines.", stacklevel=2)
@@ -90,7 +98,8 @@ class _NoSklearnBase:
 _Bases = (RegressorMixin, BaseEstimator) if _HAVE_SKLEARN else (_NoSklearnBase,)
 
 
-class LinearRegression(*_Bases):
+# mypy cannot follow a base chosen at import time (scikit-learn's, or the stand-in above).
+class LinearRegression(*_Bases):  # type: ignore[misc]
     """Least-squares linear regression (ridge, lasso, elastic net) on gradfit's solvers.
 
     Minimises gradfit's objective (see :func:`gradfit.solve_normal`)::
@@ -294,12 +303,8 @@ class LinearRegression(*_Bases):
         """solve_normal, keeping its statistics so that partial_fit can add to them."""
         l2 = check_penalty(self.l2, "l2")
         fit_intercept = bool(self.fit_intercept)
-        res, st = solve_with_stats(X, y, sw, l2, fit_intercept, self.fallback)
-        if res is None:  # float32 not accurate enough (see solve_normal)
-            res, st = solve_with_stats(X.astype(np.float64), y.astype(np.float64), sw, l2,
-                                       fit_intercept, self.fallback, note=_FLOAT32_NOTE)
-            res = as_float32(res)
-        self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32)
+        res, st = solve_data(X, y, sw, l2, fit_intercept, self.fallback)
+        self._accumulator = from_stats(st, X.dtype == np.float32)
         return res
 
     def _warm_init(self, solver: str, n_features: int):
@@ -386,11 +391,12 @@ class LinearRegression(*_Bases):
         ybar = (w @ Y) / w.sum() if fit_intercept else np.zeros(k)
         XtY = np.zeros((X.shape[1], k))
         YtY = np.zeros(k)
-        for i in range(0, X.shape[0], 4096):  # centred block by block (in cache): no copy of
-            Xb = X[i:i + 4096] - st.mean_x    # X, and no cancellation for large means
-            Yb = (Y[i:i + 4096] - ybar) * w[i:i + 4096, None]
+        rows = chunk_rows(X.shape[1])
+        for i in range(0, X.shape[0], rows):  # centred block by block (in cache): no copy of
+            Xb = X[i:i + rows] - st.mean_x    # X, and no cancellation for large means
+            Yb = (Y[i:i + rows] - ybar) * w[i:i + rows, None]
             XtY += Xb.T @ Yb
-            YtY += np.einsum("ij,ij->j", Y[i:i + 4096] - ybar, Yb)
+            YtY += np.einsum("ij,ij->j", Y[i:i + rows] - ybar, Yb)
         if not (np.isfinite(XtY).all() and np.isfinite(YtY).all()):
             raise_nonfinite(X, Y)
         results = []

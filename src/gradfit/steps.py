@@ -23,6 +23,8 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from ._descent import Rule
+
 __all__ = ["StepStrategy", "Fixed", "Lipschitz", "ExactLineSearch", "Backtracking",
            "BarzilaiBorwein", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
            "InverseScaling", "FISTA", "get", "NAMES"]
@@ -39,8 +41,8 @@ def _positive(obj, name: str) -> None:
 
 def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
     value = getattr(obj, name)
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and \
-        (0 <= value < 1 if closed_left else 0 < value < 1)
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = real and (0 <= value < 1 if closed_left else 0 < value < 1)
     if not ok:
         interval = "[0, 1)" if closed_left else "(0, 1)"
         raise ValueError(f"{type(obj).__name__}: {name} must be in {interval}, got {value!r}.")
@@ -49,10 +51,11 @@ def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
 
 @dataclass(frozen=True)
 class StepStrategy:
-    """Base class: ``code`` selects the rule in the compiled engine; ``state_vectors`` names
+    """Base class: ``code`` selects the rule in the compiled engine (a ``Rule`` of
+    ``_descent.pyx``; a new rule is a new member there); ``state_vectors`` names
     the per-coordinate state it keeps (at most two vectors) for resuming."""
 
-    code: ClassVar[int]
+    code: ClassVar[Rule]
     state_vectors: ClassVar[tuple[str, ...]] = ()
     #: usable with mini-batches (needs nothing but a gradient estimate)
     mini_batch: ClassVar[bool] = False
@@ -75,7 +78,7 @@ class Fixed(StepStrategy):
     """
 
     learning_rate: float = 0.01
-    code: ClassVar[int] = 0
+    code: ClassVar[Rule] = Rule.FIXED
     mini_batch: ClassVar[bool] = True
     proximal: ClassVar[bool] = True
 
@@ -98,7 +101,7 @@ class Lipschitz(StepStrategy):
 
     max_power_iter: int = 30
     rtol: float = 1e-3
-    code: ClassVar[int] = 1
+    code: ClassVar[Rule] = Rule.LIPSCHITZ
     proximal: ClassVar[bool] = True
 
     def __post_init__(self):
@@ -118,7 +121,7 @@ class ExactLineSearch(StepStrategy):
     Optimization*, 2nd ed., eq. 3.25). gᵀHg costs one extra pass over X per iteration.
     """
 
-    code: ClassVar[int] = 2
+    code: ClassVar[Rule] = Rule.EXACT
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ class Backtracking(StepStrategy):
     shrink: float = 0.5
     c: float = 1e-4
     grow: float | None = 1.5
-    code: ClassVar[int] = 3
+    code: ClassVar[Rule] = Rule.BACKTRACKING
     proximal: ClassVar[bool] = True
 
     def __post_init__(self):
@@ -168,7 +171,7 @@ class BarzilaiBorwein(StepStrategy):
     though not monotonically: f may rise on some iterations.
     """
 
-    code: ClassVar[int] = 4
+    code: ClassVar[Rule] = Rule.BB
     state_vectors: ClassVar[tuple[str, ...]] = ("previous_point", "previous_gradient")
 
 
@@ -193,7 +196,7 @@ class Momentum(_Velocity):
     https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
     """
 
-    code: ClassVar[int] = 5
+    code: ClassVar[Rule] = Rule.MOMENTUM
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ class Nesterov(_Velocity):
     https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
     """
 
-    code: ClassVar[int] = 6
+    code: ClassVar[Rule] = Rule.NESTEROV
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ class AdaGrad(StepStrategy):
 
     learning_rate: float = 0.01
     eps: float = 1e-10
-    code: ClassVar[int] = 7
+    code: ClassVar[Rule] = Rule.ADAGRAD
     mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("sum_of_squares",)
 
@@ -237,7 +240,7 @@ class RMSprop(StepStrategy):
     learning_rate: float = 0.01
     rho: float = 0.99
     eps: float = 1e-8
-    code: ClassVar[int] = 8
+    code: ClassVar[Rule] = Rule.RMSPROP
     mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("square_average",)
 
@@ -260,7 +263,7 @@ class Adam(StepStrategy):
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    code: ClassVar[int] = 9
+    code: ClassVar[Rule] = Rule.ADAM
     mini_batch: ClassVar[bool] = True
     state_vectors: ClassVar[tuple[str, ...]] = ("first_moment", "second_moment")
 
@@ -282,7 +285,7 @@ class InverseScaling(StepStrategy):
 
     learning_rate: float = 0.01
     power: float = 0.25
-    code: ClassVar[int] = 10
+    code: ClassVar[Rule] = Rule.INVSCALING
     mini_batch: ClassVar[bool] = True
     proximal: ClassVar[bool] = True
 
@@ -304,7 +307,7 @@ class FISTA(StepStrategy):
 
     max_power_iter: int = 30
     rtol: float = 1e-3
-    code: ClassVar[int] = 11
+    code: ClassVar[Rule] = Rule.FISTA
     state_vectors: ClassVar[tuple[str, ...]] = ("extrapolated_point",)
     proximal: ClassVar[bool] = True
 

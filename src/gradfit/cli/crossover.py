@@ -93,7 +93,7 @@ def run(args) -> int:
     print(f"gradfit crossover ({pinned}): m = {args.rows_per_feature:g}·n rows, condition "
           f"number 100, gradient descent (BB) to relative error {args.accuracy:g}")
     print(f"{'n':>7}{'m':>9}{'exact s':>11}{'GD s':>11}{'GD iter':>9}  faster")
-    for n, te, tg, k in zip(sizes, t_exact, t_gd, iters):
+    for n, te, tg, k in zip(sizes, t_exact, t_gd, iters, strict=True):
         m = max(int(args.rows_per_feature * n), n + 2)
         print(f"{n:>7}{m:>9}{te:>11.4f}{tg:>11.4f}{k:>9}  {'exact' if te <= tg else 'GD'}")
     cross = _crossing(sizes, t_exact, t_gd)

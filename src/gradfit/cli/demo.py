@@ -103,13 +103,13 @@ def run(args) -> int:
         kwargs = {"max_iter": args.max_iter, **kwargs}
         if "batch_size" not in kwargs:
             kwargs["tol"] = args.tol
-        history = []
+        history: list[float] = []
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", errors.ConvergenceWarning)
                 if label.endswith("(too large)"):  # record the objective until it blows up
-                    kwargs["callback"] = lambda k, w, b, f: history.append(f)
+                    kwargs["callback"] = lambda k, w, b, f, history=history: history.append(f)
                 res = gradient_descent(X, y, **kwargs)
             seconds = time.perf_counter() - t0
             err = np.linalg.norm(res.coef - w_star) / np.linalg.norm(w_star)
