@@ -122,7 +122,7 @@ def _snapshot(*arrays):
 
 
 def _same(before, arrays) -> bool:
-    for b, a in zip(before, arrays):
+    for b, a in zip(before, arrays, strict=True):
         if b is None:
             continue
         if isinstance(b, str):
@@ -143,6 +143,8 @@ def run_case(case: dict) -> dict:
     fit_intercept = case.get("fit_intercept", True)
     lam = case.get("lam", 0.0)
     l2 = lam * sx * sx
+    # the penalty the solver sees, back in unit coordinates (l2 itself may be subnormal)
+    lam = l2 / sx / sx
     entry = case["entry"]
     kwargs = dict(case.get("kwargs", {}))
     out = {"entry": entry, "error": None, "warnings": []}
@@ -215,7 +217,7 @@ def _call(gradfit, entry, X, y, sw, l2, fit_intercept, kwargs):
         acc = gradfit.NormalAccumulator()
         Xa, ya = np.asarray(X), np.asarray(y)
         edges = [0] + sorted(chunks) + [Xa.shape[0]]
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             if hi > lo:
                 acc.update(Xa[lo:hi], ya[lo:hi],
                            sample_weight=None if sw is None else sw[lo:hi])
@@ -277,7 +279,7 @@ class Worker:
             self.proc.join(5)
             code = self.proc.exitcode
             self._restart()
-            raise Crash(f"the process died (exit code {code}) on {arg!r}")
+            raise Crash(f"the process died (exit code {code}) on {arg!r}") from None
         if status != "ok":
             raise AssertionError(value)
         return value

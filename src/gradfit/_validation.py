@@ -149,7 +149,7 @@ def normalised(weights: np.ndarray | None) -> np.ndarray | None:
 def check_count(value, name: str, minimum: int = 1, maximum: float = MAX_COUNT) -> int:
     """An integer in [minimum, maximum] (bools and floats refused), as a Python int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or not minimum <= value <= maximum:
+            or not minimum <= int(value) <= maximum:
         raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got "
                          f"{value!r}.")
     return int(value)
@@ -204,7 +204,10 @@ def scale_problem(X: np.ndarray, y: np.ndarray, large: bool = True) -> str | Non
     if not large:
         return None
     log_max = math.log(float(fin.max))
-    log = (lambda v: math.log(v) if v > 0 else -math.inf)
+
+    def log(v: float) -> float:
+        return math.log(v) if v > 0 else -math.inf
+
     if 4 * log(xmax) > log_max or 2 * log(ymax) + math.log(X.shape[0]) > log_max \
             or 2 * (2 * log(xmax) + log(ymax)) > log_max:
         name = "X" if 4 * log(xmax) > log_max or ymax <= xmax else "y"

@@ -171,6 +171,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
     if info == 0 and rcond >= rcond_min:
         objective = exact_objective(coef) if exact_objective else None
+        assert coef is not None  # solve_spd answered (info == 0)
         return _result(check_coef_range(coef, work), G, xty, yty, mean_x, mean_y, m, l2,
                        fit_intercept, "cholesky", rcond, note, objective)
     if work == np.float32:
