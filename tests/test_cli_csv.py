@@ -426,6 +426,7 @@ def test_batch_size_means_sgd_and_random_state_repeats(files):
             "--max-iter", "3")
     first, err = fit(path, *args, "--random-state", "1")
     assert first["solver"] == "sgd" and first["n_iter"] == 3 and first["converged"] is False
+    assert len(err.splitlines()) == 1 and "--max-iter" in err
     again, _ = fit(path, *args, "--random-state", "1")
     other, _ = fit(path, *args, "--random-state", "2")
     assert first["coef"] == again["coef"] and first["coef"] != other["coef"]
@@ -476,6 +477,39 @@ def test_option_combinations_are_usage_errors(files, args, fragments):
     status, out, err = run_cli("fit", path, "--target", "invest", *args)
     line = assert_one_line_error(status, err, "fit", *fragments)
     assert "=" not in line.replace("firm=", ""), line  # no Python keyword syntax
+
+
+def test_collinear_columns_warn_once_in_cli_terms(tmp_path, engine):
+    """A feature that copies another: the exact solver falls back to SVD (minimum-norm
+    solution) and says so in one warning line; the fit still succeeds."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal(50)
+    y = 3 * a + 1 + 0.1 * rng.standard_normal(50)
+    path = tmp_path / "copy.csv"
+    pd.DataFrame({"a": a, "a_again": a, "y": y}).to_csv(path, index=False)
+    result, err = fit(path, "--target", "y")
+    assert len(err.splitlines()) == 1 and err.startswith("gradfit fit: warning:"), err
+    assert "fallback=" not in err and "l2 >" not in err.replace("--l2 >", "")
+    assert result["coef"]["a"] == pytest.approx(result["coef"]["a_again"], rel=1e-8)
+    ref = sm.OLS(y, sm.add_constant(a)).fit()
+    assert result["coef"]["a"] + result["coef"]["a_again"] == pytest.approx(ref.params[1],
+                                                                           rel=1e-8)
+
+
+def test_predict_uses_the_fitted_delimiter(tmp_path, files, engine):
+    path, data = files["diabetes"]
+    semi = tmp_path / "semi.csv"
+    data.to_csv(semi, index=False, sep=";")
+    model = tmp_path / "m.json"
+    assert run_cli("fit", semi, "--target", "target", "--delimiter", ";", "--columns",
+                   "bmi,bp", "--save", model)[0] == 0
+    status, out, err = run_cli("predict", model, semi)
+    assert status == 0, err
+    assert out.splitlines()[0].endswith(";target;prediction")
+    got = pd.read_csv(io.StringIO(out), sep=";")["prediction"].to_numpy()
+    ref = sm.OLS(data["target"], sm.add_constant(data[["bmi", "bp"]])).fit()
+    fitted = ref.fittedvalues.to_numpy()
+    assert np.linalg.norm(got - fitted) <= RTOL * np.linalg.norm(fitted)
 
 
 def test_auto_max_features_matches_the_estimator():

@@ -271,9 +271,13 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.parametrize("pandas", [True, False], ids=["pandas", "csv-module"])
 @pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
 @pytest.mark.parametrize("case", MALFORMED, ids=[c[0] for c in MALFORMED])
-def test_malformed_file_one_line_error(tmp_path, case, stream):
+def test_malformed_file_one_line_error(tmp_path, case, stream, pandas, monkeypatch):
+    if not pandas:
+        from gradfit.cli import _table
+        monkeypatch.setattr(_table, "_use_pandas", lambda: False)
     name, text, target, fragments = case
     path = tmp_path / f"{name}.csv"
     path.write_text(text)

@@ -12,8 +12,8 @@ test_reported_path_in_this_process checks that the switch really took effect.
 """
 from __future__ import annotations
 
-import os
 import functools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +71,7 @@ def test_portable_kernels_give_the_same_fits(tmp_path):
     assert kp.compare(portable, here) == {}
 
     # Both agree with LAPACK's SVD least squares on the exact solver's float64 problems.
-    for name, (dtype, X, y, sw, _) in kp.problems().items():
+    for name, (_dtype, X, y, sw, _) in kp.problems().items():
         if not name.startswith("normal-noint-float64") or sw is not None:
             continue
         ref = np.linalg.lstsq(X, y, rcond=None)[0]

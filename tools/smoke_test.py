@@ -4,7 +4,8 @@ outside the source tree).
 Checks that gradfit is imported from the installation, not a source tree; that its compiled
 modules run on the libgomp the wheel bundles (gradfit.libs/) and not on a system copy; that
 the exact solver and gradient descent (float64 and float32, one and two OpenMP threads) agree
-with numpy.linalg.lstsq (threadpoolctl, installed next to the wheel, sets the threads); that the wheel carries its licence files and no Cython sources.
+with numpy.linalg.lstsq (threadpoolctl, installed next to the wheel, sets the threads); that
+the wheel carries its licence files and no Cython sources.
 Prints which kernels ran (GRADFIT_PORTABLE=1 forces the portable ones). Exits nonzero on any
 failure.
 """
@@ -80,7 +81,8 @@ def main() -> int:
     assert any(f.endswith("licenses/LICENSES/libgomp.txt") for f in licences), licences
     cython = sorted(f for f in files if f.endswith((".pyx", ".pxd")))
     assert not cython, f"Cython sources in the wheel: {cython}"
-    assert dist.metadata["License-Expression"] == "BSD-3-Clause", dist.metadata["License-Expression"]
+    licence = dist.metadata["License-Expression"]
+    assert licence == "BSD-3-Clause", licence
     print("smoke test passed")
     return 0
 

@@ -110,11 +110,14 @@ def worker(out_path):
     # callbacks see the same points
     X, y, w = problems["float64", "C"]
     for name in ("bb", "fista", "adam"):
-        seen = []
+        seen: list = []
         kw = dict(batch_size=10, random_state=1) if name == "adam" else {}
-        _run_one(lambda: gradfit.gradient_descent(
-            X, y, step=name, max_iter=5, callback=lambda k, c, b, f: seen.append(
-                (k, c.tobytes(), float(b).hex(), float(f).hex())), **kw))
+
+        def record(k, c, b, f, seen=seen):
+            seen.append((k, c.tobytes(), float(b).hex(), float(f).hex()))
+
+        _run_one(lambda name=name, kw=kw, record=record: gradfit.gradient_descent(
+            X, y, step=name, max_iter=5, callback=record, **kw))
         results[("callback", name)] = seen
 
     # the estimator: solvers, warm start and partial_fit

@@ -5,8 +5,8 @@ validated there first (shapes, dtypes, ranges): ``run`` trusts them. The comment
 types the compiled signature declares (``floating``: float32 or float64, the same for X, y and
 sample_weight).
 """
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray

@@ -458,7 +458,7 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
     with nogil:
         if code == LIPSCHITZ and scal.lipschitz == 0.0:
             scal.lipschitz = lipschitz_estimate(P, d, <int> params[0], params[1],
-                                                   L.work, g)
+                                                L.work, g)
             scal.step_size = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
         if code == BACKTRACKING and scal.step_size == 0.0:
             scal.step_size = params[0]
@@ -569,7 +569,7 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
     with nogil:
         if scal.lipschitz == 0.0:
             scal.lipschitz = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
-                                                   L.work, g)
+                                                L.work, g)
         inv_l = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
         scal.step_size = inv_l
         if scal.have_previous == 0:
@@ -773,6 +773,9 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0), j
     cdef int status, n_iter = 0
     cdef double f = 0.0, gnorm = 0.0
+    _check_run_arguments(X.shape[0], n, d, y.shape[0], sample_weight is None or
+                         sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
+                         history, max_iter, batch_size, rng, average, G, xty)
     P.X = <const void *> &X[0, 0]
     P.y = <const void *> &y[0]
     P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
@@ -835,6 +838,32 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
         free(L.work)
         free(L.work2)
     return n_iter, status, f, gnorm
+
+
+def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars, history,
+                         max_iter, batch_size, rng, average, G, xty):
+    """run's arrays must fit one another: the engine reads and writes them without bounds
+    checks. descent.py validates everything first; this is the last line against a call
+    that did not."""
+    problems = []
+    if m_y != m or not weights_ok or shift.shape[0] != n or m < 1 or n < 1:
+        problems.append("X, y, sample_weight and shift disagree in length")
+    if point.shape[0] != d or vectors.shape[0] != 2 or vectors.shape[1] != d \
+            or (average is not None and average.shape[0] != d):
+        problems.append(f"point, vectors[0], vectors[1] and average must have {d} entries")
+    if scalars.shape[0] != len(STATE_SLOTS):
+        problems.append(f"scalars must have {len(STATE_SLOTS)} slots")
+    if max_iter < 1 or history.shape[0] < max_iter + 1:
+        problems.append("history needs max_iter + 1 >= 2 entries")
+    if batch_size < 0 or batch_size > m:
+        problems.append("batch_size must be in [0, m]")
+    if batch_size > 0 and (rng is None or rng.shape[0] != 4 or not any(rng)):
+        problems.append("rng must be 4 uint64, not all zero (xoshiro256**)")
+    if G is not None and (G.shape[0] != n or G.shape[1] != n or xty is None
+                          or xty.shape[0] != n):
+        problems.append("G must be n x n and xty of length n")
+    if problems:
+        raise ValueError("_descent.run: " + "; ".join(problems) + " (see _descent.pyi).")
 
 
 cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,

@@ -79,12 +79,11 @@ def float64_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> S
         w = None if weights is None else weights[i:i + rows]
         if w is not None and not w.any():
             continue  # rows that count for nothing (their weighted means would be 0 / 0)
-        finite, *chunk = _normal.gram_pass(X[i:i + rows].astype(np.float64),
-                                           y[i:i + rows].astype(np.float64), centre,
-                                           None if w is None else np.sqrt(w))
+        finite, m, mean_x, mean_y, G, xty, yty = _normal.gram_pass(
+            X[i:i + rows].astype(np.float64), y[i:i + rows].astype(np.float64), centre,
+            None if w is None else np.sqrt(w))
         if not finite:
             raise_nonfinite(X, y)  # names the first bad value of the whole X or y
-        m, mean_x, mean_y, G, xty, yty = chunk
         st = chan_merge(st, Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre))
     # Validated input has a row of positive weight (as_sample_weight), so a block was merged.
     assert st is not None

@@ -32,9 +32,7 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     """ValueError naming the first NaN or infinity of ``arr``, if any."""
     if not np.isfinite(arr).all():
         where = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or infinity (first at index "
-                         f"{tuple(int(i) for i in where)}); remove or impute those values "
-                         f"first.")
+        raise ValueError(nonfinite_message(name, tuple(int(i) for i in where)))
 
 
 def _float_dtype(arr: np.ndarray, name: str) -> np.dtype:
@@ -117,8 +115,11 @@ def _check_narrowed(wide: np.ndarray, narrow: np.ndarray, name: str) -> None:
                          f"as float64 (X.astype(np.float64)) or rescale {name}.")
 
 
-def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
-    """None, or a float64 array of m finite weights >= 0 that do not all vanish."""
+def as_sample_weight(sample_weight, m: int, row_offset: int = 0,
+                     allow_all_zero: bool = False) -> np.ndarray | None:
+    """None, or a float64 array of m finite weights >= 0 that do not all vanish (they may
+    with ``allow_all_zero``: a chunk of a larger data set). Errors name row
+    ``row_offset + i`` for the chunk's row i."""
     if sample_weight is None:
         return None
     reject_masked(sample_weight, "sample_weight")
@@ -134,8 +135,8 @@ def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
         raise ValueError("sample_weight contains NaN or infinity; weights must be finite.")
     if (w < 0).any():
         raise ValueError(f"sample_weight has negative values (first at index "
-                         f"{int(np.argmax(w < 0))}); weights must be >= 0.")
-    if not w.any():
+                         f"{row_offset + int(np.argmax(w < 0))}); weights must be >= 0.")
+    if not w.any() and not allow_all_zero:
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w
 
@@ -153,6 +154,12 @@ def check_count(value, name: str, minimum: int = 1, maximum: float = MAX_COUNT) 
         raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got "
                          f"{value!r}.")
     return int(value)
+
+
+def raise_nonfinite(X: np.ndarray, y: np.ndarray, row_offset: int = 0) -> None:
+    """Called when a pass over the data produced a non-finite value: say exactly why. For a
+    chunk of a larger data set starting at row ``row_offset``, the index named is the row
+    in the whole data."""
 
 
 def check_penalty(value, name: str) -> float:
@@ -218,19 +225,20 @@ def scale_problem(X: np.ndarray, y: np.ndarray, large: bool = True) -> str | Non
     return None
 
 
-def raise_nonfinite(X: np.ndarray, y: np.ndarray, start: np.ndarray | None = None,
-                    start_name: str = "init", descent: bool = False) -> None:
+def raise_nonfinite(X: np.ndarray, y: np.ndarray, row_offset: int = 0, *,
+                    start: np.ndarray | None = None, start_name: str = "init",
+                    descent: bool = False) -> None:
     """Called when a pass over the data produced a non-finite value: say exactly why (NaN or
     infinity in X or y, a starting point ``start`` (coefficients) so large that X @ start
     overflows, or data too large for the working precision; with ``descent``, data out of
-    gradient descent's range, see scale_problem)."""
+    gradient descent's range, see scale_problem). For a chunk of a larger data set starting
+    at row ``row_offset``, the index named is the row in the whole data."""
     for arr, name in ((X, "X"), (y, "y")):
         bad = ~np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0]
-            raise ValueError(f"{name} contains NaN or infinity (first at index "
-                             f"{tuple(int(i) for i in where)}); remove or impute those values "
-                             f"before fitting.")
+            raise ValueError(nonfinite_message(name, (row_offset + int(where[0]),)
+                                               + tuple(int(i) for i in where[1:])))
     fin = np.finfo(X.dtype)
     if start is not None and np.any(start):
         with np.errstate(all="ignore"):

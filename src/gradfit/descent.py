@@ -12,6 +12,7 @@ import numpy as np
 from . import _descent, steps as _steps
 from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
+from ._state import DescentState
 from ._stats import chunk_rows, float64_stats
 from ._validation import (
     MAX_COUNT,
@@ -31,7 +32,7 @@ from .errors import ConvergenceWarning, DivergenceError
 __all__ = ["gradient_descent"]
 
 # precompute="auto": the Gram matrix when X has at least this many rows per column and at most
-# this many columns. Measured (benchmarks/README.md, lasso): the statistics cost as much as
+# this many columns. Measured (benchmarks/RESULTS.md, lasso): the statistics cost as much as
 # 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
 # iteration and first iterations, and FISTA to the default tol ran 1.4x (n = 1000) to 4-7x
 # (n = 50, 100) faster with them at 10 to 5000 rows per column.
@@ -146,7 +147,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         passes than that, as FISTA and Lipschitz do (their power iteration alone takes up
         to 30). float32 data get float64 statistics (converted 4 MiB at a time).
         ``"auto"``: the statistics when X has at least 10 rows per column and at most 1000
-        columns (measured break-even: benchmarks/README.md), else passes over X, and always
+        columns (measured break-even: benchmarks/RESULTS.md), else passes over X, and always
         passes with ``batch_size``. Statistics are recomputed at every call, so short calls
         that resume one another (``init=result``) are better off without.
 
@@ -243,16 +244,15 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     avg = np.zeros(d) if avg_start is not None else None
     rng_state = None
     if resuming:
-        _check_resumable(init, strategy, n, fit_intercept)
+        state = _resumable_state(init, strategy, n, fit_intercept)
     gram = float64_stats(X, y, fit_intercept, weights) \
         if _precomputed(precompute, mini, m, n) else None
     if gram is not None:  # the engine's shift and c must be the statistics' own means
         mu = gram.mean_x
     elif not mini:
         mu = _mean(X, weights) if fit_intercept else np.zeros(n)
-    elif resuming and fit_intercept and init.state["_shift"] is not None \
-            and not init.state.get("_exact_shift", False):
-        mu = init.state["_shift"]  # streaming: keep the parametrization of the first chunk
+    elif resuming and fit_intercept and not state.exact_shift:
+        mu = state.shift  # streaming: keep the parametrization of the first chunk
     else:  # the mean of the first batch: a cheap, usually good, shift
         mu = _mean(X[:batch_size], None if weights is None else weights[:batch_size]) \
             if fit_intercept else np.zeros(n)
@@ -264,9 +264,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         raise_nonfinite(X, y)
 
     if resuming:
-        _resume(init, p, vecs, scal, avg, n, mu, fit_intercept)
-        if mini and random_state is None and init.state.get("_rng") is not None:
-            rng_state = np.array(init.state["_rng"], dtype=np.uint64)
+        _resume(init, state, p, vecs, scal, avg, n, mu, fit_intercept)
+        if mini and random_state is None and state.rng is not None:
+            rng_state = np.array(state.rng, dtype=np.uint64)
     elif init is not None:
         reject_masked(init, "init")
         w0 = np.asarray(init)
@@ -319,11 +319,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     point = avg if avg is not None and scal[STATE_SLOTS.index("averaged")] > 0 else p
     coef = check_coef_range(point[:n], X.dtype)
     intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
-    state = dict(zip(STATE_SLOTS, (float(s) for s in scal), strict=True))
-    for i, name in enumerate(strategy.state_vectors):
-        state[name] = vecs[i].copy()
-    state.update(_vectors=vecs, _point=p, _shift=mu, _exact_shift=not mini, _average=avg,
-                 _rng=None if rng_state is None else [int(v) for v in rng_state])
+    state = DescentState(rule=strategy.code, point=p, shift=mu, exact_shift=not mini,
+                         vectors=vecs, scalars=dict(zip(STATE_SLOTS, scal.tolist(), strict=True)),
+                         vector_names=strategy.state_vectors, average=avg,
+                         rng=None if rng_state is None else rng_state.tolist())
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
                      loss_history=history[:n_iter + 1].copy(),
                      solver="sgd" if mini else "gradient_descent",
@@ -338,8 +337,8 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
     for the data, or data whose products overflow the working precision (the engine then
     sees infinities, a zero step or a zero Lipschitz estimate)."""
     if status == Status.NONFINITE_START:
-        raise_nonfinite(X, y, start, "the resumed state (init=<FitResult>)" if resuming
-                        else "init", descent=True)
+        raise_nonfinite(X, y, start=start, start_name="the resumed state (init=<FitResult>)"
+                        if resuming else "init", descent=True)
     if status == Status.DIVERGED:
         if not math.isfinite(objective) and not np.isfinite(X).all():
             raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
@@ -465,43 +464,51 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
     return f"stopped at max_iter={max_iter}: ||grad|| = {grad_norm:.3e} > {target:.3e}", False
 
 
-def _check_resumable(init: FitResult, strategy, n, fit_intercept) -> None:
+def _resumable_state(init: FitResult, strategy, n, fit_intercept) -> DescentState:
+    """init's state, checked again, if it can continue a fit with ``strategy`` on n columns
+    with that ``fit_intercept`` setting; else a ValueError that says why."""
     if init.solver not in ("gradient_descent", "sgd") or init.state is None:
         raise ValueError(f"init is a FitResult of solver {init.solver!r}; only a "
                          f"gradient_descent result carries a state to resume. Pass "
                          f"init=result.coef to start from its coefficients instead.")
-    if type(init.step) is not type(strategy):
+    if not isinstance(init.state, DescentState):
+        raise ValueError(f"init.state must be a gradfit DescentState, got "
+                         f"{type(init.state).__name__}; pass init=result.coef to restart.")
+    state = init.state.validated()
+    problem = state.resume_problem(strategy, n, fit_intercept)
+    if problem == "step" or type(init.step) is not type(strategy):
         raise ValueError(f"init was fitted with {init.step!r} but step={strategy!r}: a fit can "
                          f"only be continued with the same kind of strategy (its "
                          f"hyper-parameters may change). Pass init=result.coef to restart "
                          f"with another strategy.")
-    if init.coef.shape[0] != n:
+    if init.coef.shape[0] != n or problem == "n_features":
         raise ValueError(f"init has {init.coef.shape[0]} coefficients but X has {n} columns.")
-    if (init.state["_vectors"].shape[1] == n + 1) != fit_intercept:
+    if problem == "fit_intercept":
         raise ValueError("init was fitted with a different fit_intercept setting; pass "
                          "init=result.coef to restart.")
+    return state
 
 
-def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept) -> None:
+def _resume(init: FitResult, state: DescentState, p, vecs, scal, avg, n, mu,
+            fit_intercept) -> None:
     # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
     # exact, unless coef or intercept were replaced (dataclasses.replace) since.
-    st = init.state
-    point, old_mu = st["_point"], st["_shift"]
-    shown = st["_average"] if st.get("_average") is not None and st["averaged"] > 0 else point
+    point, old_mu, old_avg = state.point, state.shift, state.average
+    shown = old_avg if old_avg is not None and state.scalars["averaged"] > 0 else point
     w, b = shown[:n], (float(shown[n] - old_mu @ shown[:n]) if fit_intercept else 0.0)
     if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
         p[:] = point
         if fit_intercept and not np.array_equal(old_mu, mu):  # another shift: same b
             p[n] = point[n] - old_mu @ point[:n] + mu @ point[:n]
-        if avg is not None and st.get("_average") is not None:
-            avg[:] = st["_average"]
+        if avg is not None and old_avg is not None:
+            avg[:] = old_avg
             if fit_intercept:
                 avg[n] += (mu - old_mu) @ avg[:n]
     else:
         p[:n] = init.coef
         if fit_intercept:
             p[n] = init.intercept + mu @ p[:n]
-    vecs[:] = st["_vectors"]
-    scal[:] = [st[k] for k in STATE_SLOTS]
-    if avg is None or st.get("_average") is None or not np.array_equal(p, point):
+    vecs[:] = state.vectors
+    scal[:] = [state.scalars[k] for k in STATE_SLOTS]
+    if avg is None or old_avg is None or not np.array_equal(p, point):
         scal[STATE_SLOTS.index("averaged")] = 0.0  # an edited start begins a new average

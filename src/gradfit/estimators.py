@@ -14,6 +14,7 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
+from ._state import DescentState
 from ._stats import Stats, chunk_rows, gram_stats
 from ._validation import (
     as_float_matrix,
@@ -119,13 +120,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
         ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (4000) and ``"gd"``
-        (Barzilai–Borwein) beyond. The threshold is this library's measured crossover
-        (``gradfit crossover``, README): an exact solve costs about m·n² flops at
-        ~43 GFLOP/s, a gradient step one pass over X at ~16 GB/s, and Barzilai–Borwein needs
-        ~140–190 steps to a relative error of 1e-6 at condition number 100, so the two meet
-        near n = 3900 (m = 4n, one thread: 6.4 s each at n = 4000). Worse conditioning
-        needs more steps and moves the crossover up, so the rule errs toward the exact
-        solver.
+        (Barzilai–Borwein) beyond: the measured crossover (see Notes).
     step : str or gradfit.steps.StepStrategy, optional
         The step-size strategy for "gd"/"sgd" (default "backtracking", FISTA with l1 > 0,
         Fixed(0.01) for "sgd"). Giving one with solver="cholesky" is an error.
@@ -149,7 +144,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         solver="gd" only: run gradient descent on the Gram statistics (one pass over X, then
         O(n²) per step) as :func:`gradfit.gradient_descent`'s ``precompute``. ``"auto"``
         uses them for tall data (at least 10 rows per column, at most 1000 columns), where a
-        fit to convergence measured 1.4-7x faster with them (benchmarks/README.md).
+        fit to convergence measured 1.4-7x faster with them (benchmarks/RESULTS.md).
         ``precompute=True`` with solver="sgd" is an error.
 
     Attributes
@@ -167,6 +162,15 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     rcond_ : float
         Reciprocal condition estimate when the exact solver ran (NaN otherwise).
     result_ : gradfit.FitResult (or a list of them, one per target)
+
+    Notes
+    -----
+    ``AUTO_MAX_FEATURES`` is where ``gradfit crossover`` (README) measured the two solvers
+    meeting: an exact solve costs about m·n² flops at ~43 GFLOP/s, a gradient step one pass
+    over X at ~16 GB/s, and Barzilai–Borwein needs ~140–190 steps to a relative error of 1e-6
+    at condition number 100, so the two meet near n = 3900 (m = 4n, one thread: 6.4 s each at
+    n = 4000). Worse conditioning needs more steps and moves the crossover up, so the rule
+    errs toward the exact solver.
 
     Examples
     --------
@@ -283,7 +287,14 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         return as_sample_weight(sample_weight, X.shape[0])
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model; returns self."""
+        """Fit the model; returns self.
+
+        X may be a Dask array (chunked by rows): the fit then runs on the cluster through
+        :mod:`gradfit.dask` (exact: one pass; "gd": on the gathered statistics, or a
+        map-reduce per iteration beyond 4096 columns) and X never reaches this process."""
+        if _is_dask(X):  # before any validation, which would pull X here
+            from .dask import _estimator_fit
+            return _estimator_fit(self, X, y, sample_weight)
         multi_ok = self.solver in ("auto", "cholesky")
         X, y = self._validated(X, y, reset=True, multi_output=multi_ok)
         self._accumulator = None  # set again by an exact fit, for partial_fit to add to
@@ -312,11 +323,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         prev = getattr(self, "result_", None)
         if not isinstance(prev, FitResult) or prev.coef.shape != (n_features,):
             return None
-        step_type = type(_steps.get(self._step_for(solver)))
+        step = _steps.get(self._step_for(solver))
         resumable = (prev.solver == ("sgd" if solver == "sgd" else "gradient_descent")
-                     and type(prev.step) is step_type
-                     and (prev.state["_vectors"].shape[1] == n_features + 1)
-                     == bool(self.fit_intercept))
+                     and type(prev.step) is type(step)
+                     and isinstance(prev.state, DescentState)
+                     and prev.state.can_resume(step, n_features, bool(self.fit_intercept)))
         return prev if resumable else prev.coef
 
     def _has_partial_fit(self):
@@ -330,7 +341,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         optimiser's state (Adam's moments, an InverseScaling counter, ...) from the previous
         call. With solver "cholesky": the chunk's exact statistics are added to a
         :class:`gradfit.NormalAccumulator` (holding those of an earlier ``fit`` too) and the
-        model re-solved, so it is always the exact fit of every row seen."""
+        model re-solved, so it is always the exact fit of every row seen. A Dask array chunk
+        (solver "cholesky" only) adds its statistics, gathered on the cluster."""
+        if _is_dask(X):
+            from .dask import _estimator_partial_fit
+            return _estimator_partial_fit(self, X, y, sample_weight)
         X, y = self._validated(X, y, reset=not hasattr(self, "coef_"), multi_output=False)
         sw = self._weights(sample_weight, X)
         if self.solver == "cholesky":
@@ -406,6 +421,9 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             yt = np.ascontiguousarray(Y[:, t])
             res, _ = solve_with_stats(X, yt, sw, l2, fit_intercept, self.fallback, st=st_t)
             results.append(res)
+        self._store_multi(results)
+
+    def _store_multi(self, results):
         self.result_ = results
         self.coef_ = np.array([r.coef for r in results], dtype=np.float64)
         self.intercept_ = np.array([r.intercept for r in results])
@@ -416,17 +434,24 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ predicting
     def predict(self, X):
-        """X @ coef_.T + intercept_."""
+        """X @ coef_.T + intercept_ (for a Dask array X: a lazy Dask array)."""
         if _HAVE_SKLEARN:
             check_is_fitted(self)
         elif not hasattr(self, "coef_"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first.")
+        if _is_dask(X):
+            from .dask import predict
+            return predict(X, self.coef_, self.intercept_)
         X, _ = self._validate(X, reset=False, predicting=True)
         return X.astype(np.float64, copy=False) @ self.coef_.T + self.intercept_
 
     def score(self, X, y, sample_weight=None):
-        """R² of ``predict(X)`` against y (scikit-learn's ``r2_score``), weighted by
-        ``sample_weight`` (finite, >= 0, not all zero, one per row)."""
+        """R² of the prediction (scikit-learn's ``r2_score``; averaged over targets),
+        weighted by ``sample_weight`` (finite, >= 0, not all zero, one per row). With a Dask
+        array X, computed on the cluster (two scalars per target come back)."""
+        if _is_dask(X):
+            from .dask import _estimator_score
+            return _estimator_score(self, X, y, sample_weight)
         reject_masked(y, "y")
         if sample_weight is not None:
             sample_weight = as_sample_weight(sample_weight, np.shape(y)[0] if np.ndim(y)
@@ -439,6 +464,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             tags.target_tags.multi_output = self.solver in ("auto", "cholesky")
             tags.target_tags.single_output = True
             return tags
+
+
+def _is_dask(X) -> bool:
+    """Whether X is a Dask collection (without importing Dask)."""
+    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
 def _seed_for(random_state):

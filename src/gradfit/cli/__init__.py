@@ -20,7 +20,7 @@ import warnings
 from ._common import FitFailed, UserError
 
 EPILOG = """examples:
-  gradfit demo                          the lecture's strategies compared on a synthetic problem
+  gradfit demo                          every step-size strategy compared on a synthetic problem
   gradfit demo --plot convergence.png   ... and the convergence picture
   gradfit fit data.csv --target price   least squares on a CSV file with a header row
   gradfit fit data.csv --target price --categorical town --dropna --save model.json

@@ -191,7 +191,7 @@ class CsvFile:
                             out[name] = s.to_numpy(dtype=np.float64)
                         else:
                             out[name] = s.to_numpy(dtype=object)
-                    self._check_short_rows(start, out[last])
+                    self._check_short_rows(start, df[last].isna().to_numpy())
                     yield start, out
                     start += len(df)
         except pd.errors.ParserError as exc:
@@ -201,14 +201,10 @@ class CsvFile:
         except UnicodeDecodeError:
             self._explain_decode()
 
-    def _check_short_rows(self, start: int, last: np.ndarray) -> None:
+    def _check_short_rows(self, start: int, last_missing: np.ndarray) -> None:
         """pandas fills a short row with missing cells: the rows whose last cell is missing
         are checked against the csv module's count of their fields."""
-        if last.dtype == object:
-            suspects = np.flatnonzero([_is_missing(v) for v in last])
-        else:
-            suspects = np.flatnonzero(np.isnan(last))
-        for i in suspects:
+        for i in np.flatnonzero(last_missing):
             line, fields = self.locate(start + int(i))
             if len(fields) != len(self.names):
                 raise self._ragged(line, fields)

@@ -82,7 +82,9 @@ def run(args) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", errors.ConvergenceWarning)
-        L = gradient_descent(X, y, step="lipschitz", max_iter=1).state["lipschitz"]
+        state = gradient_descent(X, y, step="lipschitz", max_iter=1).state
+    assert state is not None  # gradient descent always returns its state
+    L = state.scalars["lipschitz"]
     if not L > 0:
         raise UserError("the problem has no curvature (its columns do not vary): use more "
                         "--rows")

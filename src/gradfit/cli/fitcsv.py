@@ -70,7 +70,9 @@ STREAM_BYTES = 1 << 30
 #: Strategies whose step is a --learning-rate.
 RATED = sorted(name for name, cls in NAMES.items()
                if "learning_rate" in {f.name for f in dataclasses.fields(cls)})
-#: Options passed to LinearRegression unchanged when given: argparse dest -> the flag.
+#: Options passed to LinearRegression unchanged when given (argparse dest, which is the
+#: parameter's name -> the flag): a new estimator parameter is one entry here and one
+#: add_argument with ``default=None``.
 PASS_THROUGH = {"max_iter": "--max-iter", "tol": "--tol", "batch_size": "--batch-size",
                 "random_state": "--random-state"}
 #: LinearRegression's AUTO_MAX_FEATURES (a test keeps them equal): importing the estimator
@@ -97,8 +99,10 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_column_arguments(p) -> None:
-    p.add_argument("--delimiter", default=",", help="field separator (default ',')")
+def add_column_arguments(p, delimiter: str | None = ",") -> None:
+    p.add_argument("--delimiter", default=delimiter,
+                   help=f"field separator (default {delimiter!r})" if delimiter else
+                   "field separator (default: the fitted file's)")
     p.add_argument("--dropna", action="store_true",
                    help="leave out rows with a missing cell (empty, NA, NaN, NULL, ...) in "
                         "the columns used")
@@ -361,25 +365,26 @@ def _divergence(message: str, model) -> str:
 
 
 def _warn(caught, result, step: str | None, params: dict) -> None:
-    """One line on stderr per warning, in command-line terms."""
+    """One line on stderr per warning, in command-line terms; one for a fit that stopped
+    before converging (the library stays silent about short SGD runs)."""
     for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            if result.solver == "sgd":
-                print(f"gradfit fit: warning: SGD did not converge in {result.n_iter} epochs "
-                      f"(--max-iter): raise --max-iter, or lower --learning-rate (with a "
-                      f"constant rate SGD hovers around the optimum)", file=sys.stderr)
-                continue
-            others = [s for s in (("fista", "backtracking") if params["l1"] > 0
-                                  else ("bb", "lipschitz", "backtracking")) if s != step]
-            norms = re.search(r"= (\S+) > (\S+)", result.message or "")
-            detail = (f": gradient norm {norms.group(1)}, above the --tol target "
-                      f"{norms.group(2)}" if norms else "")
-            print(f"gradfit fit: warning: gradient descent did not converge in "
-                  f"{result.n_iter} iterations (--max-iter){detail}; raise --max-iter, "
-                  f"loosen --tol, or try {' or '.join('--step ' + s for s in others)}",
-                  file=sys.stderr)
-        else:
+        if not issubclass(w.category, ConvergenceWarning):
             print(f"gradfit fit: warning: {cli_terms(str(w.message))}", file=sys.stderr)
+    if result.converged:
+        return
+    if result.solver == "sgd":
+        print(f"gradfit fit: warning: SGD did not converge in {result.n_iter} epochs "
+              f"(--max-iter): raise --max-iter, or lower --learning-rate (with a constant "
+              f"rate SGD hovers around the optimum)", file=sys.stderr)
+        return
+    others = [s for s in (("fista", "backtracking") if params["l1"] > 0
+                          else ("bb", "lipschitz", "backtracking")) if s != step]
+    norms = re.search(r"= (\S+) > (\S+)", result.message or "")
+    detail = (f": gradient norm {norms.group(1)}, above the --tol target {norms.group(2)}"
+              if norms else "")
+    print(f"gradfit fit: warning: gradient descent did not converge in {result.n_iter} "
+          f"iterations (--max-iter){detail}; raise --max-iter, loosen --tol, or try "
+          f"{' or '.join('--step ' + s for s in others)}", file=sys.stderr)
 
 
 def _fit_streaming(args, table: CsvFile, spec: Spec) -> Fit:
@@ -469,8 +474,8 @@ MODEL_FORMAT = "gradfit-linear-model"
 def _save(args, spec: Spec, drop: list[str], fit: Fit) -> None:
     settings = {"solver": args.solver, "step": fit.step, "learning_rate": args.learning_rate,
                 "l2": args.l2, "l1": args.l1, "fit_intercept": not args.no_intercept,
-                "max_iter": args.max_iter, "tol": args.tol, "batch_size": args.batch_size,
-                "random_state": args.random_state, "dropna": args.dropna}
+                **{dest: getattr(args, dest) for dest in PASS_THROUGH},
+                "dropna": args.dropna}
     model = {
         "format": MODEL_FORMAT, "format_version": 1, "gradfit_version": __version__,
         "target": spec.target,

@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="PRED.csv", default="-",
                    help="where to write the rows with their prediction (default: standard "
                         "output)")
-    add_column_arguments(p)
+    add_column_arguments(p, delimiter=None)
 
 
 def load_model(path: str) -> dict:
@@ -70,7 +70,7 @@ def load_model(path: str) -> dict:
 
 def run(args) -> int:
     model = load_model(args.model)
-    table = CsvFile(args.data, args.delimiter)
+    table = CsvFile(args.data, args.delimiter or str(model.get("delimiter", ",")))
     missing = [c for c in model["columns"] if c not in table.names]
     if missing:
         raise UserError(f"{args.data}:1: no column named {missing[0]!r}, which the model "
