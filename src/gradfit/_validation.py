@@ -156,10 +156,10 @@ def check_count(value, name: str, minimum: int = 1, maximum: float = MAX_COUNT) 
     return int(value)
 
 
-def raise_nonfinite(X: np.ndarray, y: np.ndarray, row_offset: int = 0) -> None:
-    """Called when a pass over the data produced a non-finite value: say exactly why. For a
-    chunk of a larger data set starting at row ``row_offset``, the index named is the row
-    in the whole data."""
+def nonfinite_message(name: str, index: tuple) -> str:
+    """The error for a NaN or infinity in ``name`` at ``index`` (row first)."""
+    return (f"{name} contains NaN or infinity (first at index {index}); remove or impute "
+            f"those values before fitting.")
 
 
 def check_penalty(value, name: str) -> float:

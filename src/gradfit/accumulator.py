@@ -8,7 +8,7 @@ import numpy as np
 from ._result import FitResult
 from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
 from ._validation import _float_dtype, as_float_matrix, as_sample_weight, as_target, \
-    check_penalty, raise_nonfinite
+    check_penalty, raise_nonfinite, reject_masked
 from .normal import solve_stats
 
 __all__ = ["NormalAccumulator"]
@@ -91,6 +91,7 @@ class NormalAccumulator:
         errors (a NaN, a negative weight) name the row there. A bad chunk raises ValueError
         and leaves the statistics as they were."""
         row_offset = _check_offset(row_offset)
+        reject_masked(X, "X")  # np.asarray would drop the mask
         arr = np.asarray(X)
         if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
             dtype = _float_dtype(arr, "X")
