@@ -389,3 +389,41 @@ def test_bb_with_large_column_means_and_no_intercept_is_honest():
         res = gradfit.gradient_descent(X, y, step="bb", fit_intercept=False)
     if res.converged:
         assert res.objective <= f_ref * (1 + 1e-6) + 1e-12, (res.objective, f_ref)
+
+
+# ---------------------------------------------------------------------- loss history
+@pytest.mark.parametrize("batch_size", [None, 10])
+def test_loss_history_grows_with_the_run_not_with_max_iter(batch_size):
+    # max_iter = 2**31 - 1 used to allocate its 16 GiB history up front (10**12: a 7.3 TiB
+    # MemoryError); the engine now grows the history as it goes. Run in a subprocess whose
+    # address space is capped at 2 GiB, so an up-front allocation cannot pass unnoticed.
+    code = f"""
+import resource, numpy as np, gradfit
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+rng = np.random.default_rng(0)
+X = rng.standard_normal((60, 3)); y = X @ [1.0, -2.0, 0.5] + 3.0
+res = gradfit.gradient_descent(X, y, step="bb" if {batch_size!r} is None else "adam",
+                               batch_size={batch_size!r}, max_iter=2**31 - 1, tol=1e-6,
+                               random_state=0)
+assert res.converged and len(res.loss_history) == res.n_iter + 1, res
+print("ok", res.n_iter)
+"""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
+
+
+def test_loss_history_beyond_the_first_buffer_is_complete():
+    # more iterations than the engine's first history buffer (1024 points): every point is
+    # kept, in order, and the first and last are the start and the returned objective
+    X, y = data(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradfit.ConvergenceWarning)
+        res = gradfit.gradient_descent(X, y, step=steps.Fixed(1e-4), max_iter=5000, tol=0.0)
+        ref = gradfit.gradient_descent(X, y, step=steps.Fixed(1e-4), max_iter=3000, tol=0.0)
+    h = res.loss_history
+    assert h.shape == (5001,) and res.n_iter == 5000
+    assert h[-1] == res.objective and np.all(np.diff(h) <= 0)  # a small fixed step descends
+    np.testing.assert_array_equal(h[:3001], ref.loss_history)

@@ -15,7 +15,7 @@ import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport sqrt, fabs, pow, isfinite
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcpy
 
 from ._blas cimport floating, gemv
@@ -404,13 +404,31 @@ cdef struct Loop:
     double *v0
     double *v1
     Scalars *scal
-    double *history
+    double *history    # the objective at each visited point: grown by record()
+    Py_ssize_t history_size
     double *g
     double *work
     double *work2
     gf_int d
     int max_iter
     double tol
+
+
+cdef int record(Loop *L, Py_ssize_t k, double f) except -1 nogil:
+    """history[k] = f, doubling the buffer when k is past its end: a run takes memory for
+    the iterations it makes, not for max_iter (which may be 2**31 - 1)."""
+    cdef Py_ssize_t size
+    cdef double *grown
+    if k >= L.history_size:
+        size = 2 * L.history_size if 2 * L.history_size > k else k + 1
+        grown = <double *> realloc(L.history, size * sizeof(double))
+        if grown == NULL:
+            with gil:
+                raise MemoryError()
+        L.history = grown
+        L.history_size = size
+    L.history[k] = f
+    return 0
 
 
 cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm,
@@ -420,7 +438,7 @@ cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm
     stop with, or -1 to go on."""
     cdef Scalars *scal = L.scal
     cdef bint stop
-    L.history[k] = f
+    record(L, k, f)
     if not (isfinite(f) and isfinite(gnorm)):
         return NONFINITE_START if k == 0 else DIVERGED
     if k == 0:
@@ -682,7 +700,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
             else:
                 f = objective(P, start_point)
             while True:
-                L.history[epoch] = f
+                record(L, epoch, f)
                 if not isfinite(f):
                     status = NONFINITE_START if epoch == 0 else DIVERGED
                     break
@@ -757,14 +775,14 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
         const double[::1] shift, bint fit_intercept, bint intercept_fixed, double l2,
         double l1, int rule, const double[::1] params, double[::1] point,
         double[:, ::1] vectors, double[::1] scalars, int max_iter, double tol,
-        object callback, double[::1] history, Py_ssize_t batch_size=0, bint shuffle=False,
+        object callback, Py_ssize_t batch_size=0, bint shuffle=False,
         unsigned long long[::1] rng=None, double[::1] average=None,
         double average_start=0.0, int n_iter_no_change=5, const double[:, ::1] G=None,
         const double[::1] xty=None, double yty=0.0, double gram_weight=0.0):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) of ``rule`` from
     ``point``, updating ``point``, ``vectors`` and ``scalars`` (the rule's state, slots in
-    STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm)``;
-    history[0..n_iter] holds the objective at every visited point (epoch). Full batch with
+    STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm, history)``,
+    history (n_iter + 1 values) holding the objective at every visited point (epoch). Full batch with
     ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total row weight
     ``gram_weight`` instead of X (which is then not read). Arguments by keyword only; their
     types are in _descent.pyi."""
@@ -773,9 +791,10 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0), j
     cdef int status, n_iter = 0
     cdef double f = 0.0, gnorm = 0.0
+    cdef double[::1] history
     _check_run_arguments(X.shape[0], n, d, y.shape[0], sample_weight is None or
                          sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
-                         history, max_iter, batch_size, rng, average, G, xty)
+                         max_iter, batch_size, rng, average, G, xty)
     P.X = <const void *> &X[0, 0]
     P.y = <const void *> &y[0]
     P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
@@ -807,6 +826,7 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     L.g = <double *> malloc(d * sizeof(double))
     L.work = <double *> malloc(d * sizeof(double))
     L.work2 = <double *> malloc(d * sizeof(double))
+    L.history = NULL
     try:
         if P.wf == NULL or P.graw == NULL or P.gw == NULL or L.g == NULL or L.work == NULL \
                 or L.work2 == NULL or (batch_size > 0 and P.scratch == NULL):
@@ -817,7 +837,11 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
         L.v0 = &vectors[0, 0]
         L.v1 = &vectors[1, 0]
         L.scal = <Scalars *> &scalars[0]
-        L.history = &history[0]
+        # a first buffer for up to 1024 points; record() grows it
+        L.history_size = max_iter + 1 if max_iter < 1024 else 1024
+        L.history = <double *> malloc(L.history_size * sizeof(double))
+        if L.history == NULL:
+            raise MemoryError()
         L.d = d
         L.max_iter = max_iter
         L.tol = tol
@@ -829,6 +853,9 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
             status = fista(&P, &L, callback, &n_iter, &f, &gnorm)
         else:
             status = full_batch(&P, &L, callback, &n_iter, &f, &gnorm)
+        out = np.empty(n_iter + 1)
+        history = out
+        memcpy(&history[0], L.history, (n_iter + 1) * sizeof(double))
     finally:
         free(P.wf)
         free(P.graw)
@@ -837,10 +864,11 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
         free(L.g)
         free(L.work)
         free(L.work2)
-    return n_iter, status, f, gnorm
+        free(L.history)
+    return n_iter, status, f, gnorm, out
 
 
-def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars, history,
+def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars,
                          max_iter, batch_size, rng, average, G, xty):
     """run's arrays must fit one another: the engine reads and writes them without bounds
     checks. descent.py validates everything first; this is the last line against a call
@@ -853,8 +881,8 @@ def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalar
         problems.append(f"point, vectors[0], vectors[1] and average must have {d} entries")
     if scalars.shape[0] != len(STATE_SLOTS):
         problems.append(f"scalars must have {len(STATE_SLOTS)} slots")
-    if max_iter < 1 or history.shape[0] < max_iter + 1:
-        problems.append("history needs max_iter + 1 >= 2 entries")
+    if max_iter < 1:
+        problems.append("max_iter must be >= 1")
     if batch_size < 0 or batch_size > m:
         problems.append("batch_size must be in [0, m]")
     if batch_size > 0 and (rng is None or rng.shape[0] != 4 or not any(rng)):

@@ -290,13 +290,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         raise ValueError(reason)
     start_coef = p[:n].copy()
 
-    history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
-    n_iter, status, objective, grad_norm = _descent.run(
+    n_iter, status, objective, grad_norm, history = _descent.run(
         X=X, y=y, sample_weight=None if gram is not None else sw, shift=mu,
         fit_intercept=fit_intercept, intercept_fixed=not mini, l2=l2, l1=l1,
         rule=strategy.code, params=params, point=p, vectors=vecs, scalars=scal,
-        max_iter=max_iter, tol=tol, callback=callback, history=history,
+        max_iter=max_iter, tol=tol, callback=callback,
         batch_size=batch_size or 0, shuffle=bool(shuffle) and mini, rng=rng_state,
         average=avg, average_start=float(avg_start or 0), n_iter_no_change=n_iter_no_change,
         G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
@@ -324,7 +323,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                          vector_names=strategy.state_vectors, average=avg,
                          rng=None if rng_state is None else rng_state.tolist())
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
-                     loss_history=history[:n_iter + 1].copy(),
+                     loss_history=history,
                      solver="sgd" if mini else "gradient_descent",
                      objective=float(objective), message=message, step=strategy,
                      grad_norm=float("nan") if mini else float(grad_norm), state=state)
