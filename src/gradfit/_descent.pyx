@@ -782,9 +782,9 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) of ``rule`` from
     ``point``, updating ``point``, ``vectors`` and ``scalars`` (the rule's state, slots in
     STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm, history)``,
-    history (n_iter + 1 values) holding the objective at every visited point (epoch). Full batch with
-    ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total row weight
-    ``gram_weight`` instead of X (which is then not read). Arguments by keyword only; their
+    history (n_iter + 1 values) holding the objective at every visited point (epoch). Full
+    batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total
+    row weight ``gram_weight`` instead of X (which is then not read). Arguments by keyword only; their
     types are in _descent.pyi."""
     cdef Problem P
     cdef Loop L

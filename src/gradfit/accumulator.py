@@ -7,8 +7,15 @@ import numpy as np
 
 from ._result import FitResult
 from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
-from ._validation import _float_dtype, as_float_matrix, as_sample_weight, as_target, \
-    check_penalty, raise_nonfinite, reject_masked
+from ._validation import (
+    _float_dtype,
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    raise_nonfinite,
+    reject_masked,
+)
 from .normal import solve_stats
 
 __all__ = ["NormalAccumulator"]
