@@ -784,8 +784,8 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm, history)``,
     history (n_iter + 1 values) holding the objective at every visited point (epoch). Full
     batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total
-    row weight ``gram_weight`` instead of X (which is then not read). Arguments by keyword only; their
-    types are in _descent.pyi."""
+    row weight ``gram_weight`` instead of X (which is then not read). Arguments by keyword
+    only; their types are in _descent.pyi."""
     cdef Problem P
     cdef Loop L
     cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0), j
