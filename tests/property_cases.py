@@ -295,3 +295,85 @@ class Worker:
         self.conn.close()
         self.proc.kill()
         self.proc.join(5)
+
+
+# ---------------------------------------------------------------------- resume states
+def _edited_pickle(state, changes: dict, drop: tuple = ()):
+    """Pickle bytes of ``state`` whose field dict was edited (as a file written by another
+    version, or by hand, would be)."""
+    import copyreg
+    import pickle
+
+    fields = dict(state.__dict__)
+    fields.update(changes)
+    for name in drop:
+        fields.pop(name, None)
+
+    class Edited:
+        def __reduce__(self):
+            # what pickle writes for the state: a new object, then __setstate__(fields)
+            return copyreg._reconstructor, (type(state), object, None), fields
+
+    return pickle.dumps(Edited())
+
+
+def run_state_case(case: dict) -> dict:
+    """Fit, corrupt the result's resume state as ``case`` says, resume; the outcome."""
+    import dataclasses
+    import pickle
+
+    import gradfit
+
+    rng = np.random.default_rng(case["seed"])
+    X = rng.standard_normal((60, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 3.0 + 0.1 * rng.standard_normal(60)
+    kwargs = dict(step=case["step"], batch_size=case.get("batch_size"), random_state=0,
+                  fit_intercept=case.get("fit_intercept", True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = gradfit.gradient_descent(X, y, max_iter=3, **kwargs)
+    out = {"error": None, "stage": "corrupt"}
+    field, value, how = case["field"], case["value"], case["how"]
+    try:
+        state = first.state
+        if how == "replace":
+            if field in state.scalars:
+                state = dataclasses.replace(state, scalars=dict(state.scalars,
+                                                                **{field: value}))
+            else:
+                state = dataclasses.replace(state, **{field: value})
+        elif how == "forced":  # past the frozen dataclass
+            if field in state.scalars:
+                state.scalars[field] = value
+            else:
+                object.__setattr__(state, field, value)
+        elif how == "pickle":
+            drop = (field,) if value == "<missing>" else ()
+            changes = {} if drop else (
+                {"scalars": dict(state.scalars, **{field: value})}
+                if field in state.scalars else {field: value})
+            state = pickle.loads(_edited_pickle(state, changes, drop))
+        else:
+            raise AssertionError(how)
+        res = dataclasses.replace(first, state=state)
+        out["stage"] = "resume"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again = gradfit.gradient_descent(X, y, max_iter=case.get("max_iter", 20),
+                                             init=res, **{k: v for k, v in kwargs.items()
+                                                          if k != "random_state"})
+        out["warnings"] = [f"{type(w.message).__name__}: {w.message}" for w in caught]
+    except Exception as exc:
+        out.update(error=type(exc).__name__, message=str(exc),
+                   traceback=traceback.format_exc())
+        return out
+    out.update(converged=again.converged, finite=bool(np.isfinite(again.coef).all()
+                                                      and math.isfinite(again.intercept)),
+               objective=again.objective)
+    ref = np.linalg.lstsq(np.column_stack([X, np.ones(60)]) if kwargs["fit_intercept"]
+                          else X, y, rcond=None)[0]
+    f_opt = float(np.sum((y - (np.column_stack([X, np.ones(60)]) if kwargs["fit_intercept"]
+                               else X) @ ref) ** 2)) / 120
+    f_start = float(np.sum((y - (y.mean() if kwargs["fit_intercept"] else 0.0)) ** 2)) / 120
+    out.update(f_opt=f_opt, f_start=f_start)
+    return out

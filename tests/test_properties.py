@@ -209,3 +209,91 @@ def test_estimator(worker, case, solver):
         return
     if "gap" in out and solver in ("auto", "cholesky"):
         assert_near_optimum(case, out, exact_tolerance(case, out))
+
+
+# ---------------------------------------------------------------------- resume states
+RESUMABLE = [("adam", 10), ("momentum", 10), ("invscaling", 10), ("fixed", 10),
+             ("adam", None), ("bb", None), ("backtracking", None), ("lipschitz", None),
+             ("fista", None), ("nesterov", None), ("adagrad", None), ("exact", None)]
+NAN, INF = float("nan"), float("inf")
+INVALID = {
+    "rng": [[1, 2], [0, 0, 0, 0], (1, 2, 3, 2**64), (-1, 2, 3, 4), "abcd", (1.5, 2, 3, 4),
+            [1, 2, 3, 4, 5], 7],
+    "point": [np.zeros(1), np.full(4, NAN), np.array(["a"] * 4), np.zeros((2, 2)),
+              np.array([]), np.full(4, INF), None, np.zeros(4, complex)],
+    "vectors": [np.zeros((2, 1)), np.full((2, 4), INF), np.zeros(4), np.zeros((3, 4)), None],
+    "shift": [np.zeros(7), np.full(3, NAN), np.zeros((3, 1)), "abc"],
+    "average": [np.zeros(2), np.full(4, NAN)],
+    "rule": [-1, 1.5, "fixed", None, True],
+    "exact_shift": ["no", 2, None],
+    "vector_names": [("t",), 5, ("a", "b", "c")],
+    "scalars": [{"t": 1.0}, None, [1, 2], {}],
+    "t": [-1.0, 1.5, NAN, INF, "3", None],
+    "step_size": [-1e-3, NAN, INF],
+    "lipschitz": [-1.0, NAN],
+    "have_previous": [0.5, 2.0, -1.0],
+    "fista_t": [0.5, -2.0],
+    "averaged": [-1.0, 2.5],
+    "epochs_no_improvement": [-1.0, 0.25],
+    "rows_seen": [INF, -5.0],
+    "objective_start": [NAN, -INF],
+    "grad_norm_start": [-1.0],
+    "best_objective": [NAN],
+}
+# Valid but extreme values (a long run, or an edit that stays in range): a result or a clear
+# error, never a crash, a hang or a non-finite answer
+EXTREME = {
+    "t": [0.0, 2.0**60, 1e300], "step_size": [0.0, 1e-300, 1e300],
+    "lipschitz": [0.0, 1e-300, 1e300], "objective_start": [0.0, 1e300],
+    "grad_norm_start": [0.0, 1e300], "fista_t": [0.0, 1.0, 1e300],
+    "averaged": [0.0, 2.0**60], "epochs_no_improvement": [0.0, 2.0**60],
+    "rows_seen": [0.0, 1e300], "best_objective": [0.0, 1e300], "have_previous": [0.0, 1.0],
+    "point": [np.full(4, 1e300), np.full(4, 1e-300)],
+    "vectors": [np.full((2, 4), 1e300), np.full((2, 4), 1e-300)],
+    "rng": [[1, 0, 0, 0], [2**64 - 1] * 4, None],
+}
+
+
+@st.composite
+def corrupted(draw, table):
+    step, batch = draw(st.sampled_from(RESUMABLE))
+    field = draw(st.sampled_from(sorted(table)))
+    index = draw(st.integers(0, len(table[field]) - 1))
+    return {"seed": draw(st.integers(0, 2**16)), "step": step, "batch_size": batch,
+            "fit_intercept": True, "field": field, "value": table[field][index],
+            "how": draw(st.sampled_from(["replace", "forced", "pickle"]))}
+
+
+def _missing_field(draw_field):
+    return {"field": draw_field, "value": "<missing>", "how": "pickle"}
+
+
+@given(case=corrupted(INVALID))
+def test_corrupted_resume_state_is_a_clear_value_error(worker, case):
+    out = worker.call("run_state_case", case)
+    assert out["error"] == "ValueError", (
+        f"{out['error']} at {out['stage']}: {out.get('message')}\n{out.get('traceback')}"
+        f"\ncase={case}")
+    assert "resume state" in out["message"] or "init" in out["message"], (out, case)
+
+
+@given(case=st.builds(
+    lambda s, field: {"seed": 0, "step": s[0], "batch_size": s[1], "field": field,
+                      "value": "<missing>", "how": "pickle"},
+    st.sampled_from(RESUMABLE),
+    st.sampled_from(["point", "shift", "vectors", "scalars", "rule", "exact_shift"])))
+def test_resume_state_with_a_missing_field_is_a_clear_value_error(worker, case):
+    out = worker.call("run_state_case", case)
+    assert out["error"] == "ValueError" and "invalid resume state" in out["message"], (
+        out, case)
+
+
+@given(case=corrupted(EXTREME))
+def test_extreme_but_valid_resume_state_never_crashes(worker, case):
+    out = worker.call("run_state_case", {**case, "how": "replace"})
+    if out["error"] is not None:
+        assert out["error"] in ALLOWED_ERRORS, (
+            f"{out['error']}: {out.get('message')}\n{out.get('traceback')}\ncase={case}")
+        return
+    assert out["finite"], (out, case)
+    event(f"outcome: {'converged' if out['converged'] else 'unconverged'}")

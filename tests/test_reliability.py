@@ -427,3 +427,55 @@ def test_loss_history_beyond_the_first_buffer_is_complete():
     assert h.shape == (5001,) and res.n_iter == 5000
     assert h[-1] == res.objective and np.all(np.diff(h) <= 0)  # a small fixed step descends
     np.testing.assert_array_equal(h[:3001], ref.loss_history)
+
+
+# ---------------------------------------------------------------------- resume states
+@pytest.fixture(scope="module")
+def worker():
+    from property_cases import Worker
+    w = Worker()
+    yield w
+    w.close()
+
+
+def _sgd_fit():
+    X, y = data(13)
+    return X, y, gradfit.gradient_descent(X, y, step="adam", batch_size=10, max_iter=2,
+                                          random_state=0)
+
+
+@pytest.mark.parametrize("edit", ["missing-point", "missing-scalars", "unknown-field",
+                                  "not-a-dict"])
+def test_unpickling_an_edited_state_is_a_clear_value_error(edit):
+    # A pickle written by another version, or edited: the state's fields do not match.
+    # Unpickling called DescentState(**fields) and raised TypeError.
+    import pickle
+
+    from property_cases import _edited_pickle
+    _, _, res = _sgd_fit()
+    if edit == "not-a-dict":
+        from gradfit._state import DescentState
+        obj = DescentState.__new__(DescentState)
+        with pytest.raises(ValueError, match="invalid resume state"):
+            obj.__setstate__([1, 2])
+        return
+    changes, drop = {}, ()
+    if edit.startswith("missing"):
+        drop = (edit.split("-")[1],)
+    else:
+        changes = {"bogus": 1}
+    data_ = _edited_pickle(res.state, changes, drop)
+    with pytest.raises(ValueError, match="invalid resume state"):
+        pickle.loads(data_)
+
+
+@pytest.mark.parametrize("field,value", [("point", np.zeros(2)), ("vectors", np.zeros((2, 2))),
+                                         ("shift", np.zeros(1)), ("average", np.zeros(9)),
+                                         ("rng", (1, 2)), ("rng", (0, 0, 0, 0))])
+def test_state_forced_open_is_checked_before_the_engine(worker, field, value):
+    # object.__setattr__ past the frozen dataclass: resuming re-validates, so the engine never
+    # sees arrays of the wrong size. Run in a worker process: a regression would crash it.
+    out = worker.call("run_state_case", {"seed": 0, "step": "adam", "batch_size": 10,
+                                         "field": field, "value": value, "how": "forced"},
+                      timeout=120)
+    assert out["error"] == "ValueError" and "invalid resume state" in out["message"], out
