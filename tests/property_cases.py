@@ -142,9 +142,12 @@ def run_case(case: dict) -> dict:
     sx, sy = 10.0 ** case.get("kx", 0), 10.0 ** case.get("ky", 0)
     fit_intercept = case.get("fit_intercept", True)
     lam = case.get("lam", 0.0)
-    l2 = lam * sx * sx
-    # the penalty the solver sees, back in unit coordinates (l2 itself may be subnormal)
-    lam = l2 / sx / sx
+    if type(lam) is float and math.isfinite(lam) and lam >= 0:
+        l2 = lam * sx * sx
+        # the penalty the solver sees, back in unit coordinates (l2 itself may be subnormal)
+        lam = l2 / sx / sx
+    else:  # any value, as given (hyper-parameter tests): no reference
+        l2, lam = lam, None
     entry = case["entry"]
     kwargs = dict(case.get("kwargs", {}))
     out = {"entry": entry, "error": None, "warnings": []}
@@ -169,7 +172,7 @@ def run_case(case: dict) -> dict:
     if not (np.isfinite(coef).all() and math.isfinite(intercept)):
         out["nonfinite_result"] = True
         return out
-    finite = np.isfinite(X_unit).all() and np.isfinite(y_unit).all()
+    finite = np.isfinite(X_unit).all() and np.isfinite(y_unit).all() and lam is not None
     if finite:
         w_ref, b_ref, f_opt, f_start, cond = reference(X_unit, y_unit, sw, fit_intercept, lam)
         # coefficients in the subnormal range cannot carry relative precision: the check
@@ -209,6 +212,9 @@ def _call(gradfit, entry, X, y, sw, l2, fit_intercept, kwargs):
                                  **kwargs)
         return r.coef, r.intercept, r.converged, r.objective
     if entry == "gradient_descent":
+        if "step_spec" in kwargs:  # a strategy built with one given hyper-parameter
+            param, name, value = kwargs.pop("step_spec")
+            kwargs["step"] = type(gradfit.steps.get(name))(**{param: value})
         r = gradfit.gradient_descent(X, y, l2=l2, fit_intercept=fit_intercept,
                                      sample_weight=sw, **kwargs)
         return r.coef, r.intercept, r.converged, r.objective
@@ -376,4 +382,32 @@ def run_state_case(case: dict) -> dict:
                                else X) @ ref) ** 2)) / 120
     f_start = float(np.sum((y - (y.mean() if kwargs["fit_intercept"] else 0.0)) ** 2)) / 120
     out.update(f_opt=f_opt, f_start=f_start)
+    return out
+
+
+def run_predict_case(case: dict) -> dict:
+    """Fit on well-scaled data, then predict on X built from ``case`` (any dtype, layout,
+    scale, special values): X @ coef + b computed by NumPy in float64, or a ValueError."""
+    import gradfit
+
+    rng = np.random.default_rng(0)
+    Xf = rng.standard_normal((40, case["n"]))
+    yf = Xf @ rng.uniform(-2, 2, case["n"]) + 1.0
+    res = gradfit.solve_normal(Xf, yf)
+    model = gradfit.LinearRegression().fit(Xf, yf)
+    X, _, _, _, _ = build({**case, "ky": 0})
+    before = _snapshot(X if isinstance(X, np.ndarray) else None)
+    out = {}
+    for name, f in (("result", res.predict), ("estimator", model.predict)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # NumPy overflow: reported
+                pred = np.asarray(f(X), dtype=np.float64)
+            with np.errstate(all="ignore"):
+                ref = np.asarray(X, dtype=np.float64) @ res.coef.astype(np.float64) \
+                    + res.intercept
+            out[name] = {"error": None, "pred": pred.tolist(), "ref": ref.tolist()}
+        except Exception as exc:
+            out[name] = {"error": type(exc).__name__, "message": str(exc)}
+    out["mutated"] = not _same(before, (X if isinstance(X, np.ndarray) else None,))
     return out

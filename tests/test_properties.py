@@ -297,3 +297,119 @@ def test_extreme_but_valid_resume_state_never_crashes(worker, case):
         return
     assert out["finite"], (out, case)
     event(f"outcome: {'converged' if out['converged'] else 'unconverged'}")
+
+
+# ---------------------------------------------------------------------- special values
+SPECIAL = {"nan": NAN, "inf": INF, "-inf": -INF, "-0.0": -0.0, "subnormal": 5e-324,
+           "subnormal32": 1e-45, "huge": 1e308}
+ENTRIES = ["solve_normal", "gradient_descent", "accumulator", "estimator"]
+
+
+@given(case=problems(max_n=3, kx=(-3, 3), ky=(-3, 3), exotic=False),
+       entry=st.sampled_from(ENTRIES), where=st.sampled_from(["X", "y", "sw"]),
+       value=st.sampled_from(sorted(SPECIAL)), data=st.data())
+def test_special_values(worker, case, entry, where, value, data):
+    """NaN and infinities anywhere (X, y, weights) are a ValueError naming the array; -0.0,
+    subnormals and large finite values are data like any other."""
+    m, n = case["m"], case["n"]
+    if where == "sw":
+        case = {**case, "weights": "random"}
+    row = data.draw(st.integers(0, m - 1))
+    index = [row, data.draw(st.integers(0, n - 1))] if where == "X" else row
+    kwargs = {"chunks": [m // 2]} if entry == "accumulator" else {}
+    case = {**case, "entry": entry, "kwargs": kwargs,
+            "specials": [(where, index, SPECIAL[value])]}
+    out = worker.call("run_case", case)
+    check_common(case, out)
+    name = {"X": "X", "y": "y", "sw": "sample_weight"}[where]
+    if value in ("nan", "inf", "-inf") or (value == "huge" and where == "sw"
+                                           and False):
+        assert out["error"] == "ValueError", (out, case)
+        assert name in out["message"] or "Input" in out["message"], (out, case)
+        return
+    if out["error"] is None and entry in ("solve_normal", "accumulator") and "gap" in out \
+            and value in ("-0.0", "subnormal", "subnormal32"):
+        assert_near_optimum(case, out, exact_tolerance(case, out))
+
+
+# ---------------------------------------------------------------------- hyper-parameters
+JUNK = [0, -1, 1, 2, 2**31 - 1, 2**31, 10**12, 2**64, 10**400, 0.5, -0.0, 1e-300, 1e300,
+        NAN, INF, -INF, True, False, None, "3", "auto", [1], np.int64(3), np.float32(0.1),
+        np.array(2), np.array([1, 2])]
+PARAMS = {"gradient_descent": ["l2", "l1", "max_iter", "tol", "batch_size", "average",
+                               "n_iter_no_change", "random_state", "precompute", "shuffle",
+                               "fit_intercept", "step", "init"],
+          "solve_normal": ["l2", "fit_intercept", "fallback"],
+          "estimator": ["l2", "l1", "max_iter", "tol", "batch_size", "average",
+                        "n_iter_no_change", "random_state", "precompute", "solver", "step",
+                        "fit_intercept", "warm_start", "fallback", "shuffle"]}
+STEP_PARAMS = {"learning_rate": ["fixed", "momentum", "adam", "rmsprop", "adagrad",
+                                 "invscaling"],
+               "beta": ["momentum", "nesterov"], "eps": ["adam", "rmsprop", "adagrad"],
+               "max_power_iter": ["lipschitz", "fista"], "rtol": ["lipschitz", "fista"],
+               "shrink": ["backtracking"], "c": ["backtracking"], "grow": ["backtracking"],
+               "initial": ["backtracking"], "power": ["invscaling"], "rho": ["rmsprop"],
+               "beta1": ["adam"], "beta2": ["adam"]}
+
+
+@given(entry=st.sampled_from(sorted(PARAMS)), data=st.data(),
+       value=st.sampled_from(range(len(JUNK))))
+def test_hyper_parameters_any_value(worker, entry, data, value):
+    """Any value of any parameter: the fit runs, or a clear error (never OverflowError,
+    MemoryError, a crash or a hang); a result is finite."""
+    param = data.draw(st.sampled_from(PARAMS[entry]))
+    kwargs = {param: JUNK[value]}
+    if entry == "gradient_descent" and param in ("average", "n_iter_no_change", "shuffle"):
+        kwargs["batch_size"] = 8
+    if entry == "gradient_descent" and "max_iter" not in kwargs:
+        kwargs["max_iter"] = 200
+    case = {"seed": 3, "m": 30, "n": 3, "entry": entry, "kwargs": kwargs,
+            "lam": 0.0, "fit_intercept": True}
+    if param in ("l2", "fit_intercept"):  # passed by the harness itself
+        case["kwargs"] = {}
+        if param == "l2":
+            case["lam"] = JUNK[value]
+        else:
+            case["fit_intercept"] = JUNK[value]
+    out = worker.call("run_case", case)
+    check_common(case, out)
+
+
+@given(param=st.sampled_from(sorted(STEP_PARAMS)), value=st.sampled_from(range(len(JUNK))),
+       data=st.data())
+def test_step_hyper_parameters_any_value(worker, param, value, data):
+    """Any value of a strategy's hyper-parameter: a ValueError when the strategy is built, or
+    a fit (maybe diverging: a DivergenceError), never another error."""
+    strategy = data.draw(st.sampled_from(STEP_PARAMS[param]))
+    mini = strategy not in ("lipschitz", "fista", "backtracking") and data.draw(st.booleans())
+    case = {"seed": 4, "m": 30, "n": 3, "entry": "gradient_descent",
+            "kwargs": {"step_spec": (param, strategy, JUNK[value]), "max_iter": 200,
+                       "batch_size": 8 if mini else None}}
+    out = worker.call("run_case", case)
+    check_common(case, out)
+
+
+# ---------------------------------------------------------------------- predict
+@given(case=problems(max_n=4, kx=(-40, 40), exotic=False),
+       special=st.sampled_from([None] + sorted(SPECIAL)),
+       data=st.data())
+def test_predict(worker, case, special, data):
+    """FitResult.predict and LinearRegression.predict agree with X @ coef + b, refuse NaN and
+    infinity alike, and never modify X."""
+    if special is not None:
+        index = [data.draw(st.integers(0, case["m"] - 1)),
+                 data.draw(st.integers(0, case["n"] - 1))]
+        case = {**case, "specials": [("X", index, SPECIAL[special])]}
+    out = worker.call("run_predict_case", case)
+    assert not out["mutated"], case
+    res, est = out["result"], out["estimator"]
+    # the same verdict from both (an error for a non-finite X, or for a cast that overflowed)
+    assert (res["error"] is None) == (est["error"] is None), (out, case)
+    for o in (res, est):
+        if o["error"] is not None:
+            assert o["error"] == "ValueError", (o, case)
+            continue
+        pred, ref = np.array(o["pred"]), np.array(o["ref"])
+        assert np.isfinite(pred).all() or not np.isfinite(ref).all(), (o, case)
+        scale = np.abs(ref).max() if np.isfinite(ref).all() else 1.0
+        np.testing.assert_allclose(pred, ref, rtol=1e-5, atol=1e-5 * scale)

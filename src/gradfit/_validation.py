@@ -166,7 +166,10 @@ def check_penalty(value, name: str) -> float:
     """A finite, non-negative real number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number >= 0, got {value!r}.")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float64 (10**400): not finite either
+        value = math.inf
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
     return value

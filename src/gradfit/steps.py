@@ -30,10 +30,19 @@ __all__ = ["StepStrategy", "Fixed", "Lipschitz", "ExactLineSearch", "Backtrackin
            "InverseScaling", "FISTA", "get", "NAMES"]
 
 
+def _finite_real(value) -> bool:
+    """A real number (not a bool) that is finite as a float (10**400 is not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _positive(obj, name: str) -> None:
     value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value <= 0:
+    if not _finite_real(value) or value <= 0:
         raise ValueError(f"{type(obj).__name__}: {name} must be a finite number > 0, "
                          f"got {value!r}.")
     object.__setattr__(obj, name, float(value))
@@ -41,8 +50,7 @@ def _positive(obj, name: str) -> None:
 
 def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
     value = getattr(obj, name)
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = real and (0 <= value < 1 if closed_left else 0 < value < 1)
+    ok = _finite_real(value) and (0 <= value < 1 if closed_left else 0 < value < 1)
     if not ok:
         interval = "[0, 1)" if closed_left else "(0, 1)"
         raise ValueError(f"{type(obj).__name__}: {name} must be in {interval}, got {value!r}.")
