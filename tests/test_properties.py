@@ -322,8 +322,7 @@ def test_special_values(worker, case, entry, where, value, data):
     out = worker.call("run_case", case)
     check_common(case, out)
     name = {"X": "X", "y": "y", "sw": "sample_weight"}[where]
-    if value in ("nan", "inf", "-inf") or (value == "huge" and where == "sw"
-                                           and False):
+    if value in ("nan", "inf", "-inf"):
         assert out["error"] == "ValueError", (out, case)
         assert name in out["message"] or "Input" in out["message"], (out, case)
         return
