@@ -73,3 +73,4 @@ def run(
     """Run up to ``max_iter`` steps or epochs; returns ``(n_iter, status, objective,
     grad_norm, history)``, history holding the objective at the n_iter + 1 visited points
     (the engine grows it as the run goes: nothing is allocated for max_iter)."""
+def _kernel_isa() -> str: ...  # "avx2-fma" or "portable": the C kernels this module runs

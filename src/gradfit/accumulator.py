@@ -8,11 +8,11 @@ import numpy as np
 from ._result import FitResult
 from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
 from ._validation import (
-    _float_dtype,
     as_float_matrix,
     as_sample_weight,
     as_target,
     check_penalty,
+    float_dtype_of,
     raise_nonfinite,
     reject_masked,
 )
@@ -93,15 +93,15 @@ class NormalAccumulator:
         as in :func:`solve_normal`); returns self.
 
         Same input rules as :func:`solve_normal`: X is read in place, never modified. A chunk
-        may be empty (k = 0, as a filter can leave it) or have only zero weights: it adds
-        nothing. ``row_offset`` is the index of the chunk's first row in the whole data:
-        errors (a NaN, a negative weight) name the row there. A bad chunk raises ValueError
-        and leaves the statistics as they were."""
+        may be empty (k = 0, as a filter can leave it): it adds nothing (weights that are all
+        zero are an error, as in :func:`solve_normal`). ``row_offset`` is the index of the
+        chunk's first row in the whole data: errors (a NaN, a negative weight) name the row
+        there. A bad chunk raises ValueError and leaves the statistics as they were."""
         row_offset = _check_offset(row_offset)
         reject_masked(X, "X")  # np.asarray would drop the mask
         arr = np.asarray(X)
         if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
-            dtype = _float_dtype(arr, "X")
+            dtype = float_dtype_of(arr.dtype, "X")
             as_target(y, 0, dtype, "y")
             as_sample_weight(sample_weight, 0, allow_all_zero=True)
             self._check_columns(arr.shape[1])
@@ -110,22 +110,17 @@ class NormalAccumulator:
             return self
         X = as_float_matrix(arr, "X")
         y = as_target(y, X.shape[0], X.dtype, "y")
-        sw = as_sample_weight(sample_weight, X.shape[0], row_offset, allow_all_zero=True)
+        sw = as_sample_weight(sample_weight, X.shape[0], row_offset)
         self._check_columns(X.shape[1])
-        if sw is not None and not sw.any():  # rows that count for nothing, if they are finite
-            if not (np.isfinite(X).all() and np.isfinite(y).all()):
-                raise_nonfinite(X, y, row_offset)
-            stats = None
-        else:
-            try:
-                # float64 sums whatever the data: float32 sums would cap every later solve at
-                # float32's accuracy
-                stats = float64_stats(X, y, True, sw)
-            except ValueError:
-                if not row_offset:
-                    raise
-                raise_nonfinite(X, y, row_offset)  # the same error, naming the global row
+        try:
+            # float64 sums whatever the data: float32 sums would cap every later solve at
+            # float32's accuracy
+            stats = float64_stats(X, y, True, sw)
+        except ValueError:
+            if not row_offset:
                 raise
+            raise_nonfinite(X, y, row_offset)  # the same error, naming the global row
+            raise
         self._n_features = X.shape[1]
         self._all_float32 &= X.dtype == np.float32
         self._stats = chan_merge(self._stats, stats)

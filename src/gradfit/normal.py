@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -204,7 +206,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     msg = f"{note}{why}; {how}"
     if rank < n:
         msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
-    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=4)
+    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=_caller_stacklevel())
     return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver,
                    0.0 if info else rcond, msg, objective)
 
@@ -219,6 +221,19 @@ def _underflows(G, xty, yty, m, work) -> bool:
     diag = np.diagonal(G)
     tiny_xty = (xty != 0) & (np.abs(xty) < limit)
     return 0 < yty < limit or bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside gradfit: the
+    exact solve is reached through different depths of gradfit frames (solve_normal, the
+    accumulator, the estimator), and a fixed level would name one of them instead."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _eigh_solve(A, rhs, rows):

@@ -293,7 +293,7 @@ def run(args) -> int:
 
 
 def _fit_in_memory(args, table: CsvFile, spec: Spec) -> Fit:
-    chunks = list(checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS))
+    chunks = list(checked_chunks(table, spec, DEFAULT_CHUNK_ROWS, whole=True))
     n_seen = sum(c.n_read for c in chunks)
     if not chunks or sum(c.rows.size for c in chunks) == 0:
         raise UserError(f"{table.path}: no data rows" +
