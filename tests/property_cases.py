@@ -224,6 +224,9 @@ def _call(gradfit, entry, X, y, sw, l2, fit_intercept, kwargs):
         Xa, ya = np.asarray(X), np.asarray(y)
         edges = [0] + sorted(chunks) + [Xa.shape[0]]
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            if sw is not None and not sw[lo:hi].any() and np.isfinite(Xa[lo:hi]).all() \
+                    and np.isfinite(ya[lo:hi]).all():
+                continue  # a chunk of zero weights is refused by update: the caller skips it
             if hi > lo:
                 acc.update(Xa[lo:hi], ya[lo:hi],
                            sample_weight=None if sw is None else sw[lo:hi])

@@ -479,3 +479,10 @@ def test_state_forced_open_is_checked_before_the_engine(worker, field, value):
                                          "field": field, "value": value, "how": "forced"},
                       timeout=120)
     assert out["error"] == "ValueError" and "invalid resume state" in out["message"], out
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**70)])
+def test_negative_seed_names_random_state(seed):
+    X, y = data()
+    with pytest.raises(ValueError, match=r"^random_state must be an int >= 0"):
+        gradfit.gradient_descent(X, y, batch_size=10, random_state=seed)

@@ -429,6 +429,8 @@ def _seed(random_state) -> np.ndarray:
                                                                    np.random.Generator)):
         raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
                          f"{type(random_state).__name__}.")
+    if isinstance(random_state, numbers.Integral) and random_state < 0:
+        raise ValueError(f"random_state must be an int >= 0 (a seed), got {random_state!r}.")
     gen = random_state if isinstance(random_state, np.random.Generator) else \
         np.random.default_rng(None if random_state is None else int(random_state))
     state = gen.integers(0, 2**64, size=4, dtype=np.uint64)
