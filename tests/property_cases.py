@@ -88,6 +88,7 @@ def reference(X_unit, y_unit, sw, fit_intercept: bool, lam: float):
     (w = 0, b optimal) and the condition number of the least-squares matrix."""
     m, n = X_unit.shape
     s = np.ones(m) if sw is None else np.asarray(sw, dtype=np.float64)
+    s = s / s.max()  # the objective is scale-free in the weights: keep their sum finite
     W = s.sum()
     if fit_intercept:
         mx = s @ X_unit / W
@@ -112,6 +113,7 @@ def reference(X_unit, y_unit, sw, fit_intercept: bool, lam: float):
 def objective(X, y, sw, lam, w, b):
     r = y - X @ np.asarray(w, dtype=np.float64) - b
     s = np.ones(len(y)) if sw is None else np.asarray(sw, dtype=np.float64)
+    s = s / s.max()
     return float(s @ (r * r)) / (2 * s.sum()) + 0.5 * lam * float(w @ w)
 
 
