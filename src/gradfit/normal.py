@@ -261,8 +261,17 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     else:
         big = not np.isfinite(m * l2)
         A = G / m / l2 if big else G.copy()
+        rhs = xty / m / l2 if big else xty.copy()
+        if fit_intercept:
+            # A constant column's centred diagonal is the centring's rounding (about
+            # eps * m * mean^2), not a spread: dropped, or the column scaling of _eigh_solve
+            # would blow that noise up into a full-size direction (coefficients of 1e12).
+            const = np.diagonal(G) <= 64 * _EPS * m * mean_x * mean_x
+            A[const, :] = 0.0
+            A[:, const] = 0.0
+            rhs[const] = 0.0
         A.flat[:: n + 1] += 1.0 if big else m * l2
-        coef, rank = _eigh_solve(A, xty / m / l2 if big else xty, m)
+        coef, rank = _eigh_solve(A, rhs, m)
         how, solver = ("solved by an eigendecomposition of the column-scaled normal matrix "
                        "(the rows are not at hand for a QR of X)"), "eigh"
     msg = f"{note}{why}; {how}"
