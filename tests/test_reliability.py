@@ -486,3 +486,23 @@ def test_negative_seed_names_random_state(seed):
     X, y = data()
     with pytest.raises(ValueError, match=r"^random_state must be an int >= 0"):
         gradfit.gradient_descent(X, y, batch_size=10, random_state=seed)
+
+
+@pytest.mark.parametrize("level", [1.0, 3.0, 1e6])
+def test_accumulator_constant_columns_with_weights_give_the_minimum_norm_answer(level):
+    # Constant columns, row weights, an intercept: the centred diagonal is rounding noise,
+    # which the eigh fallback's column scaling turned into coefficients of 5e12. The exact
+    # answer (numpy.linalg.lstsq, minimum norm): w = 0, b = the weighted mean of y.
+    rng = np.random.default_rng(1)
+    X = np.full((28, 3), level)
+    y = rng.standard_normal(28)
+    sw = rng.uniform(0.0, 3.0, 28)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradfit.IllConditionedWarning)
+        res = gradfit.NormalAccumulator().update(X, y, sample_weight=sw).solve()
+    r = np.sqrt(sw)
+    ref = np.linalg.lstsq(np.column_stack([X, np.ones(28)]) * r[:, None], y * r,
+                          rcond=None)[0]
+    np.testing.assert_allclose(res.coef, 0.0, atol=1e-12)
+    assert res.intercept == pytest.approx(np.average(y, weights=sw), rel=1e-12)
+    assert ref[:3] @ X[0] + ref[3] == pytest.approx(res.intercept, rel=1e-10)
