@@ -30,6 +30,26 @@ def solve_spd(
     int,  # info: > 0 when not positive definite (w is then NaN)
     float,  # rcond of the matrix scaled to unit diagonal
     npt.NDArray[np.float64],  # w
+    npt.NDArray[np.float64] | None,  # the Cholesky factor for solve_factored (None: single)
+    npt.NDArray[np.float64] | None,  # the column scaling d (None: single)
+]: ...
+def solve_factored(
+    U: npt.NDArray[np.float64],  # const double[:, ::1], solve_spd's factor
+    d: npt.NDArray[np.float64],  # const double[::1], solve_spd's scaling
+    rhs: npt.NDArray[np.float64],  # const double[::1]
+    scale: float,  # 1, or 1 / (m*l2) when that overflowed
+) -> npt.NDArray[np.float64]: ...
+def refine_pass(
+    X: npt.NDArray[np.float64],  # const double[:, :]
+    y: npt.NDArray[np.float64],  # const double[::1]
+    weights: npt.NDArray[np.float64] | None,  # const double[::1]
+    w: npt.NDArray[np.float64],  # const double[::1]
+    offset: float,
+    portable: bool = False,
+) -> tuple[
+    npt.NDArray[np.float64],  # X^T W r as double-double pairs, shape (2, n): hi, lo
+    tuple[float, float],  # 1^T W r as a pair
+    float,  # r^T W r
 ]: ...
 def residual_sqnorm(
     X: npt.NDArray[np.floating],  # const floating[:, :]
@@ -37,4 +57,14 @@ def residual_sqnorm(
     w: npt.NDArray[np.floating],  # const floating[::1]
     b: float,
 ) -> float: ...  # ||X w + b - y||^2
-def _kernel_isa() -> str: ...  # "avx2-fma" or "portable": the C kernels this module runs
+def solve_plain(
+    X: npt.NDArray[np.float64],  # const double[:, :]
+    y: npt.NDArray[np.float64],  # const double[::1]
+    center: bool,
+    l2: float,
+    amplification_max: float,
+    explained_min: float,
+    rcond_min: float,
+) -> tuple[npt.NDArray[np.float64], float, float, float] | None: ...
+    # (coef, intercept, rcond, objective), or None: take the general path
+def _kernel_isa() -> str: ...  # "avx2-fma" or "portable"

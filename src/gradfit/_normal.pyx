@@ -519,19 +519,22 @@ def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l
                 double amplification_max, double explained_min, double rcond_min):
     """The whole exact solve of float64, unweighted data in one call when nothing needs a
     closer look: the Gram pass, the scaled Cholesky solve and the tests of normal.py's
-    _digits_at_risk (same constants, passed in). Returns ``(coef, intercept, rcond,
-    objective)``, or None when the data are not finite, the matrix is not positive definite,
-    or digits are at risk: the caller then takes the general path."""
-    finite, m, mean_x_arr, mean_y, G_arr, xty_arr, yty = gram_pass(X, y, center, None)
+    _digits_at_risk (same constants, passed in). Returns ``((coef, intercept, rcond,
+    objective), None)``; or ``(None, statistics)`` when the data are not finite, the matrix
+    is not positive definite or digits are at risk, the statistics being the Gram pass's
+    ``(finite, m, mean_x, mean_y, G, xty, yty)``, from which the caller takes the general
+    path."""
+    stats = gram_pass(X, y, center, None)
+    finite, m, mean_x_arr, mean_y, G_arr, xty_arr, yty = stats
     if not finite:
-        return None
+        return None, stats
     cdef double[:, ::1] G = G_arr
     cdef double[::1] xty = xty_arr
     cdef double[::1] mean_x = mean_x_arr
     cdef Py_ssize_t n = G.shape[0], i
     cdef double mm = m, my = mean_y, yy = yty
     if not isfinite(mm * l2):
-        return None
+        return None, stats
     coef_arr = np.empty(n)
     cdef double[::1] coef = coef_arr
     cdef double *buf = <double *> malloc((n * n + 5 * n) * sizeof(double))
@@ -557,12 +560,12 @@ def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l
                     b -= mean_x[i] * coef[i]
     free(buf)
     if info != 0 or rcond < rcond_min:
-        return None
+        return None, stats
     rss = yy - cxty - mm * l2 * cc
     if yy > 0 and rss > (1.0 - explained_min) * yy:
-        return None
+        return None, stats
     if center and terms > amplification_max * fabs(b):
-        return None
+        return None, stats
     if rss < 0.0:
         rss = 0.0
-    return coef_arr, (b if center else 0.0), rcond, rss / (2 * mm) + 0.5 * l2 * cc
+    return (coef_arr, (b if center else 0.0), rcond, rss / (2 * mm) + 0.5 * l2 * cc), None

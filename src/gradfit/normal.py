@@ -142,11 +142,16 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     if sample_weight is None and X.dtype == np.float64:
         # the common case in one compiled call; anything that needs a closer look (non-finite
         # data, refinement, a fallback) goes the general way
-        plain = _normal.solve_plain(X, y, fit_intercept, l2, INTERCEPT_AMPLIFICATION_MAX,
-                                    MIN_EXPLAINED_FRACTION, RCOND_REFINE)
+        plain, stats = _normal.solve_plain(X, y, fit_intercept, l2,
+                                           INTERCEPT_AMPLIFICATION_MAX,
+                                           MIN_EXPLAINED_FRACTION, RCOND_REFINE)
         if plain is not None:
             coef, intercept, rcond, objective = plain
             return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
+        finite, m, mean_x, mean_y, G, xty, yty = stats
+        if finite:  # the same statistics, for refinement or the fallback
+            st = Stats(m, mean_x, float(mean_y), G, xty, float(yty), fit_intercept)
+            return solve_with_stats(X, y, None, l2, fit_intercept, fallback, st=st)[0]
     sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     return solve_data(X, y, sw, l2, fit_intercept, fallback)[0]
 
@@ -222,6 +227,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
             return _result(coef, *stats, "cholesky", rcond, note,
                            forward_error=_EPS / rcond)
         scale = 1.0 / m / l2 if not np.isfinite(m * l2) else 1.0
+        assert factor is not None and d is not None  # float64 data: solved in float64
         ref = rows.refine(coef, lambda rhs: _normal.solve_factored(factor, d, rhs, scale),
                           contraction=min(0.5, n * _EPS / rcond))
         if ref is not None:

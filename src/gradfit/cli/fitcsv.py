@@ -257,7 +257,7 @@ def cli_terms(message: str) -> str:
     for word, flag in (("max_iter", "--max-iter"), ("batch_size", "--batch-size"),
                        ("learning_rate", "--learning-rate"), ("random_state", "--random-state"),
                        ("tol", "--tol"), ("l2", "--l2"), ("l1", "--l1")):
-        message = re.sub(rf"(?<![\w-]){word}\b", flag, message)
+        message = re.sub(rf"(?<![\w*-]){word}\b(?!\*)", flag, message)  # not in m*l2*I
     return message
 
 
