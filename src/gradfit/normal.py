@@ -216,9 +216,10 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     underflow = _underflows(G, xty, yty, m, work)
     if underflow and single:
         return None  # squares in float32's subnormal range lost their precision: float64
-    info, rcond, coef, factor, d = (1, 0.0, None, None, None) if underflow else \
-        _normal.solve_spd(np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2,
-                          single)
+    info, rcond, coef, factor, d = _normal.solve_spd(
+        np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2, single)
+    if underflow:  # whatever Cholesky said, its answer lost its precision: the fallback
+        info, rcond = 1, 0.0
     stats = (G, xty, yty, mean_x, mean_y, m, l2, fit_intercept)
     refinable = rows is not None and rows.X.dtype == np.float64
     if refinable and info == 0 and rcond >= RCOND_MIN_REFINED:
@@ -238,6 +239,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     elif not refinable and info == 0 and rcond >= (RCOND_MIN_FLOAT32 if single
                                                    else RCOND_MIN_FLOAT64):
         objective = exact_objective(coef) if exact_objective else None
+        assert coef is not None  # solve_spd answered (info == 0)
         return _result(check_coef_range(coef, work), *stats, "cholesky", rcond, note,
                        objective, forward_error=(np.finfo(work).eps / rcond))
     elif single:
