@@ -506,3 +506,17 @@ def test_accumulator_constant_columns_with_weights_give_the_minimum_norm_answer(
     np.testing.assert_allclose(res.coef, 0.0, atol=1e-12)
     assert res.intercept == pytest.approx(np.average(y, weights=sw), rel=1e-12)
     assert ref[:3] @ X[0] + ref[3] == pytest.approx(res.intercept, rel=1e-10)
+
+
+@pytest.mark.parametrize("sx,sy", [(1e-160, 1.0), (1.0, 1e-160), (1e-160, 1e-160),
+                                   (1e-300, 1e-300)])
+def test_exact_solver_on_data_whose_squares_underflow(sx, sy):
+    # X^T X (or X^T y, y^T y) in the subnormals: Cholesky's answer lost four digits (and the
+    # objective was NaN); the general path's QR on the column-scaled data keeps them
+    X, y = data(14)
+    ref = np.linalg.lstsq(np.column_stack([X, np.ones(M)]), y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradfit.IllConditionedWarning)
+        res = gradfit.solve_normal(X * sx, y * sy)
+    np.testing.assert_allclose(res.coef * sx / sy, ref[:N], rtol=1e-9)
+    assert np.isfinite(res.objective)

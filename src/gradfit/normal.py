@@ -356,7 +356,7 @@ class _Rows:
             prev = rel
         # rss was measured before the last correction; a correction that small changes it by
         # its square (the gradient vanishes at the solution).
-        objective = rss / (2 * m) + 0.5 * l2 * float(w @ w)
+        objective = rss / (2 * m) + _ridge_term(l2, w)
         return w, b, steps, err, objective
 
     def qr_solve(self):
@@ -423,7 +423,7 @@ class _Rows:
 
     def _objective(self, w, b):
         _, _, rss = _normal.refine_pass(self.X, self.y, self.sw, w, b)
-        return rss / (2 * self.st.m) + 0.5 * self.l2 * float(w @ w)
+        return rss / (2 * self.st.m) + _ridge_term(self.l2, w)
 
 
 def _caller_stacklevel() -> int:
@@ -437,6 +437,15 @@ def _caller_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level
+
+
+def _ridge_term(l2: float, w: np.ndarray) -> float:
+    """l2/2 |w|^2, and 0 without a ridge even when |w|^2 overflows (coefficients near 1e154
+    and beyond: 0 * inf would make the objective NaN)."""
+    if l2 == 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return 0.5 * l2 * float(w @ w)
 
 
 def _underflows(G, xty, yty, m, work) -> bool:
