@@ -195,11 +195,11 @@ def test_engine_refuses_arrays_that_do_not_fit():
                   intercept_fixed=False, l2=0.0, l1=0.0, rule=steps.Fixed.code,
                   params=np.array([0.01]), point=np.zeros(n + 1), vectors=np.zeros((2, n + 1)),
                   scalars=np.zeros(len(_descent.STATE_SLOTS)), max_iter=2, tol=0.0,
-                  callback=None, history=np.zeros(3), batch_size=10, shuffle=True)
+                  callback=None, batch_size=10, shuffle=True)
     for rng in (np.ones(2, np.uint64), np.zeros(4, np.uint64), None):
         with pytest.raises(ValueError, match="rng must be 4 uint64"):
             _descent.run(**kwargs, rng=rng)
     with pytest.raises(ValueError, match="point, vectors"):
         _descent.run(**dict(kwargs, point=np.zeros(n)), rng=np.ones(4, np.uint64))
-    with pytest.raises(ValueError, match="history"):
-        _descent.run(**dict(kwargs, history=np.zeros(2)), rng=np.ones(4, np.uint64))
+    with pytest.raises(ValueError, match="max_iter"):
+        _descent.run(**dict(kwargs, max_iter=0), rng=np.ones(4, np.uint64))

@@ -59,7 +59,6 @@ def run(
     max_iter: int,  # int: steps (full batch) or epochs (batch_size > 0)
     tol: float,  # double
     callback: Callable[[int, np.ndarray, float, float], object] | None,  # object
-    history: NDArray[np.float64],  # double[::1]  (max_iter + 1,); written
     batch_size: int = 0,  # Py_ssize_t: 0 for full batch
     shuffle: bool = False,  # bint
     rng: NDArray[np.uint64] | None = None,  # unsigned long long[::1]  (4,), not all zero
@@ -70,7 +69,8 @@ def run(
     xty: NDArray[np.float64] | None = None,  # const double[::1]  (n,)
     yty: float = 0.0,  # double
     gram_weight: float = 0.0,  # double: total row weight of the statistics
-) -> tuple[int, int, float, float]:  # (n_iter, Status, objective, grad_norm)
+) -> tuple[int, int, float, float, NDArray[np.float64]]:
     """Run up to ``max_iter`` steps or epochs; returns ``(n_iter, status, objective,
-    grad_norm)``."""
+    grad_norm, history)``, history holding the objective at the n_iter + 1 visited points
+    (the engine grows it as the run goes: nothing is allocated for max_iter)."""
 def _kernel_isa() -> str: ...  # "avx2-fma" or "portable": the C kernels this module runs

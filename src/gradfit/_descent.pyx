@@ -15,7 +15,7 @@ import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport sqrt, fabs, pow, isfinite
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcpy
 
 from ._blas cimport floating, gemv
@@ -402,7 +402,8 @@ cdef struct Loop:
     double *point            # the iterate p = (w, c), updated in place
     double *vectors          # the rule's two state vectors, d entries each
     Scalars *scalars         # the rule's scalar state
-    double *history          # the objective at every visited point (epoch)
+    double *history          # the objective at every visited point (epoch): record()
+    Py_ssize_t history_size  # entries allocated (grown by record())
     double *gradient         # d entries
     double *scratch          # d entries: trial moves, the power iteration's vector
     double *candidate        # d entries: FISTA's next iterate
@@ -630,6 +631,23 @@ cdef int check_signals(Problem *P) except -1 with gil:
     return 0
 
 
+cdef int record(Loop *loop, Py_ssize_t k, double f) except -1 nogil:
+    """history[k] = f, doubling the buffer when k is past its end: a run takes memory for
+    the iterations it makes, not for max_iter (which may be 2**31 - 1)."""
+    cdef Py_ssize_t size
+    cdef double *grown
+    if k >= loop.history_size:
+        size = 2 * loop.history_size if 2 * loop.history_size > k else k + 1
+        grown = <double *> realloc(loop.history, size * sizeof(double))
+        if grown == NULL:
+            with gil:
+                raise MemoryError()
+        loop.history = grown
+        loop.history_size = size
+    loop.history[k] = f
+    return 0
+
+
 cdef int record_and_test(Problem *P, Loop *loop, int k, double *point, double f, double gnorm,
                          object callback) except -2 nogil:
     """Bookkeeping at every point a full-batch loop visits: history, the references of the
@@ -637,7 +655,7 @@ cdef int record_and_test(Problem *P, Loop *loop, int k, double *point, double f,
     stop with, or -1 to go on."""
     cdef Scalars *scalars = loop.scalars
     cdef bint stop
-    loop.history[k] = f
+    record(loop, k, f)
     if not (isfinite(f) and isfinite(gnorm)):
         return NONFINITE_START if k == 0 else DIVERGED
     if k == 0:
@@ -782,7 +800,7 @@ cdef int end_of_epoch(Problem *P, Loop *loop, MiniBatch *mb, int epoch, double f
     Returns the status to stop with, or -1 to go on."""
     cdef Scalars *scalars = loop.scalars
     cdef bint stop
-    loop.history[epoch] = f
+    record(loop, epoch, f)
     if not isfinite(f):
         return NONFINITE_START if epoch == 0 else DIVERGED
     if epoch == 0 and f > scalars.objective_start:
@@ -940,8 +958,11 @@ cdef int allocate_buffers(Problem *P, Loop *loop, size_t batch_scratch_bytes) ex
     loop.gradient = <double *> malloc(d * sizeof(double))
     loop.scratch = <double *> malloc(d * sizeof(double))
     loop.candidate = <double *> malloc(d * sizeof(double))
+    # a first history buffer for up to 1024 points; record() grows it
+    loop.history_size = loop.max_iter + 1 if loop.max_iter < 1024 else 1024
+    loop.history = <double *> malloc(loop.history_size * sizeof(double))
     if P.direction_f32 == NULL or P.xtr == NULL or P.gw == NULL or loop.gradient == NULL \
-            or loop.scratch == NULL or loop.candidate == NULL \
+            or loop.scratch == NULL or loop.candidate == NULL or loop.history == NULL \
             or (batch_scratch_bytes > 0 and P.batch_scratch == NULL):
         raise MemoryError()
     return 0
@@ -955,31 +976,33 @@ cdef void free_buffers(Problem *P, Loop *loop) noexcept:
     free(loop.gradient)
     free(loop.scratch)
     free(loop.candidate)
+    free(loop.history)
 
 
 def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sample_weight,
         const double[::1] shift, bint fit_intercept, bint intercept_fixed, double l2,
         double l1, int rule, const double[::1] params, double[::1] point,
         double[:, ::1] vectors, double[::1] scalars, int max_iter, double tol,
-        object callback, double[::1] history, Py_ssize_t batch_size=0, bint shuffle=False,
+        object callback, Py_ssize_t batch_size=0, bint shuffle=False,
         unsigned long long[::1] rng=None, double[::1] average=None,
         double average_start=0.0, int n_iter_no_change=5, const double[:, ::1] G=None,
         const double[::1] xty=None, double yty=0.0, double gram_weight=0.0):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) of ``rule`` from
     ``point``, updating ``point``, ``vectors`` and ``scalars`` (the rule's state, slots in
-    STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm)``;
-    history[0..n_iter] holds the objective at every visited point (epoch). Full batch with
-    ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total row weight
-    ``gram_weight`` instead of X (which is then not read). Arguments by keyword only; their
-    types are in _descent.pyi."""
+    STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm, history)``,
+    history (n_iter + 1 values) holding the objective at every visited point (epoch). Full
+    batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total
+    row weight ``gram_weight`` instead of X (which is then not read). Arguments by keyword
+    only; their types are in _descent.pyi."""
     cdef Problem P
     cdef Loop loop
     cdef MiniBatch mb
     cdef LoopResult result
     cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0)
+    cdef double[::1] history
     _check_run_arguments(X.shape[0], n, d, y.shape[0], sample_weight is None or
                          sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
-                         history, max_iter, batch_size, rng, average, G, xty)
+                         max_iter, batch_size, rng, average, G, xty)
     describe_data(&P, X, y, sample_weight)
     P.shift = &shift[0]
     P.intercept = fit_intercept
@@ -994,7 +1017,7 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     loop.point = &point[0]
     loop.vectors = &vectors[0, 0]
     loop.scalars = <Scalars *> &scalars[0]
-    loop.history = &history[0]
+    loop.history = NULL
     loop.d = d
     loop.max_iter = max_iter
     loop.tol = tol
@@ -1019,12 +1042,15 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
             result = fista(&P, &loop, callback)
         else:
             result = full_batch(&P, &loop, callback)
+        out = np.empty(result.n_iter + 1)
+        history = out
+        memcpy(&history[0], loop.history, (result.n_iter + 1) * sizeof(double))
     finally:
         free_buffers(&P, &loop)
-    return result.n_iter, result.status, result.objective, result.grad_norm
+    return result.n_iter, result.status, result.objective, result.grad_norm, out
 
 
-def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars, history,
+def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars,
                          max_iter, batch_size, rng, average, G, xty):
     """run's arrays must fit one another: the engine reads and writes them without bounds
     checks. descent.py validates everything first; this is the last line against a call
@@ -1037,8 +1063,8 @@ def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalar
         problems.append(f"point, vectors[0], vectors[1] and average must have {d} entries")
     if scalars.shape[0] != len(STATE_SLOTS):
         problems.append(f"scalars must have {len(STATE_SLOTS)} slots")
-    if max_iter < 1 or history.shape[0] < max_iter + 1:
-        problems.append("history needs max_iter + 1 >= 2 entries")
+    if max_iter < 1:
+        problems.append("max_iter must be >= 1")
     if batch_size < 0 or batch_size > m:
         problems.append("batch_size must be in [0, m]")
     if batch_size > 0 and (rng is None or rng.shape[0] != 4 or not any(rng)):

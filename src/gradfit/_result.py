@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._state import DescentState
-from ._validation import as_float_matrix
+from ._validation import as_float_matrix, check_finite
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,8 +116,12 @@ class FitResult:
             self.__dict__["state"] = DescentState.from_dict(self.state, self.step)
 
     def predict(self, X) -> np.ndarray:
-        """Return ``X @ coef + intercept`` for X of shape (n_samples, n_features)."""
+        """Return ``X @ coef + intercept`` for X of shape (n_samples, n_features).
+
+        Raises ValueError for X with NaN or infinity, a masked X with masked values, or the
+        wrong number of columns."""
         X = as_float_matrix(X, "X")
+        check_finite(X, "X")  # as LinearRegression.predict: NaN in, error out
         if X.shape[1] != self.coef.shape[0]:
             raise ValueError(f"X has {X.shape[1]} columns but the model was fitted with "
                              f"{self.coef.shape[0]}; pass data with the same columns.")

@@ -170,7 +170,14 @@ class DescentState(Mapping):
     def __setstate__(self, state: dict) -> None:
         # Unpickling bypasses __init__: check everything again and make the arrays read-only
         # (pickle does not keep the flag).
-        fresh = DescentState(**state)
+        if not isinstance(state, dict):
+            raise ValueError(f"invalid resume state: a pickled DescentState holds a dict, got "
+                             f"{type(state).__name__}.")
+        try:
+            fresh = DescentState(**state)
+        except TypeError as exc:  # a field missing or unknown: edited, or another version
+            raise ValueError(f"invalid resume state: {exc}; pass init=result.coef to "
+                             f"restart from the coefficients.") from None
         self.__dict__.update(fresh.__dict__)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _normal
 from ._result import FitResult
-from ._validation import raise_nonfinite
+from ._validation import check_coef_range, raise_nonfinite
 
 # Cholesky's relative forward error is bounded by about eps / rcond (rcond of the column-scaled
 # matrix). float32 data are solved in float32 while that bound is below ~1e-4, else everything
@@ -27,8 +27,9 @@ from ._validation import raise_nonfinite
 RCOND_MIN_FLOAT32 = 1e-3
 
 #: The start of ``FitResult.message`` when float32 data were solved in float64.
-FLOAT32_NOTE = (f"float32 normal equations were too ill-conditioned (rcond < "
-                f"{RCOND_MIN_FLOAT32:g}); solved in float64. ")
+FLOAT32_NOTE = (f"float32 normal equations were not accurate enough (rcond < "
+                f"{RCOND_MIN_FLOAT32:g}, or squares near float32's underflow); solved in "
+                f"float64. ")
 
 #: Bytes of float64 rows converted or centred at a time, where a whole-array temporary would
 #: cost as much memory as X: 4 MiB keeps each block's copy in the last-level cache and the
@@ -135,5 +136,5 @@ def solve_with_float64_retry(attempt: Callable[[np.dtype, str], FitResult | None
         res = attempt(np.dtype(np.float64), FLOAT32_NOTE)
         if res is None:  # pragma: no cover - a float64 solve always answers or raises
             raise RuntimeError("the float64 solve returned no result")
-        res = dataclasses.replace(res, coef=res.coef.astype(np.float32))
+        res = dataclasses.replace(res, coef=check_coef_range(res.coef, np.dtype(np.float32)))
     return res

@@ -14,6 +14,7 @@ from ._validation import (
     check_penalty,
     float_dtype_of,
     raise_nonfinite,
+    reject_masked,
 )
 from .normal import solve_stats
 
@@ -102,6 +103,7 @@ class NormalAccumulator:
         chunk's first row in the whole data: errors (a NaN, a negative weight) name the row
         there. A bad chunk raises ValueError and leaves the statistics as they were."""
         row_offset = _check_offset(row_offset)
+        reject_masked(X, "X")  # np.asarray would drop the mask
         arr = np.asarray(X)
         if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
             dtype = float_dtype_of(arr.dtype, "X")

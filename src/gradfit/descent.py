@@ -16,12 +16,17 @@ from ._result import FitResult
 from ._state import DescentState
 from ._stats import Stats, chunk_rows, float64_stats
 from ._validation import (
+    MAX_COUNT,
     as_float_matrix,
     as_sample_weight,
     as_target,
+    check_coef_range,
+    check_count,
     check_penalty,
     normalised,
     raise_nonfinite,
+    reject_masked,
+    scale_problem,
 )
 from .errors import ConvergenceWarning, DivergenceError
 
@@ -245,6 +250,7 @@ class _Start:
     rng: np.ndarray | None
     shift: np.ndarray
     gram: Stats | None
+    resumed: bool = False           # continues init's state (init=<FitResult>)
 
 
 @dataclass(frozen=True)
@@ -256,6 +262,8 @@ class _Run:
     objective: float
     grad_norm: float
     history: np.ndarray
+    start_coef: np.ndarray          # the coefficients the run started from
+    resumed: bool
 
 
 def _check_options(m: int, n: int, *, step, l2, l1, fit_intercept, max_iter, tol, init,
@@ -267,10 +275,12 @@ def _check_options(m: int, n: int, *, step, l2, l1, fit_intercept, max_iter, tol
     max_iter = _check_int(max_iter, "max_iter", minimum=1)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}.")
+    if callback is not None:
+        callback = _checked_callback(callback)
     mini = batch_size is not None
     tol = check_penalty((1e-4 if mini else 1e-6) if tol is None else tol, "tol")
     if mini:
-        batch_size = _check_int(batch_size, "batch_size", minimum=1)
+        batch_size = _check_int(batch_size, "batch_size", minimum=1, maximum=math.inf)
         if batch_size > m:
             raise ValueError(f"batch_size={batch_size} exceeds the {m} rows of X; use at most "
                              f"{m} (or None for full-batch gradient descent).")
@@ -281,7 +291,7 @@ def _check_options(m: int, n: int, *, step, l2, l1, fit_intercept, max_iter, tol
     if isinstance(average, bool) or average is None or average == 0:
         average_start = 0 if average else None  # average=0 is off, as in scikit-learn
     else:
-        average_start = _check_int(average, "average", minimum=1)
+        average_start = _check_int(average, "average", minimum=1, maximum=2**53)
     if step is None:
         step = init.step if isinstance(init, FitResult) and init.step is not None else \
             ("fixed" if mini else "backtracking")
@@ -304,7 +314,7 @@ def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start
     start = _Start(point=np.zeros(d), vectors=np.zeros((2, d)),
                    scalars=np.zeros(len(STATE_SLOTS)),
                    average=np.zeros(d) if opts.average_start is not None else None, rng=None,
-                   shift=np.zeros(n), gram=None)
+                   shift=np.zeros(n), gram=None, resumed=resuming)
     state = _resumable_state(init, opts.strategy, n, opts.fit_intercept) if resuming else None
     if opts.use_gram:  # the engine's shift and c must be the statistics' own means
         start.gram = float64_stats(X, y, opts.fit_intercept, weights)
@@ -339,6 +349,7 @@ def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start
 
 
 def _check_init_coefficients(init, n: int) -> np.ndarray:
+    reject_masked(init, "init")
     w0 = np.asarray(init)
     if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "iuf":
         raise ValueError(f"init must be None, a FitResult or an array of {n} coefficients, "
@@ -351,22 +362,28 @@ def _check_init_coefficients(init, n: int) -> np.ndarray:
 def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
     """One call of the compiled engine (see _descent.pyi); start's arrays are updated."""
     gram = start.gram
-    history = np.empty(opts.max_iter + 1)
+    # Squares that underflow leave a zero gradient and a "converged" wrong answer: refused
+    # before the run (y in full; X's first batch with mini-batches, all of it otherwise).
+    reason = scale_problem(X[:opts.batch_size] if opts.mini else X, y, large=False)
+    if reason is not None:
+        raise ValueError(reason)
+    start_coef = start.point[:X.shape[1]].copy()
     kernel_weights = None if weights is None or gram is not None else weights.astype(X.dtype)
-    n_iter, status, objective, grad_norm = _descent.run(
+    n_iter, status, objective, grad_norm, history = _descent.run(
         X=X, y=y, sample_weight=kernel_weights, shift=start.shift,
         fit_intercept=opts.fit_intercept, intercept_fixed=not opts.mini, l2=opts.l2,
         l1=opts.l1, rule=opts.strategy.code,
         params=np.asarray(opts.strategy.params(), dtype=np.float64), point=start.point,
         vectors=start.vectors, scalars=start.scalars, max_iter=opts.max_iter, tol=opts.tol,
-        callback=opts.callback, history=history, batch_size=opts.batch_size or 0,
+        callback=opts.callback, batch_size=opts.batch_size or 0,
         shuffle=opts.shuffle, rng=start.rng, average=start.average,
         average_start=float(opts.average_start or 0),
         n_iter_no_change=opts.n_iter_no_change,
         G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
         yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m)
     return _Run(n_iter=int(n_iter), status=Status(status), objective=float(objective),
-                grad_norm=float(grad_norm), history=history[:n_iter + 1].copy())
+                grad_norm=float(grad_norm), history=history[:n_iter + 1].copy(),
+                start_coef=start_coef, resumed=start.resumed)
 
 
 def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
@@ -374,11 +391,8 @@ def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
     max_iter."""
     n = X.shape[1]
     mini, strategy, scalars = opts.mini, opts.strategy, start.scalars
-    if run.status == Status.NONFINITE_START:
-        raise_nonfinite(X, y)
-    if run.status == Status.DIVERGED and mini and not math.isfinite(run.objective) \
-            and not np.isfinite(X).all():
-        raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
+    _diagnose(X, y, run.status, run.objective, scalars, strategy, run.start_coef,
+              run.resumed, opts.fit_intercept, opts.l2)
     if run.status == Status.DIVERGED:
         raise DivergenceError(
             f"gradient descent diverged at {'epoch' if mini else 'iteration'} {run.n_iter} "
@@ -398,12 +412,45 @@ def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
                          scalars=dict(zip(STATE_SLOTS, scalars.tolist(), strict=True)),
                          vector_names=strategy.state_vectors, average=start.average,
                          rng=None if start.rng is None else start.rng.tolist())
-    return FitResult(coef=point[:n].astype(X.dtype),
+    return FitResult(coef=check_coef_range(point[:n], X.dtype),
                      intercept=float(point[n] - mu @ point[:n]) if opts.fit_intercept else 0.0,
                      n_iter=run.n_iter, converged=converged, loss_history=run.history,
                      solver="sgd" if mini else "gradient_descent", objective=run.objective,
                      message=message, step=strategy,
                      grad_norm=float("nan") if mini else run.grad_norm, state=state)
+
+
+def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_intercept,
+              l2) -> None:
+    """Raise ValueError naming the real culprit when a run failed because of the data or the
+    starting point rather than the step size: NaN or infinity in X or y, a start too large
+    for the data, or data whose products overflow the working precision (the engine then
+    sees infinities, a zero step or a zero Lipschitz estimate)."""
+    if status == Status.NONFINITE_START:
+        raise_nonfinite(X, y, start=start, start_name="the resumed state (init=<FitResult>)"
+                        if resuming else "init", descent=True)
+    if status == Status.DIVERGED:
+        if not math.isfinite(objective) and not np.isfinite(X).all():
+            raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
+        reason = scale_problem(X, y)
+        if reason is not None:
+            raise ValueError(reason)
+    lipschitz = scal[STATE_SLOTS.index("lipschitz")]
+    if strategy.code in (_steps.Lipschitz.code, _steps.FISTA.code) \
+            and not (math.isfinite(lipschitz) and lipschitz > 0):
+        # L = 0 is right only when the Hessian vanishes: constant columns, no ridge
+        moves = l2 > 0 or (np.ptp(X, axis=0).any() if fit_intercept else X.any())
+        if moves or not math.isfinite(lipschitz):
+            raise ValueError(scale_problem(X, y) or
+                             f"the power iteration estimating L gave {lipschitz:g}, which "
+                             f"cannot give a step size; rescale the data or use another "
+                             f"step strategy.")
+    if status == Status.MAX_ITER and scal[STATE_SLOTS.index("step_size")] == 0.0 \
+            and strategy.code in (_steps.ExactLineSearch.code, _steps.BarzilaiBorwein.code,
+                                  _steps.Backtracking.code):
+        reason = scale_problem(X, y)  # an infinite curvature made the step zero
+        if reason is not None:
+            raise ValueError(reason)
 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
@@ -416,6 +463,21 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     for i in range(0, a.shape[0], rows):
         total += weights[i:i + rows] @ a[i:i + rows].astype(np.float64, copy=False)
     return total / weights.sum()
+
+
+def _checked_callback(callback: Callable) -> Callable:
+    """The callback, its return value checked: None or a bool (or 0/1), never something whose
+    truth the engine would have to guess (an array's raises NumPy's "ambiguous" error)."""
+    def call(k, coef, intercept, objective):
+        out = callback(k, coef, intercept, objective)
+        if out is None or isinstance(out, (bool, np.bool_)):
+            return bool(out)
+        if isinstance(out, numbers.Integral) and out in (0, 1):
+            return bool(out)
+        shape = f" of shape {out.shape}" if isinstance(out, np.ndarray) else ""
+        raise TypeError(f"callback must return None, True (stop the fit) or False, got "
+                        f"{type(out).__name__}{shape}: {out!r:.80}.")
+    return call
 
 
 def _use_gram(precompute, mini: bool, m: int, n: int) -> bool:
@@ -432,10 +494,9 @@ def _use_gram(precompute, mini: bool, m: int, n: int) -> bool:
     return bool(precompute)
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+def _check_int(value, name: str, minimum: int, maximum: float = MAX_COUNT) -> int:
+    # the engine's loop counters are C ints: larger counts would overflow them
+    return check_count(value, name, minimum, maximum)
 
 
 def _check_combination(strategy: _steps.StepStrategy, mini: bool, l1: float) -> None:
@@ -459,6 +520,8 @@ def _seed(random_state) -> np.ndarray:
                                                                    np.random.Generator)):
         raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
                          f"{type(random_state).__name__}.")
+    if isinstance(random_state, numbers.Integral) and random_state < 0:
+        raise ValueError(f"random_state must be an int >= 0 (a seed), got {random_state!r}.")
     gen = random_state if isinstance(random_state, np.random.Generator) else \
         np.random.default_rng(None if random_state is None else int(random_state))
     state = gen.integers(0, 2**64, size=4, dtype=np.uint64)

@@ -20,9 +20,11 @@ from ._validation import (
     as_float_matrix,
     as_sample_weight,
     as_target,
+    check_finite,
     check_penalty,
     normalised,
     raise_nonfinite,
+    reject_masked,
 )
 from .accumulator import NormalAccumulator, from_stats
 from .descent import gradient_descent
@@ -80,6 +82,7 @@ class _NoSklearnBase:
     def score(self, X, y, sample_weight=None):
         """R² of the prediction (as scikit-learn's ``r2_score``)."""
         y = np.asarray(y, dtype=np.float64)
+        check_finite(y, "y")
         pred = np.asarray(self.predict(X), dtype=np.float64)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         w = w.reshape((-1,) + (1,) * (y.ndim - 1))
@@ -242,6 +245,8 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         return "bb" if self.solver == "auto" else "backtracking"
 
     def _validate(self, X, y=None, reset=True, multi_output=True, predicting=False):
+        reject_masked(X, "X")  # scikit-learn's validation would drop the mask silently
+        reject_masked(y, "y")
         if _HAVE_SKLEARN:
             if predicting:
                 return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset), None
@@ -254,6 +259,8 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
                              f"but the target y is None.")
         X = as_float_matrix(X, "X")
+        if predicting:
+            check_finite(X, "X")
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
@@ -274,6 +281,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     def _weights(self, sample_weight, X):
         if sample_weight is None:
             return None
+        reject_masked(sample_weight, "sample_weight")
         if _HAVE_SKLEARN:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                  ensure_non_negative=True)
@@ -443,11 +451,16 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         return X.astype(np.float64, copy=False) @ self.coef_.T + self.intercept_
 
     def score(self, X, y, sample_weight=None):
-        """R² of the prediction (scikit-learn's ``r2_score``; averaged over targets). With
-        a Dask array X, computed on the cluster (two scalars per target come back)."""
+        """R² of the prediction (scikit-learn's ``r2_score``; averaged over targets),
+        weighted by ``sample_weight`` (finite, >= 0, not all zero, one per row). With a Dask
+        array X, computed on the cluster (two scalars per target come back)."""
         if _is_dask(X):
             from .dask import _estimator_score
             return _estimator_score(self, X, y, sample_weight)
+        reject_masked(y, "y")
+        if sample_weight is not None:
+            sample_weight = as_sample_weight(sample_weight, np.shape(y)[0] if np.ndim(y)
+                                             else -1)
         return super().score(X, y, sample_weight=sample_weight)
 
     if _HAVE_SKLEARN:

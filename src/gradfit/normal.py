@@ -1,6 +1,7 @@
 """The exact solver: the normal equations, factored by Cholesky."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -15,6 +16,7 @@ from ._validation import (
     as_float_matrix,
     as_sample_weight,
     as_target,
+    check_coef_range,
     check_penalty,
     normalised,
 )
@@ -119,7 +121,8 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     Raises
     ------
     ValueError
-        Bad shapes or dtypes, NaN or inf in X or y, empty input, invalid ``l2``.
+        Bad shapes or dtypes, NaN or inf in X or y, empty input, invalid ``l2``, a masked
+        array with masked values (masks are not applied: drop or fill those rows first).
     IllConditionedError
         With ``fallback=False``, when the normal equations cannot be trusted.
 
@@ -213,8 +216,13 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     products = st if fit_intercept else to_raw(st)  # no intercept: raw products
     G, xty, yty = products.G, products.xty, products.yty
     single = work == np.float32
+    underflow = _underflows(G, xty, yty, m, work)
+    if underflow and single:
+        return None  # squares in float32's subnormal range lost their precision: float64
     info, rcond, coef, factor, d = _normal.solve_spd(
         np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2, single)
+    if underflow:  # whatever Cholesky said, its answer lost its precision: the fallback
+        info, rcond = 1, 0.0
     stats = (G, xty, yty, mean_x, mean_y, m, l2, fit_intercept)
     refinable = rows is not None and rows.X.dtype == np.float64
     if refinable and info == 0 and rcond >= RCOND_MIN_REFINED:
@@ -234,13 +242,16 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     elif not refinable and info == 0 and rcond >= (RCOND_MIN_FLOAT32 if single
                                                    else RCOND_MIN_FLOAT64):
         objective = exact_objective(coef) if exact_objective else None
-        return _result(coef.astype(work, copy=False), *stats, "cholesky", rcond, note,
+        assert coef is not None  # solve_spd answered (info == 0)
+        return _result(check_coef_range(coef, work), *stats, "cholesky", rcond, note,
                        objective, forward_error=(np.finfo(work).eps / rcond))
     elif single:
         return None
     else:
         floor = RCOND_MIN_REFINED if refinable else RCOND_MIN_FLOAT64
-        why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
+        why = ("X or y has values so small that their squares underflow float64: the normal "
+               "equations lost their precision" if underflow else
+               "X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
                "collinear columns, a constant column, or more columns than rows)" if info else
                f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
                f"{floor:g})")
@@ -254,11 +265,24 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
                        "geqp3)"), "qr"
         if steps:
             how += f" and {steps} step{'s' if steps > 1 else ''} of refinement"
+    elif underflow:
+        raise ValueError(f"{why}, and the rows are not at hand to solve otherwise: rescale "
+                         f"the data (e.g. multiply X and y by a power of ten) before "
+                         f"accumulating them.")
     else:
         big = not np.isfinite(m * l2)
         A = G / m / l2 if big else G.copy()
+        rhs = xty / m / l2 if big else xty.copy()
+        if fit_intercept:
+            # A constant column's centred diagonal is the centring's rounding (about
+            # eps * m * mean^2), not a spread: dropped, or the column scaling of _eigh_solve
+            # would blow that noise up into a full-size direction (coefficients of 1e12).
+            const = np.diagonal(G) <= 64 * _EPS * m * mean_x * mean_x
+            A[const, :] = 0.0
+            A[:, const] = 0.0
+            rhs[const] = 0.0
         A.flat[:: n + 1] += 1.0 if big else m * l2
-        coef, rank = _eigh_solve(A, xty / m / l2 if big else xty, m)
+        coef, rank = _eigh_solve(A, rhs, m)
         how, solver = ("solved by an eigendecomposition of the column-scaled normal matrix "
                        "(the rows are not at hand for a QR of X)"), "eigh"
     msg = f"{note}{why}; {how}"
@@ -335,7 +359,7 @@ class _Rows:
             prev = rel
         # rss was measured before the last correction; a correction that small changes it by
         # its square (the gradient vanishes at the solution).
-        objective = rss / (2 * m) + 0.5 * l2 * float(w @ w)
+        objective = rss / (2 * m) + _ridge_term(l2, w)
         return w, b, steps, err, objective
 
     def qr_solve(self):
@@ -402,7 +426,7 @@ class _Rows:
 
     def _objective(self, w, b):
         _, _, rss = _normal.refine_pass(self.X, self.y, self.sw, w, b)
-        return rss / (2 * self.st.m) + 0.5 * self.l2 * float(w @ w)
+        return rss / (2 * self.st.m) + _ridge_term(self.l2, w)
 
 
 def _caller_stacklevel() -> int:
@@ -416,6 +440,27 @@ def _caller_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level
+
+
+def _ridge_term(l2: float, w: np.ndarray) -> float:
+    """l2/2 |w|^2, and 0 without a ridge even when |w|^2 overflows (coefficients near 1e154
+    and beyond: 0 * inf would make the objective NaN)."""
+    if l2 == 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return 0.5 * l2 * float(w @ w)
+
+
+def _underflows(G, xty, yty, m, work) -> bool:
+    """Whether the data are so small that their squares came near the subnormals of the
+    working precision (float32 data are squared in float32 by the Gram pass), where they lose
+    their relative precision: a mean square below tiny / eps (float32: about 1e-31, values
+    below about 3e-16; float64: about 1e-292, values below about 1e-146)."""
+    fin = np.finfo(work)
+    limit = float(fin.tiny) / float(fin.eps) * m
+    diag = np.diagonal(G)
+    tiny_xty = (xty != 0) & (np.abs(xty) < limit)
+    return 0 < yty < limit or bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
 
 
 def _eigh_solve(A, rhs, rows):
@@ -440,6 +485,7 @@ def _eigh_solve(A, rhs, rows):
 
 def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg,
             objective=None, *, intercept=None, steps=0, forward_error=float("nan")):
+    check_coef_range(coef, coef.dtype)
     c = coef.astype(np.float64, copy=False)
     if intercept is None:
         intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
@@ -447,9 +493,18 @@ def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rco
         # ||yc - Xc w||^2 from the statistics, without another pass over X: at the solution
         # of (G + m l2 I) w = Xc^T yc it is yc.yc - w.Xc^T yc - m l2 |w|^2, accurate to about
         # eps * ||yc||^2 (and no n x n product on a second BLAS library's thread pool).
-        cc = float(c @ c)
-        rss = max(float(yty - c @ xty) - (m * cc) * l2, 0.0)
-        objective = rss / (2 * m) + 0.5 * l2 * cc
+        with np.errstate(over="ignore", invalid="ignore"):
+            cc = float(c @ c)
+            rss = max(float(yty - c @ xty) - (m * cc) * l2, 0.0)
+            objective = rss / (2 * m) + 0.5 * l2 * cc
+            if not math.isfinite(objective) and yty > 0:
+                # w.w and w.Xty overflow before the objective does (coefficients near 1e154):
+                # the same in units of t = sqrt(yty)
+                t = math.sqrt(yty)
+                u = c / t
+                uu = float(u @ u)
+                rss = max(float(yty / t - u @ xty) / t - (m * uu) * l2, 0.0)
+                objective = (rss / (2 * m) + 0.5 * l2 * uu) * t * t
     return FitResult(coef=coef, intercept=float(intercept), solver=solver, rcond=float(rcond),
                      objective=float(objective), message=msg, refinement_steps=int(steps),
                      forward_error=float(forward_error))

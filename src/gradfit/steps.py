@@ -30,10 +30,19 @@ __all__ = ["StepStrategy", "Fixed", "Lipschitz", "ExactLineSearch", "Backtrackin
            "InverseScaling", "FISTA", "get", "NAMES"]
 
 
+def _finite_real(value) -> bool:
+    """A real number (not a bool) that is finite as a float (10**400 is not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _positive(obj, name: str) -> None:
     value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value <= 0:
+    if not _finite_real(value) or value <= 0:
         raise ValueError(f"{type(obj).__name__}: {name} must be a finite number > 0, "
                          f"got {value!r}.")
     object.__setattr__(obj, name, float(value))
@@ -41,8 +50,7 @@ def _positive(obj, name: str) -> None:
 
 def _in_unit_interval(obj, name: str, closed_left: bool = True) -> None:
     value = getattr(obj, name)
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = real and (0 <= value < 1 if closed_left else 0 < value < 1)
+    ok = _finite_real(value) and (0 <= value < 1 if closed_left else 0 < value < 1)
     if not ok:
         interval = "[0, 1)" if closed_left else "(0, 1)"
         raise ValueError(f"{type(obj).__name__}: {name} must be in {interval}, got {value!r}.")
@@ -106,9 +114,10 @@ class Lipschitz(StepStrategy):
 
     def __post_init__(self):
         k = self.max_power_iter
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer >= 1, "
-                             f"got {self.max_power_iter!r}.")
+        # at most INT_MAX: the engine counts power iterations in a C int
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < 2**31:
+            raise ValueError(f"{type(self).__name__}: max_power_iter must be an integer in "
+                             f"[1, {2**31 - 1}], got {self.max_power_iter!r}.")
         object.__setattr__(self, "max_power_iter", int(self.max_power_iter))
         _positive(self, "rtol")
 
