@@ -1,7 +1,7 @@
 /* gradfit's Gram-matrix kernel for narrow row-major blocks.
  *
  * OpenBLAS's syrk reaches only about half the dgemm rate when the Gram matrix is small
- * (n ~ 10-300) and the blocks are tall (measured here: 52% at n = 100), because it packs and
+ * (n ~ 10-300) and the blocks are tall (reference machine: 52% at n = 100), because it packs and
  * blocks for large matrices. A row-major block already holds, in each row, everything an
  * outer-product update needs: this kernel broadcasts four entries of a row against three
  * vectors of the same row (twelve AVX2 accumulators, the shape of a dgemm micro-kernel)

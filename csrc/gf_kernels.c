@@ -6,12 +6,12 @@
 #include <omp.h>
 
 /* Rows per block. Column-major blocks are swept twice (X d, then X^T r), so a block must sit in
- * L2 (512 KiB here) between the sweeps: 192 KiB leaves room for w, g and the residuals.
+ * L2 (512 KiB on the reference machine) between the sweeps: 192 KiB leaves room for w, g, r.
  * Row-major blocks are swept once (four rows at a time); their size only bounds the length of
  * the float32 partial sums (and sets the grain of the thread partition). */
 #define GF_BLOCK_BYTES (192 * 1024)
 #define GF_ROW_BLOCK_ROWS 1024
-/* How far ahead (in rows) the row-major sweep prefetches: measured best at 8 on this machine
+/* How far ahead (in rows) the row-major sweep prefetches: best at 8 on the reference machine
  * (three times the bandwidth of no prefetch at n = 100; no effect for wide rows). */
 #ifndef GF_PREFETCH_ROWS
 #define GF_PREFETCH_ROWS 8
@@ -21,7 +21,7 @@
 #define GF_GATHER_PREFETCH_ROWS 16
 /* Below this many elements per thread a pass stays on one thread: OpenMP's fork/join costs
  * microseconds when the other core is idle, but when it is busy a parallel region waits for a
- * descheduled thread (measured here: 6 ms instead of 0.1 ms per iteration at 20000 x 50). */
+ * descheduled thread (reference machine: 6 ms instead of 0.1 ms per iteration at 20000 x 50). */
 #define GF_MIN_ELEMS_PER_THREAD ((gf_int)1 << 22)
 
 static gf_int gf_block_rows(gf_int n, size_t itemsize, int row_major)

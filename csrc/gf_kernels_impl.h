@@ -291,8 +291,8 @@ double SFX(gf_residual_sqnorm)(gf_int m, gf_int n, const REAL *X, gf_int rs, gf_
 
 /* Software prefetch of one row of a row-major X into L2 (prefetcht1): the gather reads rows in
  * random order, which the hardware prefetcher cannot follow. Into L2 rather than L1 because
- * L1's few miss buffers then cap the misses in flight (random 800-byte rows here: 5.7 ms per
- * 80 MB into L2, 8 ms into L1, 9 ms without prefetch). */
+ * L1's few miss buffers then cap the misses in flight (random 800-byte rows on the reference
+ * machine: 5.7 ms per 80 MB into L2, 8 ms into L1, 9 ms without prefetch). */
 static inline void SFX(prefetch_row_l2)(const REAL *x, gf_int n)
 {
     const char *p = (const char *)x;
