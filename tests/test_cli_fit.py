@@ -10,7 +10,7 @@ import pytest
 
 from cli_util import assert_one_line_error, run_cli, run_subprocess
 
-JSON_KEYS = {"coef", "intercept", "r2", "solver", "n_iter", "seconds"}
+JSON_KEYS = {"coef", "intercept", "r2", "solver", "n_iter", "converged", "seconds"}
 
 
 def make_data(m=100, n=3, seed=0, noise=0.3):

@@ -40,6 +40,7 @@ cdef enum:
     ADAM = 9
     INVSCALING = 10
     FISTA = 11
+    CONJUGATE = 12
 
 # Slots of the scalar state (float64, so the state pickles as one array); names in descent.py.
 cdef enum:
@@ -96,6 +97,23 @@ cdef struct Problem:
     const double *xty
     double yty
     double *gw         # G w
+    # Internal standardisation: the iterate holds v = w / scale (and c), the data are read
+    # with w = scale * v (NULL: no scaling, p holds w itself). X is never scaled or copied:
+    # the scale is applied to the n coefficients before a pass and to the gradient after it.
+    const double *scale
+    double *pw         # (scale * v, c): the point in the data's units
+
+
+cdef const double *_in_units(Problem *P, const double *p) noexcept nogil:
+    """The point (w, c) in the data's units: p itself without standardisation."""
+    cdef gf_int j
+    if P.scale == NULL:
+        return p
+    for j in range(P.n):
+        P.pw[j] = P.scale[j] * p[j]
+    if P.intercept:
+        P.pw[P.n] = p[P.n]
+    return P.pw
 
 
 cdef double _offset(Problem *P, const double *p) noexcept nogil:
@@ -135,6 +153,9 @@ cdef void _finish_gradient(Problem *P, const double *p, double *g, double sum_r,
             g[j] -= P.mu[j] * sum_r * inv_k
     if P.intercept:
         g[n] = 0.0 if P.c_fixed else sum_r * inv_k
+    if P.scale != NULL:  # d f / d v = scale * d f / d w
+        for j in range(n):
+            g[j] *= P.scale[j]
 
 
 cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
@@ -155,6 +176,7 @@ cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexce
     """f(p) (penalties included) and the gradient of its smooth part, in one pass; with_y
     false gives the Hessian-vector product H p instead (the returned value is then unused)."""
     cdef double sums[2]
+    p = _in_units(P, p)
     cdef double off = _offset(P, p)
     cdef gf_int j
     if P.G != NULL:
@@ -179,6 +201,7 @@ cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexce
 
 cdef double objective(Problem *P, const double *p) noexcept nogil:
     """f(p), one pass over X without the gradient."""
+    p = _in_units(P, p)
     cdef double s, off = _offset(P, p)
     if P.G != NULL:
         return 0.5 * _gram_rss(P, p, True) / P.wsum + _penalty(P, p)
@@ -197,6 +220,7 @@ cdef double objective_at_zero(Problem *P, const double *p) noexcept nogil:
     """f(p) for p whose coefficients w are all zero: the residuals are then c - y, so X is not
     read; the value is bit-for-bit that of ``objective`` when X is finite (X's NaN and
     infinities are not seen)."""
+    p = _in_units(P, p)
     cdef double s, off = _offset(P, p)
     if P.f32:
         s = gf_residual_sqnorm_s(P.m, P.n, <const float *> P.X, P.rs, P.cs,
@@ -218,6 +242,7 @@ cdef bint _zero_coefficients(const double *p, gf_int n) noexcept nogil:
 cdef double curvature(Problem *P, const double *d) noexcept nogil:
     """d^T H d, one pass over X."""
     cdef gf_int j, n = P.n
+    d = _in_units(P, d)
     cdef double s, off = _offset(P, d), dd = 0.0
     if P.G != NULL:
         # Xc's columns sum to zero, so ||Xc d_w + d_c||^2 = d_w^T G d_w + wsum d_c^2.
@@ -241,6 +266,7 @@ cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k
     f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
     unbiased estimate of the weighted full sums."""
     cdef double sums[2]
+    p = _in_units(P, p)
     cdef double off = _offset(P, p), scale = P.wsum * k / P.m
     if P.f32:
         gf_batch_gradient_s(k, idx, P.m - start, start, P.n, <const float *> P.X, P.rs, P.cs,
@@ -255,6 +281,12 @@ cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k
     return 0.5 * sums[1] / scale
 
 
+cdef double _rounding(Problem *P, double f) noexcept nogil:
+    """How much a computed objective near f can rise by rounding alone: residuals lose about
+    eps * |y| / |r| to cancellation (more on statistics, and in float32 data)."""
+    return (1e-5 if P.f32 else 1e-10) * fabs(f)
+
+
 cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
     cdef double s = 0.0
     cdef gf_int j
@@ -263,10 +295,14 @@ cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
     return s
 
 
-cdef void prox_l1(double *p, gf_int n, double t) noexcept nogil:
-    """Soft-thresholding of the coefficients (never the intercept): exact zeros."""
+cdef void prox_l1(double *p, gf_int n, double t0, const double *scale) noexcept nogil:
+    """Soft-thresholding of the coefficients (never the intercept): exact zeros. With
+    standardisation the penalty l1 |w_j| is l1 scale_j |v_j|: threshold t0 scale_j."""
     cdef gf_int j
+    cdef double t = t0
     for j in range(n):
+        if scale != NULL:
+            t = t0 * scale[j]
         if p[j] > t:
             p[j] -= t
         elif p[j] < -t:
@@ -284,7 +320,7 @@ cdef double mapping_norm(Problem *P, const double *p, const double *g, double ep
         return sqrt(_dot(g, g, d))
     for j in range(d):
         work[j] = p[j] - eps * g[j]
-    prox_l1(work, P.n, eps * P.l1)
+    prox_l1(work, P.n, eps * P.l1, P.scale)
     cdef double s = 0.0, t
     for j in range(d):
         t = (p[j] - work[j]) / eps
@@ -294,18 +330,20 @@ cdef double mapping_norm(Problem *P, const double *p, const double *g, double ep
 
 cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
                                double *v, double *hv) noexcept nogil:
-    """Largest eigenvalue of H by power iteration; the Rayleigh quotient is returned."""
+    """Largest eigenvalue L of H by power iteration: ||H v|| for the last unit vector v, a
+    lower bound of L (the loops that use it double it when a step shows it too small)."""
     cdef gf_int j
     cdef int k
     cdef unsigned long long state = 0x9E3779B97F4A7C15ULL
     cdef double nrm, rq = 0.0, rq_old
-    # A fixed pseudo-random start (xorshift): reproducible, and not orthogonal to the top
-    # eigenvector except by accident.
+    # A seeded pseudo-random start (xorshift), symmetric about 0: reproducible, and orthogonal
+    # to the top eigenvector only with probability zero. (A start of one sign can be nearly
+    # orthogonal to it, and the quotient then settles on a smaller eigenvalue.)
     for j in range(d):
         state ^= state << 13
         state ^= state >> 7
         state ^= state << 17
-        v[j] = <double> (state >> 11) / 9007199254740992.0 + 0.5
+        v[j] = <double> (state >> 11) / 9007199254740992.0 - 0.5
     if P.c_fixed:
         v[P.n] = 0.0
     nrm = sqrt(_dot(v, v, d))
@@ -322,7 +360,8 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
             v[j] = hv[j] / nrm
         if k > 0 and fabs(rq - rq_old) <= rtol * rq:
             break
-    return rq
+    # ||H v|| of the unit vector v lies between its Rayleigh quotient and L: the closer one.
+    return nrm
 
 
 cdef double first_order_step(int code, const double *params, double *p, const double *g,
@@ -407,10 +446,12 @@ cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm
     L.history[k] = f
     if not (isfinite(f) and isfinite(gnorm)):
         return NONFINITE_START if k == 0 else DIVERGED
-    if k == 0:
-        if scal[S_T] == 0:
+    if k == 0 and scal[S_T] == 0:
+        # The references of the very first start: a resumed fit (init=result) keeps them,
+        # so that a divergence spread over many short calls is still seen. descent.py may
+        # have set the gradient's from w = 0 (a start near the solution has none to offer).
+        if scal[S_G0] <= 0:
             scal[S_G0] = gnorm
-        # On new data a resumed fit may start higher than the first fit did.
         if f > scal[S_F0]:
             scal[S_F0] = f
     if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
@@ -419,10 +460,12 @@ cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm
         check_signals(P)
         if callback is not None:
             with gil:
-                stop = _call(callback, k, point, P.n, P.intercept, P.mu, f)
+                stop = _call(callback, k, point, P.n, P.intercept, P.mu, P.scale, f)
             if stop:
                 return STOPPED_BY_CALLBACK
-    if gnorm <= L.tol * (scal[S_G0] if scal[S_G0] > 1.0 else 1.0):
+    # Relative to the first start's gradient: no absolute floor, so that the test means the
+    # same at any scale of the data (descent.py then checks the point itself).
+    if gnorm <= L.tol * scal[S_G0]:
         return CONVERGED
     if k == L.max_iter:
         return MAX_ITER
@@ -434,7 +477,9 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
     """Full-batch gradient descent (every strategy but FISTA). Returns the status."""
     cdef gf_int j, d = L.d, n = P.n
     cdef int k = 0, status = MAX_ITER, halvings, code = L.code
-    cdef double f = 0.0, gnorm = 0.0, gg, q, eps_step, ss, sy, tmp, dd
+    cdef double f = 0.0, gnorm = 0.0, gg, q, eps_step, ss, sy, tmp, dd, beta
+    cdef double f_before = 0.0
+    cdef bint undo = False
     cdef double *p = L.p
     cdef double *g = L.g
     cdef double *scal = L.scal
@@ -448,6 +493,16 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
             scal[S_STEP] = params[0]
         while True:
             f = evaluate(P, p, g, True)
+            if undo and f - f_before > _rounding(P, f_before) and \
+                    f - f_before > 0.1 * eps_step * gg:
+                # A 1/L step increased f, by more than rounding: the estimate of L was too
+                # small (a power iteration can stall below L). Go back, double it, step again.
+                memcpy(p, L.work2, d * sizeof(double))
+                scal[S_LIPSCHITZ] *= 2.0
+                scal[S_STEP] = 1.0 / scal[S_LIPSCHITZ]
+                undo = False
+                continue
+            undo = False
             gg = _dot(g, g, d)
             # The step the rule will take (for the proximal mapping's norm).
             eps_step = params[0] if code == FIXED else scal[S_STEP]
@@ -507,7 +562,7 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                 while True:
                     for j in range(d):
                         L.work[j] = p[j] - eps_step * g[j]
-                    prox_l1(L.work, n, eps_step * P.l1)
+                    prox_l1(L.work, n, eps_step * P.l1, P.scale)
                     dd = 0.0
                     for j in range(d):
                         L.work[j] -= p[j]
@@ -519,15 +574,43 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                 for j in range(d):
                     p[j] += L.work[j]
                 scal[S_STEP] = eps_step * params[3] if params[3] > 0 else params[0]
+            elif code == CONJUGATE:
+                # Polak-Ribiere+ conjugate gradient (Nocedal & Wright, eqs. 5.44-5.45) with the
+                # exact step along the direction: on a quadratic the linear CG method, which
+                # needs at most n steps in exact arithmetic. v0: direction, v1: last gradient.
+                beta = 0.0
+                if scal[S_HAVE_PREV] != 0:
+                    tmp = _dot(L.v1, L.v1, d)
+                    if tmp > 0:
+                        beta = (gg - _dot(g, L.v1, d)) / tmp
+                    if beta < 0:
+                        beta = 0.0
+                for j in range(d):
+                    L.v0[j] = beta * L.v0[j] - g[j]
+                    L.v1[j] = g[j]
+                tmp = _dot(g, L.v0, d)
+                if tmp >= 0:  # not a descent direction (rounding): steepest descent
+                    for j in range(d):
+                        L.v0[j] = -g[j]
+                    tmp = -gg
+                q = curvature(P, L.v0)
+                eps_step = -tmp / q if q > 0 else 0.0
+                scal[S_STEP] = eps_step
+                scal[S_HAVE_PREV] = 1.0
+                for j in range(d):
+                    p[j] += eps_step * L.v0[j]
             else:
                 if code == LIPSCHITZ:
                     eps_step = scal[S_STEP]
+                    memcpy(L.work2, p, d * sizeof(double))
+                    f_before = f
+                    undo = True
                     for j in range(d):
                         p[j] -= eps_step * g[j]
                 else:
                     eps_step = first_order_step(code, params, p, g, L.v0, L.v1, scal, d)
                 if P.l1 > 0.0:
-                    prox_l1(p, n, eps_step * P.l1)
+                    prox_l1(p, n, eps_step * P.l1, P.scale)
             scal[S_T] += 1.0
             k += 1
     n_iter[0] = k
@@ -566,7 +649,7 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
             # the prox-gradient step from y_k, and the mapping's norm there
             for j in range(d):
                 xn[j] = yk[j] - inv_l * g[j]
-            prox_l1(xn, n, inv_l * P.l1)
+            prox_l1(xn, n, inv_l * P.l1, P.scale)
             gnorm = 0.0
             for j in range(d):
                 gnorm += (yk[j] - xn[j]) * (yk[j] - xn[j])
@@ -577,10 +660,15 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
             f_new = objective(P, xn)
             t = scal[S_FISTA_T]
             # Restart: keep x_k, drop the momentum. A step from y_k = x_k (t = 1) is a plain
-            # proximal gradient step, which cannot increase f but by rounding: take it.
+            # proximal gradient step, which cannot increase f with a step <= 1/L: when it
+            # does, beyond rounding, the estimate of L was too small: double it.
             if f_new > f and t > 1.0:
                 scal[S_FISTA_T] = 1.0
                 memcpy(yk, x, d * sizeof(double))
+            elif f_new - f > _rounding(P, f):
+                scal[S_LIPSCHITZ] *= 2.0
+                inv_l = 1.0 / scal[S_LIPSCHITZ]
+                scal[S_STEP] = inv_l
             else:
                 t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
                 beta = (t - 1.0) / t_new
@@ -670,7 +758,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 if not isfinite(f):
                     status = NONFINITE_START if epoch == 0 else DIVERGED
                     break
-                if epoch == 0 and f > scal[S_F0]:
+                if epoch == 0 and scal[S_T] == 0 and f > scal[S_F0]:
                     scal[S_F0] = f
                 if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
                     status = DIVERGED
@@ -689,7 +777,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 if have_callback:
                     with gil:
                         stop = _call(callback, epoch, _returned(p, avg, scal), n,
-                                     P.intercept, P.mu, f)
+                                     P.intercept, P.mu, P.scale, f)
                     if stop:
                         status = STOPPED_BY_CALLBACK
                         break
@@ -713,7 +801,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                         break
                     eps_step = first_order_step(code, L.params, p, g, L.v0, L.v1, scal, d)
                     if P.l1 > 0.0:
-                        prox_l1(p, n, eps_step * P.l1)
+                        prox_l1(p, n, eps_step * P.l1, P.scale)
                     scal[S_T] += 1.0
                     scal[S_SEEN] += k
                     if avg != NULL and scal[S_SEEN] > avg_start:
@@ -743,12 +831,13 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
         double[::1] history, Py_ssize_t batch_size=0, bint shuffled=False,
         unsigned long long[::1] rng=None, double[::1] avg=None, double avg_start=0.0,
         int n_iter_no_change=5, const double[:, ::1] G=None, const double[::1] xty=None,
-        double yty=0.0, double gram_weight=0.0):
+        double yty=0.0, double gram_weight=0.0, const double[::1] scale=None):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) from p, updating p, vecs
     and scal (the strategy's state) in place. Returns ``(n_iter, status, objective,
     grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch).
     Full batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of
-    total row weight ``gram_weight`` instead of X (which is then not read)."""
+    total row weight ``gram_weight`` instead of X (which is then not read). With ``scale``
+    the coefficients of p (and the strategy's state) are standardised, v = w / scale."""
     cdef Problem P
     cdef Loop L
     cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0), j
@@ -763,6 +852,7 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
     P.rs = X.strides[0] // sizeof(floating)
     P.cs = X.strides[1] // sizeof(floating)
     P.mu = &mu[0]
+    P.scale = &scale[0] if scale is not None else NULL
     P.wsum = X.shape[0]
     if sample_weight is not None:
         P.wsum = 0.0
@@ -781,12 +871,14 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
     P.wf = <float *> malloc(n * sizeof(float))
     P.graw = <double *> malloc(n * sizeof(double))
     P.gw = <double *> malloc(n * sizeof(double))
+    P.pw = <double *> malloc(d * sizeof(double))
     P.scratch = malloc(gf_batch_scratch_size(n) * sizeof(floating)) if batch_size > 0 else NULL
     L.g = <double *> malloc(d * sizeof(double))
     L.work = <double *> malloc(d * sizeof(double))
     L.work2 = <double *> malloc(d * sizeof(double))
     try:
-        if P.wf == NULL or P.graw == NULL or P.gw == NULL or L.g == NULL or L.work == NULL \
+        if P.wf == NULL or P.graw == NULL or P.gw == NULL or P.pw == NULL or L.g == NULL \
+                or L.work == NULL \
                 or L.work2 == NULL or (batch_size > 0 and P.scratch == NULL):
             raise MemoryError()
         L.code = code
@@ -811,6 +903,7 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
         free(P.wf)
         free(P.graw)
         free(P.gw)
+        free(P.pw)
         free(P.scratch)
         free(L.g)
         free(L.work)
@@ -819,8 +912,10 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
 
 
 cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
-                const double *mu, double f) except -1:
+                const double *mu, const double *scale, double f) except -1:
     coef = np.array(<double[:n]> p)
+    if scale != NULL:
+        coef *= np.asarray(<double[:n]> <double *> scale)
     intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
         if intercept else 0.0
     return bool(callback(k, coef, intercept_value, f))

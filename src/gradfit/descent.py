@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import _descent, steps as _steps
+from . import _certify, _descent, steps as _steps
 from ._result import FitResult
 from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
                           normalised, raise_nonfinite)
@@ -18,8 +18,12 @@ from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
 
-# Statuses of _descent.run.
+# Statuses of _descent.run, and two of descent.py's own: SGD stopped improving short of the
+# optimum (_STALLED), or stopped improving where nothing measured the distance (_UNCERTIFIED).
 _CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
+_STALLED, _UNCERTIFIED = 5, 6
+# The automatic SGD rate is divided by 4 at most this many times when it stalls.
+_MAX_RATE_REDUCTIONS = 8
 # The engine's scalar state, by slot (see _descent.pyx).
 _SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
             "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement",
@@ -38,9 +42,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      max_iter: int = 1000, tol: float | None = None, init=None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
-                     random_state=None, average: bool | int = False,
+                     random_state=None, average: bool | int | str = "auto",
                      n_iter_no_change: int = 5, sample_weight=None,
-                     precompute: bool | str = False) -> FitResult:
+                     precompute: bool | str = False, standardize: bool = True) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
     The objective is the one every gradfit solver shares::
@@ -206,24 +210,34 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}.")
     mini = batch_size is not None
-    tol = check_penalty((1e-4 if mini else 1e-6) if tol is None else tol, "tol")
+    if tol is None:  # what float32 data can support: its rounding floor is ~1e-7 relative
+        tol = 1e-3 if mini else (1e-4 if X.dtype == np.float32 else 1e-6)
+    tol = check_penalty(tol, "tol")
     if mini:
         batch_size = _check_int(batch_size, "batch_size", minimum=1)
         if batch_size > m:
             raise ValueError(f"batch_size={batch_size} exceeds the {m} rows of X; use at most "
                              f"{m} (or None for full-batch gradient descent).")
         n_iter_no_change = _check_int(n_iter_no_change, "n_iter_no_change", minimum=1)
-    elif average is not False and average != 0:
+    elif average is not False and average != 0 and not _is_auto(average):
         raise ValueError("average averages mini-batch SGD iterates; pass batch_size too "
                          "(full-batch gradient descent converges without averaging).")
-    if isinstance(average, bool) or average is None or average == 0:
+    resuming = isinstance(init, FitResult)
+    if resuming:
+        _check_resumable_solver(init)
+    # An automatic SGD rate (step=None with batch_size, or resuming such a fit) comes with
+    # tail averaging unless average says otherwise.
+    auto_rate = step is None and mini and not resuming
+    auto_average = step is None and mini and (not resuming or init.state.get("_auto", False))
+    if _is_auto(average):
+        avg_start = m if auto_average and batch_size < m else None
+    elif isinstance(average, (bool, np.bool_)) or average is None or average == 0:
         avg_start = 0 if average else None  # average=0 is off, as in scikit-learn
     else:
         avg_start = _check_int(average, "average", minimum=1)
-    resuming = isinstance(init, FitResult)
     if step is None:
         step = init.step if resuming and init.step is not None else \
-            ("fixed" if mini else "backtracking")
+            (_steps.Fixed() if mini else "fista" if l1 > 0 else "cg")
     strategy = _steps.get(step)
     _check_combination(strategy, mini, l1)
     fit_intercept = bool(fit_intercept)
@@ -255,8 +269,37 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if not (np.isfinite(mu).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
 
+    # The statistics that judge convergence (_certify): for fits that may claim it, when they
+    # cost less than the fit (see _certify.MAX_COLUMNS). SGD needs them from the start (its
+    # rate and its per-epoch test), full batch only once its gradient test is met.
+    certifiable = l1 == 0 and n <= _certify.MAX_COLUMNS and \
+        (not mini or max_iter >= n_iter_no_change)
+    stats = gram
+    if stats is None and certifiable and mini:
+        stats = float64_stats(X, y, fit_intercept, weights)
+
+    # Standardisation: the engine iterates on v = w / scale. A resumed fit keeps the
+    # coordinates of the fit it continues (its state lives in them).
     if resuming:
-        _resume(init, p, vecs, scal, avg, n, mu, fit_intercept)
+        scale = init.state.get("_scale")
+    elif standardize and mini:
+        # From the first batch, like the shift: a stream of chunks is then standardised as
+        # one pass over their concatenation would be. Columns constant in that batch take
+        # their scale from all rows of this call.
+        first = None if weights is None else weights[:batch_size]
+        sd = _scales(X[:batch_size], first, mu if fit_intercept else None, None,
+                     default=0.0)
+        if not sd.all():
+            sd[sd == 0] = _scales(X[:, sd == 0], weights, mu[sd == 0] if fit_intercept
+                                  else None, None)
+        scale = 1.0 / sd
+    elif standardize:
+        scale = 1.0 / _scales(X, weights, mu if fit_intercept else None, stats)
+    else:
+        scale = None
+
+    if resuming:
+        _resume(init, p, vecs, scal, avg, n, mu, fit_intercept, scale)
         if mini and random_state is None and init.state.get("_rng") is not None:
             rng_state = np.array(init.state["_rng"], dtype=np.uint64)
     elif init is not None:
@@ -266,52 +309,270 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                              f"got shape {w0.shape} and dtype {w0.dtype}.")
         if not np.isfinite(w0).all():
             raise ValueError("init contains NaN or infinity.")
-        p[:n] = w0
+        p[:n] = w0 if scale is None else w0 / scale
+        if not mini and l1 == 0:  # the tolerance's reference: the gradient norm at w = 0
+            scal[_SCALARS.index("grad_norm_start")] = _gradient_norm_at_zero(
+                X, y, weights, ybar if fit_intercept else 0.0, scale)
     if fit_intercept and not mini:
         p[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is the mean of X
     elif fit_intercept and not resuming:  # the first batch's mean, like the shift mu
         p[n] = float(_mean(y[:batch_size], None if weights is None else weights[:batch_size]))
     if mini and rng_state is None:
         rng_state = _seed(random_state)
+    if auto_rate:
+        strategy = _steps.Fixed(_sgd_rate(stats, X, weights, mu, scale, fit_intercept,
+                                          batch_size))
+    # Divergence is judged against the objective at w = 0 as well as at the first start, so
+    # that a fit resumed over many short calls (streaming) is judged as one fit.
+    slot = _SCALARS.index("objective_start")
+    scal[slot] = max(scal[slot], _objective_at_zero(y, weights, fit_intercept, l2))
 
+    cert = None
     history = np.empty(max_iter + 1)
     params = np.asarray(strategy.params(), dtype=np.float64)
-    n_iter, status, objective, grad_norm = _descent.run(
-        X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1,
-        strategy.code, params, p, vecs, scal, max_iter, tol, callback, history,
-        batch_size or 0, bool(shuffle) and mini, rng_state, avg, float(avg_start or 0),
-        n_iter_no_change,
-        *(() if gram is None else (gram.G, gram.xty, gram.yty, gram.m)))
+    # SGD: the per-epoch test is the measured gap; the rule "no improvement by engine_tol for
+    # n_iter_no_change epochs" only gives up, when the iterates no longer move the objective.
+    engine_tol = tol * 1e-4 if mini and certifiable else tol
+    used = 0
+    reductions = 0
+    verdict = None  # (holds, coefficient error, objective gap) of the last check
+    outcome = {"user_stop": False}
 
+    def to_user(point):
+        w = point[:n] if scale is None else point[:n] * scale
+        return w, (float(point[n] - mu @ w) if fit_intercept else 0.0)
+
+    engine_callback = callback
+    if mini and certifiable:
+        cert = _certify.Certificate(stats, l2, fit_intercept, _ones(scale, n))
+
+        def engine_callback(k, coef, intercept, f):  # every epoch: the SGD stopping test
+            nonlocal verdict
+            if callback is not None and callback(k, coef, intercept, f):
+                outcome["user_stop"] = True
+                return True
+            verdict = cert.holds(coef, intercept, tol, True)
+            return verdict[0]
+    elif callback is not None:
+        def engine_callback(k, coef, intercept, f):
+            if k == 0 and used > 0:
+                return False  # a continuation's start: the caller has seen this point
+            if callback(k + used, coef, intercept, f):
+                outcome["user_stop"] = True
+                return True
+            return False
+
+    while True:
+        n_run, status, objective, grad_norm = _descent.run(
+            X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1,
+            strategy.code, params, p, vecs, scal, max_iter - used, engine_tol,
+            engine_callback, history[used:], batch_size or 0, bool(shuffle) and mini,
+            rng_state, avg, float(avg_start or 0), n_iter_no_change,
+            *((None, None, 0.0, 0.0) if gram is None else (gram.G, gram.xty, gram.yty, gram.m)),
+            scale=scale)
+        used += n_run
+        if mini and auto_rate and cert is not None and status == _CONVERGED \
+                and used < max_iter and reductions < _MAX_RATE_REDUCTIONS:
+            # The automatic rate has reached its noise floor short of tol: a quarter of the
+            # rate lowers the floor (scikit-learn's "adaptive" schedule divides by 5); the
+            # new phase starts from the average and averages again after one more epoch.
+            reductions += 1
+            strategy = _steps.Fixed(strategy.learning_rate / 4.0)
+            params = np.asarray(strategy.params(), dtype=np.float64)
+            if avg is not None:
+                if scal[_SCALARS.index("averaged")] > 0:
+                    p[:] = avg
+                scal[_SCALARS.index("averaged")] = 0.0
+                avg_start = scal[_SCALARS.index("rows_seen")] + m
+            scal[_SCALARS.index("epochs_no_improvement")] = 0.0
+            scal[_SCALARS.index("best_objective")] = math.inf
+            continue
+        if mini or status != _CONVERGED or not certifiable:
+            break
+        # The gradient test is met: measure the point itself before promising anything.
+        if cert is None:
+            if stats is None:
+                stats = float64_stats(X, y, fit_intercept, weights)
+            cert = _certify.Certificate(stats, l2, fit_intercept, _ones(scale, n))
+        verdict = cert.holds(*to_user(p), tol, False)
+        if verdict[0]:
+            break
+        if used >= max_iter:
+            status = _MAX_ITER
+            break
+        # Not there yet: the same iteration goes on with a tighter gradient test.
+        shortfall = max(verdict[1] / tol, math.sqrt(verdict[2]) / tol, 10.0)
+        engine_tol = engine_tol / min(shortfall, 1e3)
+    n_iter = used
+
+    if mini and status == _CALLBACK and not outcome["user_stop"]:
+        status = _CONVERGED
+    elif mini and status == _CONVERGED and cert is not None:
+        status = _STALLED  # no progress, and not within tol of the optimum
+    elif mini and status == _CONVERGED:
+        status = _UNCERTIFIED
     if status == _NONFINITE:
         raise_nonfinite(X, y)
     if status == _DIVERGED and mini and not math.isfinite(objective) \
             and not np.isfinite(X).all():
         raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
     if status == _DIVERGED:
-        raise DivergenceError(
-            f"gradient descent diverged at {'epoch' if mini else 'iteration'} {n_iter} with "
-            f"{strategy!r}: the objective{' (on a mini-batch)' if mini else ''} went from "
-            f"{scal[3]:.6g} to {objective:.6g}. The step size is too large for this problem: "
-            f"use a "
-            f"smaller learning rate, or step='backtracking' or step='lipschitz', which choose "
-            f"a safe step themselves.")
+        raise DivergenceError(_divergence_message(strategy, mini, n_iter, scal[3], objective,
+                                                  scale is not None))
     message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
-                                 grad_norm, scal, objective)
+                                 grad_norm, objective, verdict, scale is not None,
+                                 certifiable)
 
     point = avg if avg is not None and scal[_SCALARS.index("averaged")] > 0 else p
-    coef = point[:n].astype(X.dtype)
-    intercept = float(point[n] - mu @ point[:n]) if fit_intercept else 0.0
+    w, intercept = to_user(point)
+    coef = w.astype(X.dtype)
     state = dict(zip(_SCALARS, (float(s) for s in scal)))
     for i, name in enumerate(strategy.state_vectors):
         state[name] = vecs[i].copy()
     state.update(_vectors=vecs, _point=p, _shift=mu, _exact_shift=not mini, _average=avg,
-                 _rng=None if rng_state is None else [int(v) for v in rng_state])
+                 _rng=None if rng_state is None else [int(v) for v in rng_state],
+                 _scale=scale, _auto=auto_average)
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
                      loss_history=history[:n_iter + 1].copy(),
                      solver="sgd" if mini else "gradient_descent",
                      objective=float(objective), message=message, step=strategy,
                      grad_norm=float("nan") if mini else float(grad_norm), state=state)
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def _ones(scale, n):
+    return np.ones(n) if scale is None else scale
+
+
+def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarray:
+    """The per-column scale of standardisation: the (weighted) standard deviation about mu
+    (the root mean square without an intercept); 1 for a constant column. From the
+    statistics' diagonal when they exist, else one pass over X in float64 blocks."""
+    if stats is not None:
+        m = float(stats.m)
+        if mu is None and stats.centred:
+            var = np.diag(stats.G) / m + stats.mean_x ** 2
+        elif mu is not None and stats.centred:
+            var = np.diag(stats.G) / m + (stats.mean_x - mu) ** 2
+        else:
+            var = np.diag(stats.G) / m
+    else:
+        n = X.shape[1]
+        total = np.zeros(n)
+        rows = max(1, (1 << 19) // max(n, 1))
+        wsum = 0.0
+        for i in range(0, X.shape[0], rows):
+            block = X[i:i + rows].astype(np.float64, copy=False)
+            if mu is not None:
+                block = block - mu
+            sq = block * block
+            if weights is None:
+                total += sq.sum(axis=0)
+            else:
+                total += weights[i:i + rows] @ sq
+        wsum = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
+        var = total / wsum
+    sd = np.sqrt(np.maximum(var, 0.0))
+    good = np.isfinite(sd) & (sd > 0)
+    return np.where(good, sd, default)
+
+
+def _gradient_norm_at_zero(X, y, weights, ybar: float, scale) -> float:
+    """||grad f(0)|| in the engine's coordinates: X^T W (y - ybar) / sum(W) (centring X adds
+    nothing, as the residuals sum to zero), in float64 blocks."""
+    g = np.zeros(X.shape[1])
+    rows = max(1, (1 << 19) // max(X.shape[1], 1))
+    for i in range(0, X.shape[0], rows):
+        r = y[i:i + rows].astype(np.float64) - ybar
+        if weights is not None:
+            r = r * weights[i:i + rows]
+        g += r @ X[i:i + rows].astype(np.float64, copy=False)
+    total = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
+    g /= total
+    if scale is not None:
+        g *= scale
+    return float(np.linalg.norm(g))
+
+
+def _objective_at_zero(y, weights, fit_intercept, l2) -> float:
+    """f at w = 0 with the best intercept: the scale of the problem's objective."""
+    yy = y.astype(np.float64, copy=False)
+    if weights is None or not weights.any():
+        c = yy.mean() if fit_intercept else 0.0
+        r = yy - c
+        return 0.5 * float(r @ r) / len(yy)
+    c = float(weights @ yy) / weights.sum() if fit_intercept else 0.0
+    r = yy - c
+    return 0.5 * float(weights @ (r * r)) / float(weights.sum())
+
+
+def _sgd_rate(stats, X, weights, mu, scale, fit_intercept, batch: int) -> float:
+    """The automatic SGD rate, k / (R^2 + (k - 1) L), for batches of k rows: R^2 the mean
+    squared norm of a row in the engine's coordinates (bounding the curvature one row sees),
+    L the largest eigenvalue of the Hessian (the curvature of the full sum), both estimated
+    from the statistics when they exist (L <= R^2 otherwise): the constant rate under which
+    averaged SGD converges on least squares (Bach & Moulines, NeurIPS 2013, with a mini-batch
+    of k rows; measured: twice it diverges on real data)."""
+    n = X.shape[1]
+    s = _ones(scale, n)
+    if stats is not None:
+        m = float(stats.m)
+        G = stats.G if stats.centred else stats.G - m * np.multiply.outer(stats.mean_x,
+                                                                          stats.mean_x)
+        H = s[:, None] * G * s[None, :] / m
+        off = s * (stats.mean_x - mu) if mu is not None else s * stats.mean_x
+        R2 = float(np.trace(H) + off @ off + (1.0 if fit_intercept else 0.0))
+        v = np.ones(n) / math.sqrt(n)
+        lam = 0.0
+        for _ in range(100):
+            hv = H @ v
+            lam_new = float(np.linalg.norm(hv))
+            if lam_new == 0.0:
+                break
+            v = hv / lam_new
+            if abs(lam_new - lam) <= 1e-4 * lam_new:
+                lam = lam_new
+                break
+            lam = lam_new
+        L = max(lam, 1.0 if fit_intercept else 0.0) + (float(off @ off) if fit_intercept
+                                                       else 0.0)
+        L = min(L, R2)
+    else:  # from the first batch, as the scale: a stream gets the rate of one long pass
+        first = None if weights is None else weights[:batch]
+        R2 = float(np.sum((_scales(X[:batch], first, mu, None) * s) ** 2)) \
+            + float(fit_intercept)
+        L = R2
+    if not (R2 > 0 and math.isfinite(R2)):
+        return 1.0
+    if batch >= X.shape[0]:  # every step sees every row: plain gradient descent, rate 1/L
+        return 1.0 / L if L > 0 else 1.0 / R2
+    return batch / (R2 + (batch - 1) * L)
+
+
+def _divergence_message(strategy, mini, n_iter, start, objective, standardized) -> str:
+    name = type(strategy).__name__
+    where = f"{'epoch' if mini else 'iteration'} {n_iter}"
+    lr = getattr(strategy, "learning_rate", None)
+    advice = []
+    if lr is not None:
+        advice.append(f"a smaller learning rate (learning_rate={lr:g} is too large for this "
+                      f"problem; try {lr / 10:g})")
+    if mini:
+        if not (isinstance(strategy, _steps.Fixed) and lr is not None):
+            advice.append("step=None (an automatic rate with averaging)")
+    else:
+        advice.append("step=None (conjugate gradient, which chooses every step itself)")
+        if not isinstance(strategy, _steps.Backtracking):
+            advice.append("step='backtracking'")
+    if not standardized:
+        advice.append("standardize=True (columns of very different scales make every rule "
+                      "harder)")
+    return (f"gradient descent diverged at {where} with {strategy!r}: the objective"
+            f"{' (on a mini-batch)' if mini else ''} went from {start:.6g} to {objective:.6g}. "
+            f"{name} took steps too large for this problem; use " + ", or ".join(advice) + ".")
 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
@@ -374,37 +635,63 @@ def _seed(random_state) -> np.ndarray:
     return state
 
 
-def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, scal,
-            objective):
-    target = tol * max(1.0, scal[4])
+def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, objective,
+            verdict, standardized, certifiable):
+    """(message, converged), warning when the fit stopped short of its promise."""
+    name = repr(strategy)
     if status == _CONVERGED:
+        if verdict is None:  # not measured (l1 > 0, or too many columns): the gradient test
+            return (f"converged: ||grad|| = {grad_norm:.3e} <= tol x its starting value "
+                    f"(tol={tol:g})"), True
         if mini:
-            return (f"converged: the objective improved by less than tol={tol:g} (relative) "
-                    f"for {n_iter_no_change} epochs"), True
-        return f"converged: ||grad|| = {grad_norm:.3e} <= {target:.3e}", True
+            return (f"converged: the objective is within {verdict[2]:.1e} (relative) of "
+                    f"its minimum (tol={tol:g})"), True
+        return (f"converged: the standardised coefficients are within {verdict[1]:.1e} "
+                f"(relative) of the exact solution, the objective within {verdict[2]:.1e} "
+                f"(tol={tol:g})"), True
     if status == _CALLBACK:
         return "stopped by callback", False
+    hint = "" if standardized else " or standardize=True,"
     if mini:
-        message = f"stopped at max_iter={max_iter} epochs"
+        if status == _STALLED:
+            message = (f"stopped: no progress by {n_iter_no_change} epochs, with the "
+                       f"objective still {verdict[2]:.1e} (relative) above its minimum "
+                       f"(tol={tol:g}): the steps' noise")
+            advice = ("use step=None (an automatic rate with averaging), a smaller learning "
+                      "rate, average=<rows>, or a larger batch_size")
+        elif status == _UNCERTIFIED:
+            message = (f"stopped: no progress by {n_iter_no_change} epochs; how close this "
+                       f"is to the minimum was not measured "
+                       f"({'l1 > 0' if certifiable is False else 'too many columns'})")
+            advice = "check the fit against solver='cholesky' on a sample"
+        else:
+            message = f"stopped at max_iter={max_iter} epochs"
+            if verdict is not None:
+                message += f", the objective {verdict[2]:.1e} (relative) above its minimum"
+            advice = "increase max_iter, or resume with init=<this result>"
         if max_iter >= n_iter_no_change:
-            warnings.warn(
-                f"SGD did not converge in {max_iter} epochs with {strategy!r}: objective "
-                f"{objective:.8g}. Increase max_iter, or resume with init=<this result>.",
-                ConvergenceWarning, stacklevel=3)
+            warnings.warn(f"SGD did not converge with {name}: {message}. To get there, "
+                          f"{advice}{hint}.", ConvergenceWarning, stacklevel=3)
         return message, False
+    where = (f"the standardised coefficients {verdict[1]:.1e} and the objective "
+             f"{verdict[2]:.1e} (relative) from the exact solution"
+             if verdict is not None else f"||grad|| = {grad_norm:.3e}")
     warnings.warn(
-        f"gradient descent did not converge in {max_iter} iterations with {strategy!r}: "
-        f"||grad|| = {grad_norm:.3e}, target {target:.3e}, objective {objective:.8g}. "
-        f"Increase max_iter, loosen tol, resume with init=<this result>, or try "
-        f"step='lipschitz', 'bb' or 'backtracking'.", ConvergenceWarning, stacklevel=3)
-    return f"stopped at max_iter={max_iter}: ||grad|| = {grad_norm:.3e} > {target:.3e}", False
+        f"gradient descent did not converge in {max_iter} iterations with {name}: {where} "
+        f"(tol={tol:g}), objective {objective:.8g}. Increase max_iter, resume with "
+        f"init=<this result>,{hint} or use step=None (conjugate gradient: at most a few "
+        f"times n_features iterations).", ConvergenceWarning, stacklevel=3)
+    return f"stopped at max_iter={max_iter}: {where}", False
 
 
-def _check_resumable(init: FitResult, strategy, n, fit_intercept) -> None:
+def _check_resumable_solver(init: FitResult) -> None:
     if init.solver not in ("gradient_descent", "sgd") or init.state is None:
         raise ValueError(f"init is a FitResult of solver {init.solver!r}; only a "
                          f"gradient_descent result carries a state to resume. Pass "
                          f"init=result.coef to start from its coefficients instead.")
+
+
+def _check_resumable(init: FitResult, strategy, n, fit_intercept) -> None:
     if type(init.step) is not type(strategy):
         raise ValueError(f"init was fitted with {init.step!r} but step={strategy!r}: a fit can "
                          f"only be continued with the same kind of strategy (its "
@@ -417,25 +704,28 @@ def _check_resumable(init: FitResult, strategy, n, fit_intercept) -> None:
                          "init=result.coef to restart.")
 
 
-def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept) -> None:
+def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept, scale) -> None:
     # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
-    # exact, unless coef or intercept were replaced (dataclasses.replace) since.
+    # exact, unless coef or intercept were replaced (dataclasses.replace) since. The point
+    # holds standardised coefficients v = w / scale when the fit was standardised.
     st = init.state
     point, old_mu = st["_point"], st["_shift"]
+    s = np.ones(n) if scale is None else scale
     shown = st["_average"] if st.get("_average") is not None and st["averaged"] > 0 else point
-    w, b = shown[:n], (float(shown[n] - old_mu @ shown[:n]) if fit_intercept else 0.0)
+    w = shown[:n] * s if scale is not None else shown[:n]
+    b = float(shown[n] - old_mu @ w) if fit_intercept else 0.0
     if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
         p[:] = point
         if fit_intercept and not np.array_equal(old_mu, mu):  # another shift: same b
-            p[n] = point[n] - old_mu @ point[:n] + mu @ point[:n]
+            p[n] = point[n] + (mu - old_mu) @ (point[:n] * s)
         if avg is not None and st.get("_average") is not None:
             avg[:] = st["_average"]
             if fit_intercept:
-                avg[n] += (mu - old_mu) @ avg[:n]
+                avg[n] += (mu - old_mu) @ (avg[:n] * s)
     else:
-        p[:n] = init.coef
+        p[:n] = init.coef / s
         if fit_intercept:
-            p[n] = init.intercept + mu @ p[:n]
+            p[n] = init.intercept + mu @ init.coef
     vecs[:] = st["_vectors"]
     scal[:] = [st[k] for k in _SCALARS]
     if avg is None or st.get("_average") is None or not np.array_equal(p, point):

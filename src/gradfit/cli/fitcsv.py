@@ -2,8 +2,10 @@
 
 Prints the coefficients by column name, the intercept, R² on the data, the solver that
 actually ran, the iterations and the time; ``--json OUT.json`` writes the same as an object
-with the keys "coef" (column name → value), "intercept", "r2", "solver", "n_iter" and
-"seconds".
+with the keys "coef" (column name → value), "intercept", "r2", "solver", "n_iter",
+"converged" (false, with a warning on stderr, when an iterative solver stopped short of its
+tolerance) and "seconds". Gradient descent and SGD standardise the columns internally
+(``--no-standardize`` turns it off).
 
 The file is parsed by NumPy's C reader (about a million rows of ten columns in a few
 seconds). Files larger than 1 GiB, or any file with ``--chunk-rows N``, are streamed: N rows
@@ -46,6 +48,8 @@ def add_arguments(p) -> None:
     p.add_argument("--l2", type=float, default=0.0, help="ridge penalty (default 0)")
     p.add_argument("--l1", type=float, default=0.0, help="lasso penalty (default 0)")
     p.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
+    p.add_argument("--no-standardize", action="store_true",
+                   help="gd, sgd: iterate on the raw columns instead of standardised ones")
     p.add_argument("--delimiter", default=",", help="field separator (default ',')")
     p.add_argument("--chunk-rows", type=positive_int, metavar="N",
                    help="stream the file N rows at a time (automatic above 1 GiB)")
@@ -134,6 +138,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     if stream:
         coef, intercept, r2, solver, n_iter = _fit_streaming(args, names, t, features)
+        converged = True
     else:
         data = _parse(path, path, delim, names, 1, 2)
         if data.shape[0] == 0:
@@ -150,8 +155,9 @@ def run(args) -> int:
         tss = float(((y - y.mean()) ** 2).sum())
         r2 = _r2(float(resid @ resid), tss)
         solver, n_iter = model.solver_, int(model.n_iter_)
+        converged = bool(getattr(model.result_, "converged", True))
     seconds = time.perf_counter() - t0
-    _report(args, features, coef, intercept, r2, solver, n_iter, seconds)
+    _report(args, features, coef, intercept, r2, solver, n_iter, seconds, converged)
     return 0
 
 
@@ -159,7 +165,8 @@ def _model(args) -> LinearRegression:
     if args.step is not None and args.solver == "cholesky":
         raise UserError("--step applies to --solver gd or sgd, not cholesky")
     return LinearRegression(solver=args.solver, step=args.step, l2=args.l2, l1=args.l1,
-                            fit_intercept=not args.no_intercept)
+                            fit_intercept=not args.no_intercept,
+                            standardize=not args.no_standardize)
 
 
 def _fit_streaming(args, names, t, features):
@@ -204,17 +211,20 @@ def _r2(rss: float, tss: float) -> float:
     return 1.0 if rss <= 1e-12 * max(1.0, abs(tss)) else 0.0
 
 
-def _report(args, features, coef, intercept, r2, solver, n_iter, seconds) -> None:
+def _report(args, features, coef, intercept, r2, solver, n_iter, seconds,
+            converged=True) -> None:
     width = max(12, max(len(f) for f in features) + 2)
     print(f"gradfit fit {args.data}: target {args.target!r}, {len(features)} features")
     for name, value in zip(features, coef):
         print(f"  {name:<{width}} {value: .10g}")
     print(f"  {'(intercept)':<{width}} {intercept: .10g}")
-    print(f"R² {r2:.6f}   solver {solver}   iterations {n_iter}   {seconds:.3f} s")
+    print(f"R² {r2:.6f}   solver {solver}   iterations {n_iter}   {seconds:.3f} s"
+          + ("" if converged else "   NOT CONVERGED"))
     if args.json:
         out = {"coef": {name: float(v) for name, v in zip(features, coef)},
                "intercept": float(intercept), "r2": float(r2),
-               "solver": solver, "n_iter": int(n_iter), "seconds": float(seconds)}
+               "solver": solver, "n_iter": int(n_iter), "converged": bool(converged),
+               "seconds": float(seconds)}
         try:
             with open(args.json, "w") as f:
                 json.dump(out, f, indent=2, allow_nan=False)
