@@ -3,9 +3,9 @@
 
     python benchmarks/compare_estimator.py [--threads N] [--budget SECONDS] [--sizes ...]
 
-Same method as compare_normal.py (interleaved rounds, ratio of medians, paired quartiles,
-warm call before each sample): see its docstring. Every model is fitted with an intercept,
-float64, C order; answers are checked against each other before timing.
+Timed as _timing.py describes (interleaved rounds, ratio of medians, paired quartiles, warm
+call before each sample). Every model is fitted with an intercept, float64, C order; answers
+are checked against each other before timing.
 """
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from sklearn.linear_model import LinearRegression as SkLinearRegression, Ridge
+
+import gradfit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference as ref  # noqa: E402
-from compare_normal import busy_seconds, fmt_t, git_describe, ratio_cell, time_interleaved  # noqa: E402,E501
-from compare_normal import verdict  # noqa: E402
-from sklearn.linear_model import LinearRegression as SkLinearRegression, Ridge  # noqa: E402
-
-import gradfit  # noqa: E402
+from _timing import fmt_t, ratio_cell, run, time_interleaved, verdict  # noqa: E402
 
 SIZES = [(1000, 10), (100000, 100), (20000, 1000)]
-# Targets of the issue, one thread: (reference, size) -> minimum reference / gradfit ratio.
+SOURCES = ["src/gradfit/estimators.py", "src/gradfit/normal.py", "src/gradfit/_stats.py",
+           "src/gradfit/accumulator.py", "src/gradfit/_normal.pyx"]
+# Targets, one thread: (reference, size) -> minimum reference / gradfit ratio.
 TARGETS = {"sklearn_LinearRegression": {(1000, 10): 3.0, (100000, 100): 10.0,
                                         (20000, 1000): 3.0},
            "sklearn_Ridge_cholesky": {(1000, 10): 1.0, (100000, 100): 1.0,
@@ -52,9 +52,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     sizes = SIZES if not args.sizes else [tuple(int(v) for v in s.split("x"))
                                            for s in args.sizes.split(",")]
-    busy0, own0 = busy_seconds()
-    print(f"compare_estimator.py: {git_describe()}, threads={args.threads}")
-    with threadpool_limits(args.threads):
+    with run("compare_estimator", SOURCES, args.threads):
         for m, n in sizes:
             X, y, _ = ref.make_problem(m, n)
             cands = candidates(X, y)
@@ -72,9 +70,9 @@ def main(argv=None):
                 target = TARGETS[refname].get((m, n))
                 v = verdict(r, target, q) if target and args.threads == 1 else "-"
                 print(f"  {refname} / {gfname}: {cell}  target {target}x: {v}")
-    busy1, own1 = busy_seconds()
-    print(f"\nother processes used {((busy1 - busy0) - (own1 - own0)):.1f} CPU-seconds")
+        print()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,49 +3,38 @@
     python benchmarks/compare_normal.py [--threads N] [--budget SECONDS] [--sizes 1000x10,...]
 
 For each size, every candidate (gradfit with and without intercept, the references, gradfit's
-Gram pass alone, without and with centring, and NumPy's ``X.T @ X``) is timed in interleaved
-rounds: one sample of each per round, in a rotating order, so that drift of a shared machine
-hits all of them alike. A sample is the mean of enough back-to-back calls to last >= 20 ms.
-Reported: medians, the ratio of medians (reference time / gradfit time: > 1 means gradfit is
-faster) and the quartiles of the per-round paired ratios (a noise gauge). The dgemm rate
-(2000 x 2000 float64 ``np.dot``, 2 N^3 flops) is measured before and after the sizes; the Gram
-step's rate counts m n^2 flops. Every candidate's answer is checked against the NumPy
-reference before timing.
-
-Each sample is preceded by one untimed ("warm") call of the same candidate. On a VM whose
-balloon driver reports free pages to the host, memory freed more than about a second earlier
-costs ~10x more to touch again (re-touching 160 MB: ~20 ms within a second of freeing it,
-200-340 ms a few seconds later). Without the warm call, a reference that allocates a centred
-copy of X would pay that or not depending only on what ran before it.
+Gram pass alone, without and with centring, and NumPy's ``X.T @ X``) is timed as _timing.py
+describes (interleaved rounds, a warm call before each sample, ratio of medians with the
+quartiles of the per-round paired ratios). The dgemm rate (2000 x 2000 float64 ``np.dot``,
+2 N^3 flops) is measured before and after the sizes; the Gram step's rate counts m n^2 flops.
+Every candidate's answer is checked against the NumPy reference before timing.
 """
 from __future__ import annotations
 
 import argparse
-import datetime
-import gc
-import math
-import os
-import platform
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import scipy
-from threadpoolctl import threadpool_info, threadpool_limits
+
+import gradfit
+from gradfit import _normal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference as ref  # noqa: E402
+from _timing import (  # noqa: E402
+    fmt_t,
+    ratio_cell,
+    run,
+    sample,
+    time_interleaved,
+    verdict,
+)
 
-import gradfit  # noqa: E402
-from gradfit import _normal  # noqa: E402
-
-SAMPLE_SECONDS = 0.02
 DGEMM_N = 2000
 
-# Targets of the issue, at one thread: (m, n) -> minimum NumPy-reference / gradfit ratio.
+# Targets, at one thread: (m, n) -> minimum NumPy-reference / gradfit ratio.
 RATIO_TARGETS = {(1000, 10): 4.0, (100000, 100): 1.25, (20000, 1000): 1.0}
 GRAM_TARGET = {(20000, 1000): 0.70}  # Gram step rate / dgemm rate
 
@@ -91,47 +80,6 @@ def check(cands, X, y):
     return worst
 
 
-def calibrate(f):
-    """Calls per sample so that a sample lasts >= SAMPLE_SECONDS; also returns one call's time."""
-    f()  # warm up (first-touch, thread start-up, lazy imports)
-    t0 = time.perf_counter()
-    f()
-    t = time.perf_counter() - t0
-    if t < 1e-3:  # small: time a batch for a better estimate
-        k = 100
-        t0 = time.perf_counter()
-        for _ in range(k):
-            f()
-        t = (time.perf_counter() - t0) / k
-    return max(1, math.ceil(SAMPLE_SECONDS / t)), t
-
-
-def sample(f, number):
-    f()  # untimed: see "warm" in the module docstring
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            f()
-        return (time.perf_counter() - t0) / number
-    finally:
-        gc.enable()
-
-
-def time_interleaved(cands, budget, min_rounds=5, max_rounds=41):
-    """Interleaved rounds within ~budget seconds: name -> list of per-call times (one per round)."""
-    cal = {name: calibrate(f) for name, f in cands.items()}
-    round_time = sum((number + 1) * t for number, t in cal.values())
-    rounds = int(min(max_rounds, max(min_rounds, budget // round_time)))
-    names = list(cands)
-    times = {name: [] for name in names}
-    for r in range(rounds):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
-            times[name].append(sample(cands[name], cal[name][0]))
-    return times
-
-
 def dgemm_rate(rounds=7):
     A, B = ref.dgemm_operands(DGEMM_N)
     f = lambda: ref.dgemm(A, B)  # noqa: E731
@@ -139,67 +87,9 @@ def dgemm_rate(rounds=7):
     return ts
 
 
-def busy_seconds():
-    """(CPU-seconds all processes spent busy, CPU-seconds this process used): the difference
-    over a run is the work of other processes competing for the cores (Linux /proc/stat)."""
-    own = sum(os.times()[:4])
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        idle = v[3] + v[4]  # idle + iowait
-        return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK"), own
-    except (OSError, ValueError, IndexError):
-        return math.nan, own
-
-
-def fmt_t(t):
-    return f"{t * 1e6:.1f} µs" if t < 1e-3 else f"{t * 1e3:.2f} ms"
-
-
-def ratio_cell(times, ref_name, gf_name):
-    """Ratio of medians, and the quartiles of the per-round paired ratios (a noise gauge)."""
-    r = statistics.median(times[ref_name]) / statistics.median(times[gf_name])
-    paired = [a / b for a, b in zip(times[ref_name], times[gf_name])]
-    q1, _, q3 = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
-    return r, (q1, q3), f"{r:.2f} ({q1:.2f}–{q3:.2f})"
-
-
-def verdict(value, target, quartiles=None):
-    """'met', 'MISSED', or 'borderline' when the target lies within the paired quartiles."""
-    if value >= target:
-        return "met"
-    if quartiles is not None and quartiles[1] >= target:
-        return "borderline (within noise), not met"
-    return "MISSED"
-
-
 # The files that make up the exact solver: the run says if any differs from HEAD.
-SOLVER_SOURCES = ["src/gradfit/normal.py", "src/gradfit/_normal.pyx", "src/gradfit/_blas.pxd",
-                  "src/gradfit/_validation.py", "src/gradfit/_result.py"]
-
-
-def git_describe(sources=SOLVER_SOURCES):
-    """HEAD, and which of ``sources`` differ from it (shared by the compare_* scripts)."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", *sources], cwd=root,
-                               capture_output=True, text=True).stdout.split()[1::2]
-        return head + (f" (modified: {', '.join(dirty)})" if dirty
-                       else " (solver sources as committed)")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+SOLVER_SOURCES = ["src/gradfit/normal.py", "src/gradfit/_stats.py", "src/gradfit/_normal.pyx",
+                  "src/gradfit/_blas.pxd", "src/gradfit/_validation.py", "src/gradfit/_result.py"]
 
 
 def main(argv=None):
@@ -209,23 +99,11 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=25.0,
                    help="approximate seconds of timing per size (default 25)")
     p.add_argument("--sizes", default=",".join(f"{m}x{n}" for m, n in ref.SIZES),
-                   help="comma-separated MxN list (default: the issue's three sizes)")
+                   help="comma-separated MxN list (default: the three reference sizes)")
     args = p.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
 
-    load0 = os.getloadavg()
-    busy0, own0, wall0 = *busy_seconds(), time.perf_counter()
-    with threadpool_limits(limits=args.threads):
-        pools = "; ".join(f"{i['prefix']} {i.get('version')} {i['num_threads']} thr"
-                          for i in threadpool_info())
-        print(f"# compare_normal: {datetime.datetime.now():%Y-%m-%d %H:%M}, "
-              f"gradfit {gradfit.__version__} @ {git_describe()}")
-        print(f"# {cpu_name()}, {os.cpu_count()} CPUs; python {platform.python_version()}, "
-              f"numpy {np.__version__}, scipy {scipy.__version__}")
-        print(f"# thread limit {args.threads}: {pools}")
-        print(f"# load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
-        sys.stdout.flush()
-
+    with run("compare_normal", SOLVER_SOURCES, args.threads):
         dg = dgemm_rate()
         results = {}
         for m, n in sizes:
@@ -238,19 +116,15 @@ def main(argv=None):
                   f"vs NumPy {err:.1e}", flush=True)
             del X, y, cands
         dg += dgemm_rate()
-    load1 = os.getloadavg()
-    busy1, own1, wall1 = *busy_seconds(), time.perf_counter()
-    others = max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
+        rate = 2 * DGEMM_N ** 3 / statistics.median(dg)
+        print(f"# dgemm {DGEMM_N}x{DGEMM_N}: {rate / 1e9:.1f} GFLOP/s (median of {len(dg)}, "
+              f"range {2 * DGEMM_N ** 3 / max(dg) / 1e9:.1f}–"
+              f"{2 * DGEMM_N ** 3 / min(dg) / 1e9:.1f})\n")
+        report(results, rate, args.threads)
+    return 0
 
-    t_dgemm = statistics.median(dg)
-    rate = 2 * DGEMM_N ** 3 / t_dgemm
-    print(f"# dgemm {DGEMM_N}x{DGEMM_N}: {rate / 1e9:.1f} GFLOP/s (median of {len(dg)}, "
-          f"range {2 * DGEMM_N ** 3 / max(dg) / 1e9:.1f}–{2 * DGEMM_N ** 3 / min(dg) / 1e9:.1f})")
-    print(f"# load average at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; other "
-          f"processes kept {others:.2f} of {os.cpu_count()} CPUs busy during the run "
-          f"({'quiet' if others < 0.1 else 'NOT quiet: expect noise'})")
-    print()
 
+def report(results, rate, threads):
     print("Median time per call:\n")
     cols = ["gradfit", "numpy_solve", "scipy_cho", "gradfit+icpt", "numpy_centered",
             "scipy_cho_centered", "gram_pass", "gram_pass+icpt", "numpy_XtX"]
@@ -261,7 +135,7 @@ def main(argv=None):
               + " |")
     print()
 
-    print(f"Ratios, reference time / gradfit time (> 1: gradfit faster), {args.threads} "
+    print(f"Ratios, reference time / gradfit time (> 1: gradfit faster), {threads} "
           "thread(s); in brackets the quartiles of the per-round paired ratios:\n")
     print("| m x n | numpy / gradfit | scipy_cho / gradfit | numpy_centered / gradfit+icpt "
           "| scipy_cho_centered / gradfit+icpt | Gram pass GFLOP/s | Gram / dgemm "
@@ -286,9 +160,6 @@ def main(argv=None):
         print(f"| {m}x{n} | {c_np} | {c_sp} | {c_npc} | {c_spc} | {gram_rate / 1e9:.1f} "
               f"| {frac:.0%} | {share:.0%} | {'; '.join(target) or '-'} |")
     print()
-    if args.threads != 1:
-        print("(The issue's targets are defined at 1 thread; shown here for information.)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -109,8 +109,9 @@ def lasso_problem():
     if "lasso" not in _DESCENT:
         import warnings
 
-        import gradfit
         from sklearn.linear_model import Lasso
+
+        import gradfit
         X, y, _ = ref.make_lasso_problem(rho=0.0)
         l1 = ref.LASSO_L1[0.0]
         s = Lasso(alpha=l1, tol=1e-14, max_iter=100000).fit(X, y)

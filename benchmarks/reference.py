@@ -1,8 +1,8 @@
 """Plain NumPy / SciPy reference solvers that gradfit's exact solver is measured against, and the
 seeded synthetic problems both the pytest-benchmark suite and ``compare_normal.py`` use; below
-them, the same for the iterative solvers (``compare_descent.py``): the NumPy gradient-descent and
-mini-batch SGD loops, the objective, the SGD / lasso / conditioned problems and the settings the
-iterative benchmarks use.
+them, the same for the iterative solvers (``compare_gd/sgd/lasso/tts.py``): the NumPy
+gradient-descent and mini-batch SGD loops, the objective, the SGD / lasso / conditioned problems
+and the settings the iterative benchmarks use.
 
 Nothing here is imported by the library. Each reference is the code a careful user would write
 by hand; the SciPy ones pass ``check_finite=False`` (the fastest form: gradfit does its own,
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-# (rows, columns) of the benchmarked problems, as in the issue.
+# (rows, columns) of the benchmarked problems: small, tall, and wide.
 SIZES = [(1000, 10), (100000, 100), (20000, 1000)]
 
 INTERCEPT = 0.5  # the true intercept of the synthetic problems
@@ -40,7 +40,7 @@ def make_problem(m: int, n: int, seed: int = 0):
 # --- fit_intercept=False -------------------------------------------------------------------
 
 def numpy_solve(X, y):
-    """The issue's NumPy reference: ``np.linalg.solve(X.T @ X, X.T @ y)`` (LU via gesv)."""
+    """The NumPy reference: ``np.linalg.solve(X.T @ X, X.T @ y)`` (LU via gesv)."""
     return np.linalg.solve(X.T @ X, X.T @ y)
 
 
@@ -238,7 +238,8 @@ def make_conditioned_problem(cond, m=CONDITIONED_SIZE[0], n=CONDITIONED_SIZE[1],
 
 
 # --- settings of the SGD and lasso benchmarks --------------------------------------------------
-# compare_descent.py searches them again at every run and says if its choice differs.
+# compare_sgd.py and compare_lasso.py search them again at every run and say if their choice
+# differs.
 
 SGD_TARGET = 1e-3  # relative objective gap (f - f*) / f* to reach
 

@@ -4,10 +4,10 @@ test checks the fitted coefficients against scikit-learn's; none asserts a speed
 are in benchmarks/README.md, from compare_estimator.py)."""
 import numpy as np
 import pytest
-from reference import make_problem
 from sklearn.linear_model import LinearRegression as SkLinearRegression, Ridge
 
 import gradfit
+from reference import make_problem
 
 SIZES = [(1000, 10), (100000, 100), (20000, 1000)]
 

@@ -22,7 +22,6 @@ import reference as ref
 from gradfit import _normal
 
 
-
 def _sizes(variant):
     """The sizes as parameters, each marked with its benchmark group ``"{m}x{n} {variant}"``."""
     return [pytest.param(m, n, id=f"{m}x{n}",

@@ -1,10 +1,11 @@
 /* Instantiates the Gram kernel of gf_gram_impl.h for double and float (AVX2 + FMA). */
 #include "gf_gram.h"
+#include "gf_cpu.h"
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if GF_X86_DISPATCH
 #include <immintrin.h>
 
-#define GF_AVX2 __attribute__((target("avx2,fma")))
+#define GF_AVX2 GF_TARGET_AVX2
 #define GF_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
 /* Tile shape: GF_NV vectors of columns times GF_JW broadcast columns, 12 accumulators plus
  * three loaded vectors and a broadcast: the 16 ymm registers of AVX2. */
@@ -16,7 +17,7 @@
 
 int gf_gram_available(void)
 {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return gf_cpu_avx2();
 }
 
 GF_AVX2_INLINE static __m256i gf_lane_mask64(int rem)
@@ -72,7 +73,7 @@ GF_AVX2_INLINE static __m256i gf_lane_mask32(int rem)
 #define MASK_FOR(rem) gf_lane_mask32(rem)
 #include "gf_gram_impl.h"
 
-#else  /* not x86-64 with GCC: no kernel; callers use BLAS syrk */
+#else  /* no x86-64 dispatch: no kernel; callers use BLAS syrk */
 
 int gf_gram_available(void) { return 0; }
 

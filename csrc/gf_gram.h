@@ -12,8 +12,8 @@
 
 #include "gf_kernels.h"
 
-/* Whether gf_gram_rows_* can run on this CPU (AVX2 + FMA). When it returns 0 the callers use
- * BLAS syrk instead. */
+/* Whether gf_gram_rows_* can run: the AVX2 + FMA kernels are enabled (gf_cpu.h: the CPU has
+ * them and GRADFIT_PORTABLE is not set). When it returns 0 the callers use BLAS syrk instead. */
 int gf_gram_available(void);
 
 /* For b rows of the row-major block A (leading dimension lda >= n):

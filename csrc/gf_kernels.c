@@ -1,14 +1,9 @@
 /* Instantiates the kernels of gf_kernels_impl.h for double and float. */
 #include "gf_kernels.h"
+#include "gf_cpu.h"
 
 #include <stdlib.h>
 #include <omp.h>
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define GF_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define GF_CLONES
-#endif
 
 /* Rows per block. Column-major blocks are swept twice (X d, then X^T r), so a block must sit in
  * L2 (512 KiB here) between the sweeps: 192 KiB leaves room for w, g and the residuals.
@@ -50,14 +45,14 @@ int gf_default_threads(gf_int m, gf_int n)
     return nt < 1 ? 1 : nt;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if GF_X86_DISPATCH
 #include <immintrin.h>
 #define GF_HAVE_AVX2_ROWS 1
 
 /* The row-major fused sweep for float64, written out for AVX2 + FMA: the generic version's
  * four separate horizontal sums per four rows dominate when rows are short (n ~ 10: 40% of
  * the time); here one transpose-and-add gives the four residuals at once. */
-__attribute__((target("avx2,fma")))
+GF_TARGET_AVX2
 static inline __m256d gf_hsum4(__m256d a0, __m256d a1, __m256d a2, __m256d a3)
 {
     __m256d t0 = _mm256_hadd_pd(a0, a1), t1 = _mm256_hadd_pd(a2, a3);
@@ -168,7 +163,7 @@ static inline void gf_grad_rows_avx2_body(gf_int b, gf_int avail, gf_int n, cons
 /* Two instantiations of the body: with the two-wide tail (n % 4 >= 2, where it saves a
  * quarter of the time at n = 10) and without it (the extra code measured 25% slower at
  * n = 100 when present in the same loop). */
-__attribute__((target("avx2,fma")))
+GF_TARGET_AVX2
 static void gf_grad_rows_avx2_tail2_d(gf_int b, gf_int avail, gf_int n, const double *X,
                                       gf_int rs, const double *y, const double *sw,
                                       const double *w, double offset, double *gblk, double *s)
@@ -176,7 +171,7 @@ static void gf_grad_rows_avx2_tail2_d(gf_int b, gf_int avail, gf_int n, const do
     gf_grad_rows_avx2_body(b, avail, n, X, rs, y, sw, w, offset, gblk, s, 1);
 }
 
-__attribute__((target("avx2,fma")))
+GF_TARGET_AVX2
 static void gf_grad_rows_avx2_plain_d(gf_int b, gf_int avail, gf_int n, const double *X,
                                       gf_int rs, const double *y, const double *sw,
                                       const double *w, double offset, double *gblk, double *s)
@@ -193,20 +188,13 @@ static void gf_grad_rows_avx2_d(gf_int b, gf_int avail, gf_int n, const double *
     else
         gf_grad_rows_avx2_plain_d(b, avail, n, X, rs, y, sw, w, offset, gblk, s);
 }
-
-/* libgcc fills in the CPU model before main (it is what target_clones uses too), so this is
- * two reads of a global: no lazily written cache shared between threads. */
-static int gf_cpu_has_avx2_fma(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 #endif
 
 #define REAL double
 #define SFX(name) name##_d
 #ifdef GF_HAVE_AVX2_ROWS
 #define GF_GRAD_ROWS(...) \
-    (gf_cpu_has_avx2_fma() ? gf_grad_rows_avx2_d(__VA_ARGS__) : blk_grad_rows_d(__VA_ARGS__))
+    (gf_cpu_avx2() ? gf_grad_rows_avx2_d(__VA_ARGS__) : blk_grad_rows_d(__VA_ARGS__))
 #else
 #define GF_GRAD_ROWS(...) blk_grad_rows_d(__VA_ARGS__)
 #endif

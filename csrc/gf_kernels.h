@@ -7,8 +7,9 @@
  * precision, and are deterministic for a given OpenMP thread count (each thread owns a fixed
  * contiguous range of blocks; partial sums are reduced in thread order).
  *
- * The inner block routines are compiled twice, for x86-64-v3 (AVX2 + FMA) and for the generic
- * baseline, and the loader picks one at run time (GCC target_clones).
+ * The inner block routines are compiled twice, for AVX2 + FMA and for the generic baseline,
+ * and one is picked at run time (gf_cpu.h: the CPU's features, or GRADFIT_PORTABLE=1 for the
+ * baseline on any CPU).
  */
 #ifndef GF_KERNELS_H
 #define GF_KERNELS_H

@@ -42,9 +42,9 @@ static inline void SFX(dot4)(gf_int n, const REAL *x0, const REAL *x1, const REA
  * dot products with w, then their contribution to the gradient while they are still in L1).
  * gblk (REAL, n) and s (REAL, 2: sum sw r, sum sw r^2) are accumulated into; sw (row weights)
  * may be NULL, meaning all ones. */
-GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const REAL *X,
-                                          gf_int rs, const REAL *y, const REAL *sw,
-                                          const REAL *w, REAL offset, REAL *gblk, REAL *s)
+GF_BODY void SFX(blk_grad_rows_body)(gf_int b, gf_int avail, gf_int n, const REAL *X,
+                                     gf_int rs, const REAL *y, const REAL *sw,
+                                     const REAL *w, REAL offset, REAL *gblk, REAL *s)
 {
     REAL s0 = 0, s1 = 0;
     gf_int i = 0;
@@ -81,6 +81,10 @@ GF_CLONES static void SFX(blk_grad_rows)(gf_int b, gf_int avail, gf_int n, const
     s[0] += s0;
     s[1] += s1;
 }
+GF_DISPATCH(static, SFX(blk_grad_rows), SFX(blk_grad_rows_body),
+            (gf_int b, gf_int avail, gf_int n, const REAL *X, gf_int rs, const REAL *y,
+            const REAL *sw, const REAL *w, REAL offset, REAL *gblk, REAL *s),
+            (b, avail, n, X, rs, y, sw, w, offset, gblk, s))
 
 /* Column-major: ask for the next block's segment of column c while this block works. */
 static inline void SFX(prefetch_segment)(const REAL *c, gf_int b, gf_int avail)
@@ -91,9 +95,9 @@ static inline void SFX(prefetch_segment)(const REAL *c, gf_int b, gf_int avail)
 }
 
 /* u[0..b) = X_blk d + offset - y_blk  (y may be NULL) */
-GF_CLONES static void SFX(blk_matvec)(gf_int b, gf_int avail, gf_int n, const REAL *X,
-                                       gf_int rs, gf_int cs, const REAL *y, const REAL *d,
-                                       REAL offset, REAL *u)
+GF_BODY void SFX(blk_matvec_body)(gf_int b, gf_int avail, gf_int n, const REAL *X,
+                                  gf_int rs, gf_int cs, const REAL *y, const REAL *d,
+                                  REAL offset, REAL *u)
 {
     if (cs == 1) {
         gf_int i = 0;
@@ -135,10 +139,14 @@ GF_CLONES static void SFX(blk_matvec)(gf_int b, gf_int avail, gf_int n, const RE
     if (y)
         for (gf_int i = 0; i < b; i++) u[i] -= y[i];
 }
+GF_DISPATCH(static, SFX(blk_matvec), SFX(blk_matvec_body),
+            (gf_int b, gf_int avail, gf_int n, const REAL *X, gf_int rs, gf_int cs,
+            const REAL *y, const REAL *d, REAL offset, REAL *u),
+            (b, avail, n, X, rs, cs, y, d, offset, u))
 
 /* Column-major block: gblk[0..n) += X_blk^T r, one dot product per column (from L2). */
-GF_CLONES static void SFX(blk_rmatvec_cols)(gf_int b, gf_int n, const REAL *X, gf_int cs,
-                                             const REAL *r, REAL *gblk)
+GF_BODY void SFX(blk_rmatvec_cols_body)(gf_int b, gf_int n, const REAL *X, gf_int cs,
+                                        const REAL *r, REAL *gblk)
 {
     gf_int j = 0;
     for (; j + 4 <= n; j += 4) {
@@ -161,6 +169,9 @@ GF_CLONES static void SFX(blk_rmatvec_cols)(gf_int b, gf_int n, const REAL *X, g
         gblk[j] += a0;
     }
 }
+GF_DISPATCH(static, SFX(blk_rmatvec_cols), SFX(blk_rmatvec_cols_body),
+            (gf_int b, gf_int n, const REAL *X, gf_int cs, const REAL *r, REAL *gblk),
+            (b, n, X, cs, r, gblk))
 
 /* s += (sum sw r, sum sw r^2); with scale, r becomes sw r (for the gradient sweep). */
 static void SFX(vec_sums)(gf_int b, REAL *r, const REAL *sw, int scale, REAL *s)
@@ -338,9 +349,9 @@ void SFX(gf_batch_gradient)(gf_int k, const gf_int *idx, gf_int avail, gf_int st
     }
 }
 
-GF_CLONES void SFX(gf_shift_block)(gf_int b, gf_int n, const REAL *X, gf_int rs, gf_int cs,
-                         const REAL *shift, const REAL *sw, REAL *A, gf_int lda,
-                         int row_major_out, double *colsum)
+GF_BODY void SFX(gf_shift_block_body)(gf_int b, gf_int n, const REAL *X, gf_int rs, gf_int cs,
+                                      const REAL *shift, const REAL *sw, REAL *A, gf_int lda,
+                                      int row_major_out, double *colsum)
 {
     /* A = diag(sw) (X_blk - 1 shift^T), laid out row-major (A[i*lda + j]) or column-major
      * (A[j*lda + i]); colsum += sum_i sw_i^2 (x_i - shift) = sum_i sw_i A_i. */
@@ -405,9 +416,13 @@ GF_CLONES void SFX(gf_shift_block)(gf_int b, gf_int n, const REAL *X, gf_int rs,
         }
     }
 }
+GF_DISPATCH(, SFX(gf_shift_block), SFX(gf_shift_block_body),
+            (gf_int b, gf_int n, const REAL *X, gf_int rs, gf_int cs, const REAL *shift,
+            const REAL *sw, REAL *A, gf_int lda, int row_major_out, double *colsum),
+            (b, n, X, rs, cs, shift, sw, A, lda, row_major_out, colsum))
 
-GF_CLONES void SFX(gf_shift_target)(gf_int b, const REAL *y, const REAL *sw, REAL shift,
-                                    REAL *ya, double *sums)
+GF_BODY void SFX(gf_shift_target_body)(gf_int b, const REAL *y, const REAL *sw, REAL shift,
+                                       REAL *ya, double *sums)
 {
     double s0 = 0, s1 = 0;
     if (sw) {
@@ -430,3 +445,6 @@ GF_CLONES void SFX(gf_shift_target)(gf_int b, const REAL *y, const REAL *sw, REA
     sums[0] += s0;
     sums[1] += s1;
 }
+GF_DISPATCH(, SFX(gf_shift_target), SFX(gf_shift_target_body),
+            (gf_int b, const REAL *y, const REAL *sw, REAL shift, REAL *ya, double *sums),
+            (b, y, sw, shift, ya, sums))

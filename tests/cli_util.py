@@ -69,7 +69,8 @@ def assert_one_line_error(status: int, err: str, command: str, *fragments: str) 
 
 
 def assert_png(path) -> None:
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     assert len(data) > len(PNG_SIGNATURE) + 25, len(data)
     assert data[:8] == PNG_SIGNATURE
     assert data[12:16] == b"IHDR"

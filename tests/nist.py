@@ -1,5 +1,6 @@
-"""Reader for the NIST StRD linear-regression files in ../shared/data/nist_strd/ (relative to
-the repository root), returning the design matrix, the response and the certified values."""
+"""Reader for the NIST StRD linear-regression files in tests/data/nist_strd/ (copies of NIST's
+files, source and checksums in that folder's README.md), returning the design matrix, the
+response and the certified values."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-NIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nist_strd"
+NIST_DIR = Path(__file__).resolve().parent / "data" / "nist_strd"
 
 # name -> (fit_intercept, polynomial degree of the single predictor, or None for raw columns)
 MODELS = {

@@ -257,7 +257,8 @@ def bad_chunks(X, y):
         "X-1d": (X[0], y[:1]),
         "y-2d": (X[:50], y[:50, None]),
         "too-few-columns": (X[:50, :4], y[:50]),
-        "empty": (X[:0], y[:0]),
+        "no-columns": (X[:5, :0], y[:5]),
+        "empty-y-too-long": (X[:0], y[:1]),
         "strings": (X[:50].astype(str), y[:50]),
     }
 

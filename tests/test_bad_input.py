@@ -80,7 +80,7 @@ def snapshot(*arrays):
 
 
 def assert_unchanged(before, after):
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape
         equal_nan = a.dtype.kind in "fc"
         assert np.array_equal(a, b, equal_nan=equal_nan)

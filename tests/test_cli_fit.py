@@ -10,7 +10,8 @@ import pytest
 
 from cli_util import assert_one_line_error, run_cli, run_subprocess
 
-JSON_KEYS = {"coef", "intercept", "r2", "solver", "n_iter", "converged", "seconds"}
+JSON_KEYS = {"coef", "intercept", "r2", "solver", "converged", "n_iter", "n_rows", "n_dropped",
+             "seconds"}
 
 
 def make_data(m=100, n=3, seed=0, noise=0.3):
@@ -41,6 +42,8 @@ def fit_json(tmp_path, data, *args, name="out.json"):
     assert isinstance(result["coef"], dict)
     assert isinstance(result["solver"], str) and result["solver"]
     assert isinstance(result["n_iter"], int) and result["n_iter"] >= 0
+    assert isinstance(result["converged"], bool)
+    assert isinstance(result["n_rows"], int) and result["n_rows"] > 0
     assert isinstance(result["seconds"], float) and result["seconds"] >= 0
     assert all(isinstance(v, float) for v in result["coef"].values())
     assert isinstance(result["intercept"], float) and isinstance(result["r2"], float)
@@ -173,7 +176,7 @@ def test_streaming_equals_in_memory(tmp_path, args, chunk):
 
 
 @pytest.mark.parametrize("args", [("--solver", "gd"), ("--l1", "0.1"), ("--step", "bb"),
-                                  ("--l2", "-1")])
+                                  ("--max-iter", "5"), ("--learning-rate", "0.1")])
 def test_streaming_rejects_what_it_cannot_do(tmp_path, args):
     X, y = make_data()
     path = write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], [X[:, 0], X[:, 1], X[:, 2], y])
@@ -245,10 +248,10 @@ def _lines(*rows):
 MALFORMED = [
     ("non-numeric", _lines(*GOOD[:3], "4,abc,9\n", *GOOD[4:]), "y", [":5:", "'x2'", "abc"]),
     ("non-numeric-first-column", _lines(*GOOD[:1], "x,2,3\n"), "y", [":3:", "'x1'"]),
-    ("empty-field", _lines(*GOOD[:2], "3,,4\n"), "y", [":4:", "'x2'"]),
+    ("empty-field", _lines(*GOOD[:2], "3,,4\n"), "y", [":4:", "'x2'", "missing", "--dropna"]),
     ("too-few-fields", _lines(*GOOD[:2], "3,1\n", *GOOD[3:]), "y", [":4:", "ragged"]),
     ("too-many-fields", _lines(*GOOD[:2], "3,1,4,5\n", *GOOD[3:]), "y", [":4:", "ragged"]),
-    ("nan", _lines(GOOD[0], "2,nan,5\n", *GOOD[2:]), "y", [":3:", "'x2'", "finite"]),
+    ("nan", _lines(GOOD[0], "2,nan,5\n", *GOOD[2:]), "y", [":3:", "'x2'", "--dropna"]),
     ("inf", _lines(*GOOD[:4], "5,2,inf\n"), "y", [":6:", "'y'", "finite"]),
     ("minus-inf", _lines("-inf,2,3\n", *GOOD[1:]), "y", [":2:", "'x1'", "finite"]),
     ("overflow", _lines(*GOOD[:3], "1e999,1,1\n"), "y", [":5:", "'x1'", "finite"]),
@@ -257,19 +260,24 @@ MALFORMED = [
     ("blank-first-line", "\n" + _lines(*GOOD), "y", []),
     ("header-only", HEADER, "y", ["no data"]),
     ("header-and-blank-lines", HEADER + "\n\n", "y", ["no data"]),
-    ("target-only-column", "y\n1\n2\n3\n", "y", ["only column"]),
+    ("target-only-column", "y\n1\n2\n3\n", "y", ["no feature columns"]),
     ("unnamed-column", "x1,,y\n1,2,3\n", "y", [":1:", "column 2"]),
     # a blank line before the bad value: line numbers count every line of the file
     ("blank-line-then-text", _lines(*GOOD[:2], "\n", "3,abc,4\n"), "y", [":5:", "'x2'"]),
-    ("blank-line-then-nan", _lines(*GOOD[:2], "\n", "3,nan,4\n"), "y", [":5:", "'x2'"]),
+    ("blank-line-then-nan", _lines(*GOOD[:2], "\n", "3,nan,4\n"), "y", [":5:", "'x2'",
+                                                                          "--dropna"]),
     # Python's float() accepts '1_000', NumPy's reader does not: still a line and a column
     ("underscore-number", _lines(*GOOD[:2], "3,1_000,4\n"), "y", [":4:", "'x2'"]),
 ]
 
 
+@pytest.mark.parametrize("pandas", [True, False], ids=["pandas", "csv-module"])
 @pytest.mark.parametrize("stream", [False, True], ids=["memory", "stream"])
 @pytest.mark.parametrize("case", MALFORMED, ids=[c[0] for c in MALFORMED])
-def test_malformed_file_one_line_error(tmp_path, case, stream):
+def test_malformed_file_one_line_error(tmp_path, case, stream, pandas, monkeypatch):
+    if not pandas:
+        from gradfit.cli import _table
+        monkeypatch.setattr(_table, "_use_pandas", lambda: False)
     name, text, target, fragments = case
     path = tmp_path / f"{name}.csv"
     path.write_text(text)

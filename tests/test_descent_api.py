@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import steps
-
 from descent_problems import hessian, make_problem, objective
+from gradfit import steps
 
 NAMES = {
     "fixed": steps.Fixed, "lipschitz": steps.Lipschitz, "exact": steps.ExactLineSearch,
@@ -208,10 +207,14 @@ def test_strategies_are_frozen(cls):
 # --------------------------------------------------------------------------- bad input
 
 def _bad_inputs(X, y):
-    Xnan = X.copy(); Xnan[3, 1] = np.nan
-    Xinf = X.copy(); Xinf[0, 0] = np.inf
-    ynan = y.copy(); ynan[5] = np.nan
-    yinf = y.copy(); yinf[2] = -np.inf
+    Xnan = X.copy()
+    Xnan[3, 1] = np.nan
+    Xinf = X.copy()
+    Xinf[0, 0] = np.inf
+    ynan = y.copy()
+    ynan[5] = np.nan
+    yinf = y.copy()
+    yinf[2] = -np.inf
     return {
         "X_nan": (Xnan, y, {}),
         "X_inf": (Xinf, y, {}),
@@ -307,7 +310,7 @@ def test_inputs_are_never_modified(problem, name, dtype, order):
     init = np.linspace(-1.0, 1.0, X.shape[1])
     copies = X.copy(order="K"), y.copy(), init.copy()
     res = quiet_fit(X, y, step=name, init=init, max_iter=20)
-    for arr, copy in zip((X, y, init), copies):
+    for arr, copy in zip((X, y, init), copies, strict=True):
         np.testing.assert_array_equal(arr, copy)
     assert not np.shares_memory(res.coef, init)
     # Read-only inputs are accepted (nothing tries to write to them).

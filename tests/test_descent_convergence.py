@@ -21,9 +21,8 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import steps
-
 from descent_problems import hessian, make_problem, objective, rel_err
+from gradfit import steps
 
 N = 8   # columns of make_problem()
 # tol bounds the relative error of the standardised coefficients (and tol**2 the relative

@@ -13,22 +13,27 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-import dataclasses
 import warnings
 
 import numpy as np
 import pytest
 
 import gradfit
+from descent_problems import (
+    engine_gradient,
+    engine_objective,
+    from_engine,
+    hessian,
+    make_problem,
+    to_engine,
+)
 from gradfit import steps
 
 # These tests check the textbook iteration, in the data's own coordinates.
 gradient_descent = functools.partial(gradfit.gradient_descent, standardize=False)
-
-from descent_problems import (engine_gradient, engine_objective, from_engine, hessian,
-                              make_problem, to_engine)
 
 
 def run(X, y, step, *, max_iter, init=None, fit_intercept=False, l2=0.0):
@@ -166,7 +171,7 @@ def test_first_three_updates_without_intercept(step):
     expected = reference_iterates(
         step, lambda p: engine_gradient(X, y, l2, p, False),
         lambda p: engine_objective(X, y, l2, p, False), hessian(X, l2, False), w0, 3)
-    for k, ((coef, intercept), p) in enumerate(zip(points, expected)):
+    for k, ((coef, intercept), p) in enumerate(zip(points, expected, strict=True)):
         np.testing.assert_allclose(coef, p, rtol=1e-12, atol=1e-14, err_msg=f"iterate {k}")
         assert intercept == 0.0
 
@@ -190,7 +195,7 @@ def test_first_three_updates_with_intercept(step):
     expected = reference_iterates(
         step, lambda p: engine_gradient(X, y, l2, p, True),
         lambda p: engine_objective(X, y, l2, p, True), hessian(X, l2, True), p0, 3)
-    for k, ((coef, intercept), p) in enumerate(zip(points, expected)):
+    for k, ((coef, intercept), p) in enumerate(zip(points, expected, strict=True)):
         w, b = from_engine(X, p, True)
         np.testing.assert_allclose(coef, w, rtol=1e-12, atol=1e-14, err_msg=f"iterate {k}")
         assert intercept == pytest.approx(b, rel=1e-12, abs=1e-14), f"iterate {k}"

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 import gradfit
-from gradfit import steps
-
 from descent_problems import engine_gradient, hessian, make_problem, to_engine
+from gradfit import steps
 
 N_FIRST = N_SECOND = 100
 

@@ -50,8 +50,14 @@ from sklearn.preprocessing import StandardScaler
 
 import gradfit
 import gradfit.estimators as estimators
-from gradfit import (IllConditionedError, IllConditionedWarning, LinearRegression,
-                     gradient_descent, solve_normal, steps)
+from gradfit import (
+    IllConditionedError,
+    IllConditionedWarning,
+    LinearRegression,
+    gradient_descent,
+    solve_normal,
+    steps,
+)
 
 
 def problem(m=200, n=5, seed=0, sigma=0.5, zeros=()):

@@ -35,11 +35,9 @@ import pytest
 from sklearn.linear_model import Lasso
 
 import gradfit
-from gradfit import steps
-from gradfit import descent
-from gradfit.descent import AUTO_GRAM_MIN_ROWS_PER_COLUMN
-
 from descent_problems import make_problem
+from gradfit import descent, steps
+from gradfit.descent import AUTO_GRAM_MIN_ROWS_PER_COLUMN
 from test_lasso import CASES, L1, all_strategies, full_objective, problem, sklearn_fit
 
 

@@ -31,7 +31,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from sklearn import linear_model as sklearn_linear
 
 import gradfit

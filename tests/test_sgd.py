@@ -212,8 +212,8 @@ def reference_sgd(X, y, k, lr, epochs, fit_intercept, l2):
     """Mini-batch SGD with Fixed(lr), shuffle=False, as _descent.mini_batch runs it.
 
     Parameters p = (w, c) with c = b + shift.w and shift = the mean of the first k rows (in
-    storage order); c starts at the mean of the first k targets and w at 0. Each batch of k rows (the last one of an
-    epoch may be smaller, k') takes one step along the gradient of
+    storage order); c starts at the mean of the first k targets and w at 0. Each batch of k rows
+    (the last one of an epoch may be smaller, k') takes one step along the gradient of
     1/(2k') sum (y_i - (x_i - shift).w - c)^2 + l2/2 |w|^2. Returns (w, b) after each epoch.
     """
     m, n = X.shape
@@ -247,7 +247,7 @@ def test_mini_batch_sgd_matches_numpy_transcription(fit_intercept):
     assert res.n_iter == epochs and len(seen) == epochs + 1
     # Same operations, in another order inside each dot product and sum: errors of a few eps
     # per step, with ~40 contracting steps. 1e-12 leaves orders of magnitude.
-    for (w_ref, b_ref), (coef, b, f) in zip(ref, seen):
+    for (w_ref, b_ref), (coef, b, _f) in zip(ref, seen, strict=True):
         np.testing.assert_allclose(coef, w_ref, rtol=1e-12, atol=1e-14)
         assert b == pytest.approx(b_ref, rel=1e-12, abs=1e-14)
     np.testing.assert_allclose(res.coef, ref[-1][0], rtol=1e-12)
@@ -266,7 +266,7 @@ def test_loss_history_is_the_exact_objective_after_each_epoch(average):
               random_state=3, average=average,
               callback=lambda e, coef, b, f: points.append((coef.copy(), b)))
     assert len(res.loss_history) == epochs + 1 == len(points)
-    for (coef, b), f in zip(points, res.loss_history):
+    for (coef, b), f in zip(points, res.loss_history, strict=True):
         # f is a float64 sum of 1000 squared residuals: ~1e-15 relative
         assert f == pytest.approx(objective(X, y, coef, b, l2), rel=1e-12)
     assert res.loss_history[-1] == res.objective

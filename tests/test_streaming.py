@@ -31,9 +31,10 @@ from gradfit import steps
 
 K = 16                            # batch size
 SIZES = [48, 96, 32, 64]          # multiples of K, uneven
+M = sum(SIZES)
 
 
-def problem(m=sum(SIZES), n=5, seed=0):
+def problem(m=M, n=5, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((m, n)) * np.linspace(1.0, 2.0, n) + rng.uniform(-2.0, 2.0, n)
     w = rng.uniform(-2.0, 2.0, n)
@@ -56,7 +57,7 @@ def equal_mean_chunks(y, sizes=SIZES, mean=1.5):
 
 def chunks(X, y, sizes=SIZES):
     bounds = np.cumsum(sizes)[:-1]
-    return list(zip(np.split(X, bounds), np.split(y, bounds)))
+    return list(zip(np.split(X, bounds), np.split(y, bounds), strict=True))
 
 
 def stream(X, y, step, sizes=SIZES, **kw):
@@ -148,7 +149,7 @@ def test_pickled_result_continues_identically(step):
 
 def shuffled_stream(X, y, seeds, sizes=SIZES):
     res = None
-    for (Xc, yc), seed in zip(chunks(X, y, sizes), seeds):
+    for (Xc, yc), seed in zip(chunks(X, y, sizes), seeds, strict=True):
         res = gradfit.gradient_descent(Xc, yc, step=steps.Fixed(0.01), batch_size=K,
                                        max_iter=1, shuffle=True, init=res, random_state=seed)
     return res

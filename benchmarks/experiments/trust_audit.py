@@ -31,8 +31,8 @@ import numpy as np
 import gradfit
 from gradfit import ConvergenceWarning, LinearRegression, gradient_descent
 
-FULL = ["default", "fixed", "lipschitz", "exact", "backtracking", "bb", "cg", "momentum", "nesterov",
-        "adagrad", "rmsprop", "adam", "invscaling", "fista"]
+FULL = ["default", "fixed", "lipschitz", "exact", "backtracking", "bb", "cg", "momentum",
+        "nesterov", "adagrad", "rmsprop", "adam", "invscaling", "fista"]
 MINI = ["default", "fixed", "invscaling", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 ENTRIES = ["estimator", "function", "cli"]
 COEF_RTOL, GAP_FULL, GAP_SGD = 1e-4, 1e-8, 1e-3

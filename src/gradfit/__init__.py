@@ -9,12 +9,11 @@ Every solver minimises the same objective of coefficients w and intercept b::
 ``l2 = Ridge(alpha).alpha / m``, and (l2, l1) is
 ``ElasticNet(alpha=l2 + l1, l1_ratio=l1 / (l2 + l1))``.
 """
-from ._result import FitResult
-from .errors import (ConvergenceWarning, DivergenceError, IllConditionedError,
-                     IllConditionedWarning)
 from . import steps
+from ._result import FitResult
 from .accumulator import NormalAccumulator
 from .descent import gradient_descent
+from .errors import ConvergenceWarning, DivergenceError, IllConditionedError, IllConditionedWarning
 from .normal import solve_normal
 
 __all__ = ["FitResult", "solve_normal", "gradient_descent", "steps", "NormalAccumulator",

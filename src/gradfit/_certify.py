@@ -25,7 +25,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from .normal import Stats
+from ._stats import Stats
 
 __all__ = ["Certificate", "FLOOR", "FLOOR_SGD", "MAX_COLUMNS"]
 
@@ -60,7 +60,7 @@ class Certificate:
         self.f0 = 0.5 * yty / m  # f at w = 0 and the best intercept
         try:
             self._factor = scipy.linalg.cho_factor(H, lower=True, check_finite=False)
-            self._pinv = None
+            self._pinv: tuple[np.ndarray, np.ndarray] | None = None
             if not np.all(np.isfinite(self._factor[0])) or \
                     np.min(np.abs(np.diag(self._factor[0]))) <= 0.0:
                 raise np.linalg.LinAlgError
@@ -76,6 +76,7 @@ class Certificate:
     def _solve(self, rhs: np.ndarray) -> np.ndarray:
         if self._factor is not None:
             return scipy.linalg.cho_solve(self._factor, rhs, check_finite=False)
+        assert self._pinv is not None  # set whenever the factor is not
         U, lam = self._pinv
         return U @ ((U.T @ rhs) / lam)
 

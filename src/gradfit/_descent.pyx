@@ -25,9 +25,16 @@ cdef extern from *:
 from ._kernels cimport (gf_int, gf_residual_gradient_d, gf_residual_gradient_s,
                         gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_batch_gradient_d,
                         gf_batch_gradient_s, gf_batch_scratch_size)
+from ._kernels cimport gf_cpu_avx2
 
-# Strategy codes: must match gradfit.steps.
-cdef enum:
+# ---------------------------------------------------------------------------------------------
+# The contract with descent.py and steps.py, declared here once. Python sees the named enums as
+# IntEnum classes (``Rule.ADAM``, ``Status.CONVERGED``) and the scalar state's slots by name
+# in STATE_SLOTS; see _descent.pyi.
+# ---------------------------------------------------------------------------------------------
+
+cpdef enum Rule:
+    """The step rule, ``StepStrategy.code``."""
     FIXED = 0
     LIPSCHITZ = 1
     EXACT = 2
@@ -42,23 +49,33 @@ cdef enum:
     FISTA = 11
     CONJUGATE = 12
 
-# Slots of the scalar state (float64, so the state pickles as one array); names in descent.py.
-cdef enum:
-    S_T = 0            # steps taken (Adam's and InverseScaling's t)
-    S_STEP = 1         # current step size / backtracking's next trial
-    S_LIPSCHITZ = 2    # Lipschitz estimate (0: not yet estimated)
-    S_F0 = 3           # largest starting objective seen (divergence reference)
-    S_G0 = 4           # gradient(-mapping) norm at the very first start (tolerance reference)
-    S_HAVE_PREV = 5    # BB / FISTA: the previous point is valid
-    S_FISTA_T = 6      # FISTA's momentum sequence t_k
-    S_AVG_COUNT = 7    # iterates averaged so far (mini-batch averaging)
-    S_BEST = 8         # best end-of-epoch objective (mini-batch stopping rule)
-    S_NO_IMPROVE = 9   # epochs without improvement by tol
-    S_SEEN = 10        # rows seen by mini-batch steps (when averaging starts)
-N_SCALARS = 11
 
-# Statuses returned to descent.py.
-cdef enum:
+cdef struct Scalars:
+    # The rule's scalar state, a float64 array on the Python side (it pickles as one array)
+    # viewed as this struct: STATE_SLOTS lists the field names in order.
+    double t                       # steps taken (Adam's and InverseScaling's t)
+    double step_size               # current step size / backtracking's next trial
+    double lipschitz               # Lipschitz estimate (0: not yet estimated)
+    double objective_start         # largest starting objective seen (divergence reference)
+    double grad_norm_start         # gradient(-mapping) norm at the very first start
+    double have_previous           # BB / FISTA: the previous point is valid
+    double fista_t                 # FISTA's momentum sequence t_k
+    double averaged                # iterates averaged so far (mini-batch averaging)
+    double best_objective          # best end-of-epoch objective (mini-batch stopping rule)
+    double epochs_no_improvement   # epochs without improvement by tol
+    double rows_seen               # rows seen by mini-batch steps (when averaging starts)
+
+
+cdef Scalars _no_scalars
+
+#: The scalar state's names, in the order of its array (Cython converts a struct to a dict in
+#: field order).
+STATE_SLOTS = tuple(<dict> _no_scalars)
+assert sizeof(Scalars) == len(STATE_SLOTS) * sizeof(double)
+
+
+cpdef enum Status:
+    """Why a loop stopped: ``run``'s second return value."""
     CONVERGED = 0
     MAX_ITER = 1
     DIVERGED = 2
@@ -162,7 +179,6 @@ cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
     """P.gw = G w and, from the statistics, ||yc - Xc w||^2 = yty - 2 w.xty + w.G w (with_y)
     or ||Xc w||^2. Cancellation costs about eps * yty absolute: negligible next to the
     residual unless the fit is nearly exact."""
-    cdef gf_int j
     cdef double s
     gemv(c'N', <int> P.n, <int> P.n, 1.0, P.G, <int> P.n, w, 1, 0.0, P.gw, 1)
     P.elements += P.n * P.n
@@ -365,14 +381,14 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
 
 
 cdef double first_order_step(int code, const double *params, double *p, const double *g,
-                             double *v0, double *v1, double *scal, gf_int d) noexcept nogil:
+                             double *v0, double *v1, Scalars *scal, gf_int d) noexcept nogil:
     """The rules that need nothing but the gradient (full batch or mini-batch). Returns the
     step size to use for a following proximal step (0 for the adaptive rules)."""
     cdef gf_int j
     cdef double lr = params[0], beta, b1, b2, e, t, bc1, bc2
     if code == FIXED or code == INVSCALING:
         if code == INVSCALING:
-            lr = params[0] / pow(scal[S_T] + 1.0, params[1])
+            lr = params[0] / pow(scal.t + 1.0, params[1])
         for j in range(d):
             p[j] -= lr * g[j]
         return lr
@@ -402,7 +418,7 @@ cdef double first_order_step(int code, const double *params, double *p, const do
         b1 = params[1]
         b2 = params[2]
         e = params[3]
-        t = scal[S_T] + 1.0
+        t = scal.t + 1.0
         bc1 = 1.0 - pow(b1, t)
         bc2 = sqrt(1.0 - pow(b2, t))
         for j in range(d):
@@ -426,7 +442,7 @@ cdef struct Loop:
     double *p
     double *v0
     double *v1
-    double *scal
+    Scalars *scal
     double *history
     double *g
     double *work
@@ -441,20 +457,20 @@ cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm
     """Bookkeeping at every point a full-batch loop visits: history, the references of the
     first start, divergence, Ctrl-C, the callback, the stopping tests. Returns the status to
     stop with, or -1 to go on."""
-    cdef double *scal = L.scal
+    cdef Scalars *scal = L.scal
     cdef bint stop
     L.history[k] = f
     if not (isfinite(f) and isfinite(gnorm)):
         return NONFINITE_START if k == 0 else DIVERGED
-    if k == 0 and scal[S_T] == 0:
+    if k == 0 and scal.t == 0:
         # The references of the very first start: a resumed fit (init=result) keeps them,
         # so that a divergence spread over many short calls is still seen. descent.py may
         # have set the gradient's from w = 0 (a start near the solution has none to offer).
-        if scal[S_G0] <= 0:
-            scal[S_G0] = gnorm
-        if f > scal[S_F0]:
-            scal[S_F0] = f
-    if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
+        if scal.grad_norm_start <= 0:
+            scal.grad_norm_start = gnorm
+        if f > scal.objective_start:
+            scal.objective_start = f
+    if f > DIVERGENCE_FACTOR * scal.objective_start and f > 1e-300:
         return DIVERGED
     if callback is not None or P.elements > SIGNAL_CHECK_ELEMENTS:
         check_signals(P)
@@ -465,7 +481,7 @@ cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm
                 return STOPPED_BY_CALLBACK
     # Relative to the first start's gradient: no absolute floor, so that the test means the
     # same at any scale of the data (descent.py then checks the point itself).
-    if gnorm <= L.tol * scal[S_G0]:
+    if gnorm <= L.tol * scal.grad_norm_start:
         return CONVERGED
     if k == L.max_iter:
         return MAX_ITER
@@ -477,20 +493,20 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
     """Full-batch gradient descent (every strategy but FISTA). Returns the status."""
     cdef gf_int j, d = L.d, n = P.n
     cdef int k = 0, status = MAX_ITER, halvings, code = L.code
-    cdef double f = 0.0, gnorm = 0.0, gg, q, eps_step, ss, sy, tmp, dd, beta
+    cdef double f = 0.0, gnorm = 0.0, gg = 0.0, q, eps_step = 0.0, ss, sy, tmp, dd, beta
     cdef double f_before = 0.0
     cdef bint undo = False
     cdef double *p = L.p
     cdef double *g = L.g
-    cdef double *scal = L.scal
+    cdef Scalars *scal = L.scal
     cdef const double *params = L.params
     with nogil:
-        if code == LIPSCHITZ and scal[S_LIPSCHITZ] == 0.0:
-            scal[S_LIPSCHITZ] = lipschitz_estimate(P, d, <int> params[0], params[1],
-                                                   L.work, g)
-            scal[S_STEP] = 1.0 / scal[S_LIPSCHITZ] if scal[S_LIPSCHITZ] > 0 else 0.0
-        if code == BACKTRACKING and scal[S_STEP] == 0.0:
-            scal[S_STEP] = params[0]
+        if code == LIPSCHITZ and scal.lipschitz == 0.0:
+            scal.lipschitz = lipschitz_estimate(P, d, <int> params[0], params[1],
+                                                L.work, g)
+            scal.step_size = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
+        if code == BACKTRACKING and scal.step_size == 0.0:
+            scal.step_size = params[0]
         while True:
             f = evaluate(P, p, g, True)
             if undo and f - f_before > _rounding(P, f_before) and \
@@ -498,30 +514,30 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                 # A 1/L step increased f, by more than rounding: the estimate of L was too
                 # small (a power iteration can stall below L). Go back, double it, step again.
                 memcpy(p, L.work2, d * sizeof(double))
-                scal[S_LIPSCHITZ] *= 2.0
-                scal[S_STEP] = 1.0 / scal[S_LIPSCHITZ]
+                scal.lipschitz *= 2.0
+                scal.step_size = 1.0 / scal.lipschitz
                 undo = False
                 continue
             undo = False
             gg = _dot(g, g, d)
             # The step the rule will take (for the proximal mapping's norm).
-            eps_step = params[0] if code == FIXED else scal[S_STEP]
+            eps_step = params[0] if code == FIXED else scal.step_size
             if code == INVSCALING:
-                eps_step = params[0] / pow(scal[S_T] + 1.0, params[1])
+                eps_step = params[0] / pow(scal.t + 1.0, params[1])
             gnorm = mapping_norm(P, p, g, eps_step, d, L.work)
             status = visit(P, L, k, p, f, gnorm, callback)
             if status >= 0:
                 break
 
-            if code == EXACT or (code == BB and scal[S_HAVE_PREV] == 0):
+            if code == EXACT or (code == BB and scal.have_previous == 0):
                 q = curvature(P, g)
                 eps_step = gg / q if q > 0 else 0.0
                 if code == BB:
                     for j in range(d):
                         L.v0[j] = p[j]
                         L.v1[j] = g[j]
-                    scal[S_HAVE_PREV] = 1.0
-                scal[S_STEP] = eps_step
+                    scal.have_previous = 1.0
+                scal.step_size = eps_step
                 for j in range(d):
                     p[j] -= eps_step * g[j]
             elif code == BB:
@@ -536,14 +552,14 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                 else:  # no positive curvature measured (rounding): an exact step instead
                     q = curvature(P, g)
                     eps_step = gg / q if q > 0 else 0.0
-                scal[S_STEP] = eps_step
+                scal.step_size = eps_step
                 for j in range(d):
                     L.v0[j] = p[j]
                     L.v1[j] = g[j]
                     p[j] -= eps_step * g[j]
             elif code == BACKTRACKING and P.l1 == 0.0:
                 q = curvature(P, g)
-                eps_step = scal[S_STEP]
+                eps_step = scal.step_size
                 halvings = 0
                 # f(p - e g) - f(p) = e (e/2 q - gg) must be <= -c e gg (Armijo)
                 while eps_step * (0.5 * eps_step * q - gg) > -params[2] * eps_step * gg \
@@ -552,12 +568,12 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                     halvings += 1
                 for j in range(d):
                     p[j] -= eps_step * g[j]
-                scal[S_STEP] = eps_step * params[3] if params[3] > 0 else params[0]
+                scal.step_size = eps_step * params[3] if params[3] > 0 else params[0]
             elif code == BACKTRACKING:
                 # Proximal backtracking (Beck & Teboulle 2009, sec. 3): accept e when
                 # f_s(p+) <= f_s(p) + g.D + |D|^2/(2e), D = p+ - p; for this quadratic that is
                 # D^T H D <= |D|^2 / e, one pass over X per trial.
-                eps_step = scal[S_STEP]
+                eps_step = scal.step_size
                 halvings = 0
                 while True:
                     for j in range(d):
@@ -573,13 +589,13 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                     halvings += 1
                 for j in range(d):
                     p[j] += L.work[j]
-                scal[S_STEP] = eps_step * params[3] if params[3] > 0 else params[0]
+                scal.step_size = eps_step * params[3] if params[3] > 0 else params[0]
             elif code == CONJUGATE:
                 # Polak-Ribiere+ conjugate gradient (Nocedal & Wright, eqs. 5.44-5.45) with the
                 # exact step along the direction: on a quadratic the linear CG method, which
                 # needs at most n steps in exact arithmetic. v0: direction, v1: last gradient.
                 beta = 0.0
-                if scal[S_HAVE_PREV] != 0:
+                if scal.have_previous != 0:
                     tmp = _dot(L.v1, L.v1, d)
                     if tmp > 0:
                         beta = (gg - _dot(g, L.v1, d)) / tmp
@@ -595,13 +611,13 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                     tmp = -gg
                 q = curvature(P, L.v0)
                 eps_step = -tmp / q if q > 0 else 0.0
-                scal[S_STEP] = eps_step
-                scal[S_HAVE_PREV] = 1.0
+                scal.step_size = eps_step
+                scal.have_previous = 1.0
                 for j in range(d):
                     p[j] += eps_step * L.v0[j]
             else:
                 if code == LIPSCHITZ:
-                    eps_step = scal[S_STEP]
+                    eps_step = scal.step_size
                     memcpy(L.work2, p, d * sizeof(double))
                     f_before = f
                     undo = True
@@ -611,7 +627,7 @@ cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f
                     eps_step = first_order_step(code, params, p, g, L.v0, L.v1, scal, d)
                 if P.l1 > 0.0:
                     prox_l1(p, n, eps_step * P.l1, P.scale)
-            scal[S_T] += 1.0
+            scal.t += 1.0
             k += 1
     n_iter[0] = k
     f_out[0] = f
@@ -632,17 +648,17 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
     cdef double *yk = L.v0
     cdef double *g = L.g
     cdef double *xn = L.work2
-    cdef double *scal = L.scal
+    cdef Scalars *scal = L.scal
     with nogil:
-        if scal[S_LIPSCHITZ] == 0.0:
-            scal[S_LIPSCHITZ] = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
-                                                   L.work, g)
-        inv_l = 1.0 / scal[S_LIPSCHITZ] if scal[S_LIPSCHITZ] > 0 else 0.0
-        scal[S_STEP] = inv_l
-        if scal[S_HAVE_PREV] == 0:
+        if scal.lipschitz == 0.0:
+            scal.lipschitz = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
+                                                L.work, g)
+        inv_l = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
+        scal.step_size = inv_l
+        if scal.have_previous == 0:
             memcpy(yk, x, d * sizeof(double))
-            scal[S_FISTA_T] = 1.0
-            scal[S_HAVE_PREV] = 1.0
+            scal.fista_t = 1.0
+            scal.have_previous = 1.0
         f = objective(P, x)
         while True:
             evaluate(P, yk, g, True)
@@ -658,26 +674,26 @@ cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
             if status >= 0:
                 break
             f_new = objective(P, xn)
-            t = scal[S_FISTA_T]
+            t = scal.fista_t
             # Restart: keep x_k, drop the momentum. A step from y_k = x_k (t = 1) is a plain
             # proximal gradient step, which cannot increase f with a step <= 1/L: when it
             # does, beyond rounding, the estimate of L was too small: double it.
             if f_new > f and t > 1.0:
-                scal[S_FISTA_T] = 1.0
+                scal.fista_t = 1.0
                 memcpy(yk, x, d * sizeof(double))
             elif f_new - f > _rounding(P, f):
-                scal[S_LIPSCHITZ] *= 2.0
-                inv_l = 1.0 / scal[S_LIPSCHITZ]
-                scal[S_STEP] = inv_l
+                scal.lipschitz *= 2.0
+                inv_l = 1.0 / scal.lipschitz
+                scal.step_size = inv_l
             else:
                 t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
                 beta = (t - 1.0) / t_new
                 for j in range(d):
                     yk[j] = xn[j] + beta * (xn[j] - x[j])
                     x[j] = xn[j]
-                scal[S_FISTA_T] = t_new
+                scal.fista_t = t_new
                 f = f_new
-            scal[S_T] += 1.0
+            scal.t += 1.0
             k += 1
     n_iter[0] = k
     f_out[0] = f
@@ -719,8 +735,8 @@ cdef void shuffle(gf_int *idx, gf_int m, unsigned long long *s) noexcept nogil:
         idx[j] = tmp
 
 
-cdef double *_returned(double *p, double *avg, double *scal) noexcept nogil:
-    return avg if avg != NULL and scal[S_AVG_COUNT] > 0 else p
+cdef double *_returned(double *p, double *avg, Scalars *scal) noexcept nogil:
+    return avg if avg != NULL and scal.averaged > 0 else p
 
 
 cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
@@ -736,7 +752,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
     cdef double f, fb, eps_step, cnt, gnorm = 0.0
     cdef double *p = L.p
     cdef double *g = L.g
-    cdef double *scal = L.scal
+    cdef Scalars *scal = L.scal
     cdef gf_int *idx = NULL
     cdef double *start_point = _returned(p, avg, scal)
     cdef bint have_callback = callback is not None, stop
@@ -758,21 +774,21 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 if not isfinite(f):
                     status = NONFINITE_START if epoch == 0 else DIVERGED
                     break
-                if epoch == 0 and scal[S_T] == 0 and f > scal[S_F0]:
-                    scal[S_F0] = f
-                if f > DIVERGENCE_FACTOR * scal[S_F0] and f > 1e-300:
+                if epoch == 0 and scal.t == 0 and f > scal.objective_start:
+                    scal.objective_start = f
+                if f > DIVERGENCE_FACTOR * scal.objective_start and f > 1e-300:
                     status = DIVERGED
                     break
                 if epoch > 0:
                     # stopping rule on the full objective, penalties included
-                    if f > scal[S_BEST] - L.tol * fabs(scal[S_BEST]):
-                        scal[S_NO_IMPROVE] += 1.0
+                    if f > scal.best_objective - L.tol * fabs(scal.best_objective):
+                        scal.epochs_no_improvement += 1.0
                     else:
-                        scal[S_NO_IMPROVE] = 0.0
-                    if f < scal[S_BEST]:
-                        scal[S_BEST] = f
-                elif scal[S_T] == 0 or f < scal[S_BEST]:
-                    scal[S_BEST] = f
+                        scal.epochs_no_improvement = 0.0
+                    if f < scal.best_objective:
+                        scal.best_objective = f
+                elif scal.t == 0 or f < scal.best_objective:
+                    scal.best_objective = f
                 check_signals(P)
                 if have_callback:
                     with gil:
@@ -781,7 +797,7 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                     if stop:
                         status = STOPPED_BY_CALLBACK
                         break
-                if epoch > 0 and scal[S_NO_IMPROVE] >= n_no_change:
+                if epoch > 0 and scal.epochs_no_improvement >= n_no_change:
                     status = CONVERGED
                     break
                 if epoch == L.max_iter:
@@ -795,18 +811,19 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
                 while start < m:
                     k = batch if start + batch <= m else m - start
                     fb = batch_gradient(P, &idx[start] if shuffled else NULL, start, k, p, g)
-                    if not isfinite(fb) or fb > DIVERGENCE_FACTOR * scal[S_F0] * m / k:
+                    if not isfinite(fb) \
+                            or fb > DIVERGENCE_FACTOR * scal.objective_start * m / k:
                         status = DIVERGED
                         f = fb  # reported: the batch objective that blew up
                         break
                     eps_step = first_order_step(code, L.params, p, g, L.v0, L.v1, scal, d)
                     if P.l1 > 0.0:
                         prox_l1(p, n, eps_step * P.l1, P.scale)
-                    scal[S_T] += 1.0
-                    scal[S_SEEN] += k
-                    if avg != NULL and scal[S_SEEN] > avg_start:
-                        scal[S_AVG_COUNT] += 1.0
-                        cnt = scal[S_AVG_COUNT]
+                    scal.t += 1.0
+                    scal.rows_seen += k
+                    if avg != NULL and scal.rows_seen > avg_start:
+                        scal.averaged += 1.0
+                        cnt = scal.averaged
                         for j in range(d):
                             avg[j] += (p[j] - avg[j]) / cnt
                     if P.elements > SIGNAL_CHECK_ELEMENTS:
@@ -824,25 +841,31 @@ cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
     return status
 
 
-def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sample_weight,
-        const double[::1] mu, bint intercept,
-        bint c_fixed, double l2, double l1, int code, const double[::1] params, double[::1] p,
-        double[:, ::1] vecs, double[::1] scal, int max_iter, double tol, object callback,
-        double[::1] history, Py_ssize_t batch_size=0, bint shuffled=False,
-        unsigned long long[::1] rng=None, double[::1] avg=None, double avg_start=0.0,
-        int n_iter_no_change=5, const double[:, ::1] G=None, const double[::1] xty=None,
-        double yty=0.0, double gram_weight=0.0, const double[::1] scale=None):
-    """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) from p, updating p, vecs
-    and scal (the strategy's state) in place. Returns ``(n_iter, status, objective,
-    grad_norm)``; history[0..n_iter] holds the objective at every visited point (epoch).
-    Full batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of
-    total row weight ``gram_weight`` instead of X (which is then not read). With ``scale``
-    the coefficients of p (and the strategy's state) are standardised, v = w / scale."""
+def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sample_weight,
+        const double[::1] shift, bint fit_intercept, bint intercept_fixed, double l2,
+        double l1, int rule, const double[::1] params, double[::1] point,
+        double[:, ::1] vectors, double[::1] scalars, int max_iter, double tol,
+        object callback, double[::1] history, Py_ssize_t batch_size=0, bint shuffle=False,
+        unsigned long long[::1] rng=None, double[::1] average=None,
+        double average_start=0.0, int n_iter_no_change=5, const double[:, ::1] G=None,
+        const double[::1] xty=None, double yty=0.0, double gram_weight=0.0,
+        const double[::1] scale=None):
+    """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) of ``rule`` from
+    ``point``, updating ``point``, ``vectors`` and ``scalars`` (the rule's state, slots in
+    STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm)``;
+    history[0..n_iter] holds the objective at every visited point (epoch). Full batch with
+    ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total row weight
+    ``gram_weight`` instead of X (which is then not read). With ``scale`` the coefficients
+    of ``point`` (and the rule's state) are standardised, v = w / scale. Arguments by keyword
+    only; their types are in _descent.pyi."""
     cdef Problem P
     cdef Loop L
-    cdef gf_int n = X.shape[1], d = n + (1 if intercept else 0), j
+    cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0), j
     cdef int status, n_iter = 0
     cdef double f = 0.0, gnorm = 0.0
+    _check_run_arguments(X.shape[0], n, d, y.shape[0], sample_weight is None or
+                         sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
+                         history, max_iter, batch_size, rng, average, G, xty, scale)
     P.X = <const void *> &X[0, 0]
     P.y = <const void *> &y[0]
     P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
@@ -851,15 +874,15 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
     P.n = n
     P.rs = X.strides[0] // sizeof(floating)
     P.cs = X.strides[1] // sizeof(floating)
-    P.mu = &mu[0]
+    P.mu = &shift[0]
     P.scale = &scale[0] if scale is not None else NULL
     P.wsum = X.shape[0]
     if sample_weight is not None:
         P.wsum = 0.0
         for j in range(X.shape[0]):
             P.wsum += sample_weight[j]
-    P.intercept = intercept
-    P.c_fixed = intercept and c_fixed
+    P.intercept = fit_intercept
+    P.c_fixed = fit_intercept and intercept_fixed
     P.l2 = l2
     P.l1 = l1
     P.elements = 0.0
@@ -881,21 +904,21 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
                 or L.work == NULL \
                 or L.work2 == NULL or (batch_size > 0 and P.scratch == NULL):
             raise MemoryError()
-        L.code = code
+        L.code = rule
         L.params = &params[0]
-        L.p = &p[0]
-        L.v0 = &vecs[0, 0]
-        L.v1 = &vecs[1, 0]
-        L.scal = &scal[0]
+        L.p = &point[0]
+        L.v0 = &vectors[0, 0]
+        L.v1 = &vectors[1, 0]
+        L.scal = <Scalars *> &scalars[0]
         L.history = &history[0]
         L.d = d
         L.max_iter = max_iter
         L.tol = tol
         if batch_size > 0:
-            status = mini_batch(&P, &L, batch_size, shuffled, &rng[0],
-                                &avg[0] if avg is not None else NULL, avg_start,
+            status = mini_batch(&P, &L, batch_size, shuffle, &rng[0],
+                                &average[0] if average is not None else NULL, average_start,
                                 n_iter_no_change, callback, &n_iter, &f, &gnorm)
-        elif code == FISTA:
+        elif rule == FISTA:
             status = fista(&P, &L, callback, &n_iter, &f, &gnorm)
         else:
             status = full_batch(&P, &L, callback, &n_iter, &f, &gnorm)
@@ -911,6 +934,34 @@ def run(const floating[:, :] X, const floating[::1] y, const floating[::1] sampl
     return n_iter, status, f, gnorm
 
 
+def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars, history,
+                         max_iter, batch_size, rng, average, G, xty, scale=None):
+    """run's arrays must fit one another: the engine reads and writes them without bounds
+    checks. descent.py validates everything first; this is the last line against a call
+    that did not."""
+    problems = []
+    if m_y != m or not weights_ok or shift.shape[0] != n or m < 1 or n < 1:
+        problems.append("X, y, sample_weight and shift disagree in length")
+    if point.shape[0] != d or vectors.shape[0] != 2 or vectors.shape[1] != d \
+            or (average is not None and average.shape[0] != d):
+        problems.append(f"point, vectors[0], vectors[1] and average must have {d} entries")
+    if scalars.shape[0] != len(STATE_SLOTS):
+        problems.append(f"scalars must have {len(STATE_SLOTS)} slots")
+    if max_iter < 1 or history.shape[0] < max_iter + 1:
+        problems.append("history needs max_iter + 1 >= 2 entries")
+    if batch_size < 0 or batch_size > m:
+        problems.append("batch_size must be in [0, m]")
+    if batch_size > 0 and (rng is None or rng.shape[0] != 4 or not any(rng)):
+        problems.append("rng must be 4 uint64, not all zero (xoshiro256**)")
+    if G is not None and (G.shape[0] != n or G.shape[1] != n or xty is None
+                          or xty.shape[0] != n):
+        problems.append("G must be n x n and xty of length n")
+    if scale is not None and scale.shape[0] != n:
+        problems.append("scale must have n entries")
+    if problems:
+        raise ValueError("_descent.run: " + "; ".join(problems) + " (see _descent.pyi).")
+
+
 cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
                 const double *mu, const double *scale, double f) except -1:
     coef = np.array(<double[:n]> p)
@@ -919,3 +970,9 @@ cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
     intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
         if intercept else 0.0
     return bool(callback(k, coef, intercept_value, f))
+
+
+def _kernel_isa():
+    """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
+    FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
+    return "avx2-fma" if gf_cpu_avx2() else "portable"

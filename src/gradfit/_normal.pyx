@@ -6,13 +6,13 @@ import numpy as np
 
 from libc.math cimport sqrt, isfinite, NAN
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset
 from cython.parallel cimport prange
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
                         gf_default_threads, gf_shift_target_d, gf_shift_target_s)
+from ._kernels cimport gf_cpu_avx2
 
 # Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
 # sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
@@ -35,7 +35,7 @@ cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
-                           bint own_kernel) noexcept nogil:
+                            bint own_kernel) noexcept nogil:
     cdef Py_ssize_t b = _L2_BLOCK_BYTES // (n * itemsize)
     if own_kernel:
         if b < _MIN_OWN_KERNEL_BLOCK_ROWS:
@@ -333,7 +333,7 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     When m*l2 overflows, the system divided by m*l2 is solved instead. Returns
     ``(info, rcond, w)``: info > 0 when the matrix is not positive definite (w is then NaN),
     rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition number."""
-    cdef Py_ssize_t n = G.shape[0], i, j
+    cdef Py_ssize_t n = G.shape[0], i
     cdef bint big = not isfinite(m * l2)
     cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
     w_arr = np.empty(n)
@@ -412,3 +412,9 @@ def residual_sqnorm(const floating[:, :] X, const floating[::1] y, const floatin
         else:
             s = gf_residual_sqnorm_d(m, n, &X[0, 0], rs, cs, &y[0], NULL, &w[0], b, 0)
     return s
+
+
+def _kernel_isa():
+    """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
+    FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
+    return "avx2-fma" if gf_cpu_avx2() else "portable"

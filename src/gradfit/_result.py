@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ._state import DescentState
 from ._validation import as_float_matrix
 
 
@@ -46,8 +47,11 @@ class FitResult:
     grad_norm : float
         Norm of the gradient (with l1: of the proximal gradient mapping) that the stopping
         test used (NaN for the exact solver and for mini-batch SGD).
-    state : dict or None
-        The step-size strategy's internal state (plain arrays and numbers), used to resume.
+    state : DescentState or None
+        Gradient descent's state, used to resume (``init=result``): a frozen, validated
+        record (``gradfit._state.DescentState``) that reads like a mapping of the scalar
+        slots (``state["t"]``, ``state["lipschitz"]``, ...) and the strategy's vectors by
+        name (``state["first_moment"]``). None for the exact solvers.
 
     Examples
     --------
@@ -69,16 +73,20 @@ class FitResult:
     message: str = ""
     step: Any = None
     grad_norm: float = float("nan")
-    state: dict | None = None
+    state: DescentState | None = None
 
     def __post_init__(self):
         coef = np.asarray(self.coef).view()  # a read-only view: the caller's array is untouched
         coef.flags.writeable = False
         object.__setattr__(self, "coef", coef)
+        if isinstance(self.state, dict):  # the plain dict of version 0.1.0
+            object.__setattr__(self, "state", DescentState.from_dict(self.state, self.step))
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.coef.flags.writeable = False  # pickling does not keep the flag
+        if isinstance(self.state, dict):  # pickled by version 0.1.0
+            self.__dict__["state"] = DescentState.from_dict(self.state, self.step)
 
     def predict(self, X) -> np.ndarray:
         """Return ``X @ coef + intercept`` for X of shape (n_samples, n_features)."""

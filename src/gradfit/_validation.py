@@ -67,8 +67,11 @@ def as_target(y, m: int, dtype: np.dtype, name: str = "y") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
-    """None, or a float64 array of m finite weights >= 0 that do not all vanish."""
+def as_sample_weight(sample_weight, m: int, row_offset: int = 0,
+                     allow_all_zero: bool = False) -> np.ndarray | None:
+    """None, or a float64 array of m finite weights >= 0 that do not all vanish (they may
+    with ``allow_all_zero``: a chunk of a larger data set). Errors name row
+    ``row_offset + i`` for the chunk's row i."""
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
@@ -83,8 +86,8 @@ def as_sample_weight(sample_weight, m: int) -> np.ndarray | None:
         raise ValueError("sample_weight contains NaN or infinity; weights must be finite.")
     if (w < 0).any():
         raise ValueError(f"sample_weight has negative values (first at index "
-                         f"{int(np.argmax(w < 0))}); weights must be >= 0.")
-    if not w.any():
+                         f"{row_offset + int(np.argmax(w < 0))}); weights must be >= 0.")
+    if not w.any() and not allow_all_zero:
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w
 
@@ -93,6 +96,12 @@ def normalised(weights: np.ndarray | None) -> np.ndarray | None:
     """Weights divided by their largest: the objective is unchanged (it is scale-free in the
     weights), and neither huge nor tiny weights can overflow or underflow the sums."""
     return None if weights is None else weights / weights.max()
+
+
+def nonfinite_message(name: str, index: tuple) -> str:
+    """The error for a NaN or infinity in ``name`` at ``index`` (row first)."""
+    return (f"{name} contains NaN or infinity (first at index {index}); remove or impute "
+            f"those values before fitting.")
 
 
 def check_penalty(value, name: str) -> float:
@@ -105,15 +114,16 @@ def check_penalty(value, name: str) -> float:
     return value
 
 
-def raise_nonfinite(X: np.ndarray, y: np.ndarray) -> None:
-    """Called when a pass over the data produced a non-finite value: say exactly why."""
+def raise_nonfinite(X: np.ndarray, y: np.ndarray, row_offset: int = 0) -> None:
+    """Called when a pass over the data produced a non-finite value: say exactly why. For a
+    chunk of a larger data set starting at row ``row_offset``, the index named is the row
+    in the whole data."""
     for arr, name in ((X, "X"), (y, "y")):
         bad = ~np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0]
-            raise ValueError(f"{name} contains NaN or infinity (first at index "
-                             f"{tuple(int(i) for i in where)}); remove or impute those values "
-                             f"before fitting.")
+            raise ValueError(nonfinite_message(name, (row_offset + int(where[0]),)
+                                               + tuple(int(i) for i in where[1:])))
     raise ValueError("X or y has values so large that their squares overflow "
                      f"{X.dtype}; rescale the data (e.g. divide each column by its standard "
                      "deviation).")

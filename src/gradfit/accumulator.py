@@ -1,18 +1,21 @@
 """Exact least squares over data that arrive in chunks: additive sufficient statistics."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import _normal
 from ._result import FitResult
-from ._validation import as_float_matrix, as_sample_weight, as_target, check_penalty, \
-    raise_nonfinite
-from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_stats
+from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
+from ._validation import _float_dtype, as_float_matrix, as_sample_weight, as_target, \
+    check_penalty, raise_nonfinite
+from .normal import solve_stats
 
 __all__ = ["NormalAccumulator"]
 
-# Rows of a float64 chunk in float64_stats: 4 MiB per chunk.
-_CHUNK_BYTES = 1 << 22
+# to_dict's format: the name and version it writes, and the versions from_dict reads.
+_FORMAT = "gradfit.NormalAccumulator"
+_VERSION = 1
 
 
 class NormalAccumulator:
@@ -48,19 +51,23 @@ class NormalAccumulator:
     >>> res = acc.solve()
     >>> np.round(res.coef, 10), round(res.intercept, 10), acc.n_samples
     (array([1., 2., 3.]), 4.0, 1000.0)
+
+    Distributed: statistics of chunks gathered on other machines travel as plain arrays
+    (``to_dict``) and are combined in a fixed tree (``merge_all``):
+
+    >>> parts = [gradfit.NormalAccumulator().update(Xc, yc, row_offset=start)
+    ...          for start, Xc, yc in zip(range(0, 1000, 250), np.split(X, 4), np.split(y, 4))]
+    >>> sent = [p.to_dict() for p in parts]
+    >>> total = gradfit.NormalAccumulator.merge_all(
+    ...     [gradfit.NormalAccumulator.from_dict(d) for d in sent], fan_in=2)
+    >>> np.round(total.solve().coef, 10)
+    array([1., 2., 3.])
     """
 
     def __init__(self) -> None:
         self._stats: Stats | None = None
         self._all_float32 = True
-
-    @classmethod
-    def _from_stats(cls, stats: Stats, float32: bool) -> NormalAccumulator:
-        """An accumulator holding statistics gathered elsewhere (centred)."""
-        acc = cls()
-        acc._stats = stats
-        acc._all_float32 = float32
-        return acc
+        self._n_features: int | None = None
 
     @property
     def n_samples(self) -> float:
@@ -70,24 +77,56 @@ class NormalAccumulator:
     @property
     def n_features(self) -> int | None:
         """Columns of the data (None before the first chunk)."""
-        return None if self._stats is None else self._stats.G.shape[0]
+        if self._n_features is None and self._stats is not None:
+            return self._stats.G.shape[0]
+        return self._n_features
 
-    def update(self, X, y, sample_weight=None) -> NormalAccumulator:
+    def update(self, X, y, sample_weight=None, *, row_offset: int = 0) -> NormalAccumulator:
         """Add the rows of a chunk (X of shape (k, n), y of shape (k,), optional row weights
         as in :func:`solve_normal`); returns self.
 
-        Same input rules as :func:`solve_normal`: X is read in place, never modified."""
-        X = as_float_matrix(X, "X")
+        Same input rules as :func:`solve_normal`: X is read in place, never modified. A chunk
+        may be empty (k = 0, as a filter can leave it) or have only zero weights: it adds
+        nothing. ``row_offset`` is the index of the chunk's first row in the whole data:
+        errors (a NaN, a negative weight) name the row there. A bad chunk raises ValueError
+        and leaves the statistics as they were."""
+        row_offset = _check_offset(row_offset)
+        arr = np.asarray(X)
+        if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
+            dtype = _float_dtype(arr, "X")
+            as_target(y, 0, dtype, "y")
+            as_sample_weight(sample_weight, 0, allow_all_zero=True)
+            self._check_columns(arr.shape[1])
+            self._n_features = arr.shape[1]
+            self._all_float32 &= dtype == np.float32
+            return self
+        X = as_float_matrix(arr, "X")
         y = as_target(y, X.shape[0], X.dtype, "y")
-        sw = as_sample_weight(sample_weight, X.shape[0])
-        if self._stats is not None and X.shape[1] != self.n_features:
-            raise ValueError(f"this chunk has {X.shape[1]} columns but earlier chunks had "
-                             f"{self.n_features}; every chunk must have the same columns.")
+        sw = as_sample_weight(sample_weight, X.shape[0], row_offset, allow_all_zero=True)
+        self._check_columns(X.shape[1])
+        if sw is not None and not sw.any():  # rows that count for nothing, if they are finite
+            if not (np.isfinite(X).all() and np.isfinite(y).all()):
+                raise_nonfinite(X, y, row_offset)
+            stats = None
+        else:
+            try:
+                # float64 sums whatever the data: float32 sums would cap every later solve at
+                # float32's accuracy
+                stats = float64_stats(X, y, True, sw)
+            except ValueError:
+                if not row_offset:
+                    raise
+                raise_nonfinite(X, y, row_offset)  # the same error, naming the global row
+                raise
+        self._n_features = X.shape[1]
         self._all_float32 &= X.dtype == np.float32
-        # float64 sums whatever the data: float32 sums would cap every later solve at
-        # float32's accuracy
-        self._stats = _chan_merge(self._stats, float64_stats(X, y, True, sw))
+        self._stats = chan_merge(self._stats, stats)
         return self
+
+    def _check_columns(self, n: int) -> None:
+        if self.n_features is not None and n != self.n_features:
+            raise ValueError(f"this chunk has {n} columns but earlier chunks had "
+                             f"{self.n_features}; every chunk must have the same columns.")
 
     def merge(self, other: NormalAccumulator) -> NormalAccumulator:
         """A new accumulator holding the rows of both (neither is modified)."""
@@ -98,79 +137,174 @@ class NormalAccumulator:
             raise ValueError(f"cannot merge statistics of {self.n_features} and "
                              f"{other.n_features} columns.")
         out = NormalAccumulator()
-        out._stats = _chan_merge(self._stats, other._stats)
+        out._stats = chan_merge(self._stats, other._stats)
         out._all_float32 = self._all_float32 and other._all_float32
+        out._n_features = self.n_features if other.n_features is None else other.n_features
         return out
 
     __add__ = merge
+    @classmethod
+    def merge_all(cls, accumulators, *, fan_in: int = 2) -> NormalAccumulator:
+        """One accumulator holding the rows of all of them (none is modified).
+
+        They are merged up a tree of fixed shape: consecutive groups of ``fan_in`` are
+        merged left to right, then the groups' results likewise, until one is left (see
+        ``merge_tree``). The shape depends only on how many there are and ``fan_in``, so
+        the result is the same to the last bit wherever and in whatever order the leaves
+        were computed, and its rounding grows with the tree's depth, log(k) / log(fan_in),
+        not with k as in a running sum. :func:`gradfit.dask.solve_normal` merges its
+        chunks' statistics with this same tree."""
+        level = list(accumulators)
+        for acc in level:
+            if not isinstance(acc, NormalAccumulator):
+                raise TypeError(f"can only merge NormalAccumulators, not "
+                                f"{type(acc).__name__}.")
+        for groups in merge_tree(len(level), fan_in):
+            level = [_merge_left_to_right(level[a:b]) for a, b in groups]
+        if not level:
+            return cls()
+        if len(level) == 1:  # a new object, as for several
+            return _merge_left_to_right([cls(), level[0]])
+        return level[0]  # pragma: no cover - merge_tree always ends with one group
+
+    def to_dict(self) -> dict:
+        """The statistics as a flat dict of plain values and float64 arrays, for transport
+        and storage without pickle: ``numpy.savez(f, **acc.to_dict())`` and
+        ``NormalAccumulator.from_dict(numpy.load(f, allow_pickle=False))`` round-trip it,
+        bit for bit. The Gram matrix (symmetric) is stored as its packed upper triangle:
+        n(n+1)/2 + 2n + 4 numbers in all. Keys: ``format``, ``version`` (1), ``n_features``
+        (-1 before any chunk), ``n_samples`` (the sum of the weights), ``float32``, and,
+        once rows were added, ``mean_x``, ``mean_y``, ``gram_upper``, ``xty``, ``yty``,
+        ``centred``."""
+        out: dict = {"format": _FORMAT, "version": _VERSION,
+                     "n_features": -1 if self.n_features is None else int(self.n_features),
+                     "n_samples": self.n_samples, "float32": bool(self._all_float32)}
+        st = self._stats
+        if st is not None:
+            n = st.G.shape[0]
+            out.update(mean_x=np.array(st.mean_x, dtype=np.float64),
+                       mean_y=float(st.mean_y),
+                       gram_upper=st.G[np.triu_indices(n)].astype(np.float64),
+                       xty=np.array(st.xty, dtype=np.float64), yty=float(st.yty),
+                       centred=bool(st.centred))
+        return out
+
+    @classmethod
+    def from_dict(cls, data) -> NormalAccumulator:
+        """The accumulator that ``to_dict`` described (any mapping: a dict, an ``np.load``
+        archive); its values are checked (format, version, shapes, finiteness)."""
+        try:
+            fmt = str(_scalar(data, "format"))
+            version = int(_scalar(data, "version"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a NormalAccumulator.to_dict() result: {exc}") from None
+        if fmt != _FORMAT:
+            raise ValueError(f"not a NormalAccumulator.to_dict() result (format {fmt!r}).")
+        if version != _VERSION:
+            raise ValueError(f"NormalAccumulator statistics of format version {version}; this "
+                             f"gradfit reads version {_VERSION}: use the gradfit version "
+                             f"that wrote them.")
+        acc = cls()
+        n = int(_scalar(data, "n_features"))
+        acc._n_features = None if n < 0 else n
+        acc._all_float32 = bool(_scalar(data, "float32"))
+        m = float(_scalar(data, "n_samples"))
+        if "gram_upper" not in data:
+            if m != 0.0:
+                raise ValueError("NormalAccumulator statistics without arrays must have "
+                                 "n_samples 0.")
+            return acc
+        if n < 1 or not (math.isfinite(m) and m > 0):
+            raise ValueError(f"invalid NormalAccumulator statistics: n_features {n}, "
+                             f"n_samples {m}.")
+        mean_x = _vector(data, "mean_x", n)
+        xty = _vector(data, "xty", n)
+        upper = _vector(data, "gram_upper", n * (n + 1) // 2)
+        G = np.empty((n, n))
+        rows, cols = np.triu_indices(n)
+        G[rows, cols] = upper
+        G[cols, rows] = upper
+        mean_y, yty = float(_scalar(data, "mean_y")), float(_scalar(data, "yty"))
+        if not (math.isfinite(mean_y) and math.isfinite(yty)):
+            raise ValueError("NormalAccumulator statistics contain NaN or infinity.")
+        acc._stats = Stats(m, mean_x, mean_y, G, xty, yty, bool(_scalar(data, "centred")))
+        return acc
+
 
     def solve(self, l2: float = 0.0, fit_intercept: bool = True,
               fallback: bool = True) -> FitResult:
         """The exact fit of everything seen so far: :func:`solve_normal`'s objective,
         parameters and result."""
-        if self._stats is None:
+        st = self._stats
+        if st is None:
             raise ValueError("no data yet: call update(X_chunk, y_chunk) first.")
         l2 = check_penalty(l2, "l2")
-        work = np.dtype(np.float32 if self._all_float32 else np.float64)
-        res = solve_stats(self._stats, l2, bool(fit_intercept), fallback, work)
-        if res is None:
-            res = as_float32(solve_stats(self._stats, l2, bool(fit_intercept), fallback,
-                                         np.dtype(np.float64), _FLOAT32_NOTE))
-        return res
+        fit_intercept = bool(fit_intercept)
+        return solve_with_float64_retry(
+            lambda work, note: solve_stats(st, l2, fit_intercept, fallback, work, note),
+            np.dtype(np.float32 if self._all_float32 else np.float64))
 
     def __repr__(self) -> str:
         return f"NormalAccumulator(n_samples={self.n_samples}, n_features={self.n_features})"
 
 
-def float64_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stats:
-    """gram_stats of validated X, y with float64 sums whatever their dtype: float32 data are
-    converted chunk by chunk (a 4 MiB copy at a time) and the chunks merged as in
-    ``update``, because statistics summed in float32 lose about eps32 * y^T y of every
-    objective computed from them."""
-    if X.dtype == np.float64:
-        return gram_stats(X, y, centre, weights)
-    rows = max(1, _CHUNK_BYTES // (8 * X.shape[1]))
-    st = None
-    for i in range(0, X.shape[0], rows):
-        w = None if weights is None else weights[i:i + rows]
-        if w is not None and not w.any():
-            continue  # rows that count for nothing (their weighted means would be 0 / 0)
-        finite, *chunk = _normal.gram_pass(X[i:i + rows].astype(np.float64),
-                                           y[i:i + rows].astype(np.float64), centre,
-                                           None if w is None else np.sqrt(w))
-        if not finite:
-            raise_nonfinite(X, y)  # names the first bad value of the whole X or y
-        m, mean_x, mean_y, G, xty, yty = chunk
-        st = _chan_merge(st, Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre))
-    return st
+def from_stats(stats: Stats, float32: bool) -> NormalAccumulator:
+    """An accumulator holding centred statistics gathered elsewhere (the estimator's exact
+    fit), so that partial_fit can add rows to them; ``float32``: every row was float32."""
+    acc = NormalAccumulator()
+    acc._stats = stats
+    acc._all_float32 = float32
+    return acc
 
 
-def _raw(st: Stats) -> Stats:
-    """Uncentred products from centred statistics (sums of positive terms: no cancellation)."""
-    if not st.centred:
-        return st
-    m = st.m
-    return Stats(m, np.zeros_like(st.mean_x), 0.0,
-                 st.G + m * np.multiply.outer(st.mean_x, st.mean_x),
-                 st.xty + m * st.mean_y * st.mean_x, st.yty + m * st.mean_y ** 2, False)
+def stats_of(acc: NormalAccumulator) -> Stats | None:
+    """The centred statistics of the rows seen so far (None before the first chunk)."""
+    return acc._stats
 
 
-def _chan_merge(a: Stats | None, b: Stats | None) -> Stats | None:
-    if a is None or b is None:
-        return b if a is None else a
-    if not (a.centred and b.centred):  # raw products (no intercept): they simply add up
-        a, b = _raw(a), _raw(b)
-        return Stats(a.m + b.m, a.mean_x, 0.0, a.G + b.G, a.xty + b.xty, a.yty + b.yty, False)
-    m = a.m + b.m
-    w = a.m * b.m / m
-    dx = b.mean_x - a.mean_x
-    dy = b.mean_y - a.mean_y
-    return Stats(
-        m=m,
-        mean_x=a.mean_x + dx * (b.m / m),
-        mean_y=a.mean_y + dy * (b.m / m),
-        G=a.G + b.G + w * np.multiply.outer(dx, dx),
-        xty=a.xty + b.xty + w * dy * dx,
-        yty=a.yty + b.yty + w * dy * dy,
-        centred=True,
-    )
+def merge_tree(count: int, fan_in: int) -> list[list[tuple[int, int]]]:
+    """The levels of ``merge_all``'s tree over ``count`` leaves: each level lists the
+    (start, stop) ranges of the previous level's items merged into one item."""
+    if isinstance(fan_in, bool) or not isinstance(fan_in, (int, np.integer)) or fan_in < 2:
+        raise ValueError(f"fan_in must be an integer >= 2, got {fan_in!r}.")
+    levels = []
+    while count > 1:
+        groups = [(a, min(a + int(fan_in), count)) for a in range(0, count, int(fan_in))]
+        levels.append(groups)
+        count = len(groups)
+    return levels
+
+
+def _merge_left_to_right(accs: list[NormalAccumulator]) -> NormalAccumulator:
+    out = accs[0]
+    for acc in accs[1:]:
+        out = out.merge(acc)
+    return out
+
+
+def _check_offset(row_offset) -> int:
+    if isinstance(row_offset, bool) or not isinstance(row_offset, (int, np.integer)) \
+            or row_offset < 0:
+        raise ValueError(f"row_offset must be an integer >= 0, got {row_offset!r}.")
+    return int(row_offset)
+
+
+def _scalar(data, key: str):
+    value = np.asarray(data[key])
+    if value.ndim != 0:
+        raise ValueError(f"NormalAccumulator statistics: {key!r} must be a single value, got "
+                         f"shape {value.shape}.")
+    return value.item()
+
+
+def _vector(data, key: str, size: int) -> np.ndarray:
+    try:
+        value = np.array(data[key], dtype=np.float64)
+    except KeyError:
+        raise ValueError(f"NormalAccumulator statistics lack {key!r}.") from None
+    if value.shape != (size,):
+        raise ValueError(f"NormalAccumulator statistics: {key!r} must have shape ({size},), "
+                         f"got {value.shape}.")
+    if not np.isfinite(value).all():
+        raise ValueError(f"NormalAccumulator statistics: {key!r} contains NaN or infinity.")
+    return value

@@ -5,31 +5,35 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from . import _certify, _descent, steps as _steps
+from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
-from .accumulator import float64_stats
+from ._state import DescentState
+from ._stats import chunk_rows, float64_stats
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    normalised,
+    raise_nonfinite,
+)
 from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
 
-# Statuses of _descent.run, and two of descent.py's own: SGD stopped improving short of the
+# descent.py's own outcomes, beyond the engine's Status: SGD stopped improving short of the
 # optimum (_STALLED), or stopped improving where nothing measured the distance (_UNCERTIFIED).
-_CONVERGED, _MAX_ITER, _DIVERGED, _CALLBACK, _NONFINITE = range(5)
 _STALLED, _UNCERTIFIED = 5, 6
 # The automatic SGD rate is divided by 4 at most this many times when it stalls.
 _MAX_RATE_REDUCTIONS = 8
-# The engine's scalar state, by slot (see _descent.pyx).
-_SCALARS = ("t", "step_size", "lipschitz", "objective_start", "grad_norm_start",
-            "have_previous", "fista_t", "averaged", "best_objective", "epochs_no_improvement",
-            "rows_seen")
+
 # precompute="auto": the Gram matrix when X has at least this many rows per column and at most
-# this many columns. Measured (benchmarks/README.md, lasso): the statistics cost as much as
+# this many columns. Measured (benchmarks/RESULTS.md, lasso): the statistics cost as much as
 # 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
 # iteration and first iterations, and FISTA to the default tol ran 1.4x (n = 1000) to 4-7x
 # (n = 50, 100) faster with them at 10 to 5000 rows per column.
@@ -56,6 +60,23 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     ``ElasticNet(alpha=l2 + l1, l1_ratio=l1 / (l2 + l1))``. With l1 = 0 it converges to
     :func:`solve_normal`'s answer.
 
+    **Standardisation** (``standardize=True``, the default): the iteration runs on
+    v = σ·w, σ the columns' standard deviations (root mean squares without an intercept),
+    so that every column has unit scale, as glmnet does; X is never copied (σ is applied
+    to the n coefficients before each pass and to the gradient after it) and coefficients
+    are reported in X's units. Learning rates and tolerances then mean the same on any data
+    set, whatever its units; ``standardize=False`` runs the textbook iteration on w itself.
+
+    **What converged=True promises** (l1 = 0, at most ``_certify.MAX_COLUMNS`` = 2000
+    columns): the returned point was *measured* against the exact minimiser w*, from the
+    data's sufficient statistics, before success was reported — full batch:
+    ``||σ·(w − w*)|| <= tol·||σ·w*||`` (standardised coefficients) and
+    ``f − f* <= tol²·max(f*, 1e-10·f0)``; mini-batch: ``f − f* <= tol·max(f*, 1e-6·f0)``
+    (f0: the objective at w = 0). When a strategy's own test is met but the measurement is
+    not, the same iteration goes on with a tighter test; when ``max_iter`` runs out first,
+    ``converged`` is False and a ConvergenceWarning says how far the point is. With l1 > 0
+    or more columns the promise rests on the relative gradient (mapping) norm alone.
+
     **Full batch** (``batch_size=None``): each iteration is one fused pass over X (residual
     and gradient together), plus one for the line searches (``"exact"``, ``"backtracking"``),
     for BB's first step, and for FISTA's objective. The intercept is eliminated: it is always
@@ -71,8 +92,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     row once, in an order drawn from ``random_state`` when ``shuffle``; one step per batch of
     k rows (the last batch of an epoch may be smaller). ``loss_history`` holds the exact
     objective of the returned coefficients after each epoch (one extra pass over X per
-    epoch); the fit stops when it has not improved by ``tol`` (relative) for
-    ``n_iter_no_change`` epochs.
+    epoch); the fit stops, converged, once the measured gap is within ``tol`` (above), and
+    gives up, not converged, when the epoch objective has not improved for
+    ``n_iter_no_change`` epochs (the noise floor of its steps). ``step=None``: a constant
+    rate k / (R² + (k − 1) L) from the data (R² the mean squared row norm, L the largest
+    Hessian eigenvalue, in standardised units), iterates averaged from the second epoch on,
+    and the rate divided by 4 whenever it stalls above ``tol``.
 
     **L1** (``l1 > 0``): proximal gradient steps, soft-thresholding the coefficients (never
     the intercept) after each gradient step, so removed coefficients are exactly 0.0.
@@ -88,20 +113,23 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         float32 data are read in float32; the iterate and the optimiser's state are float64.
     y : array_like of shape (m,)
     step : str, gradfit.steps.StepStrategy or None
-        The step-size strategy; None means ``"backtracking"`` (``"fixed"`` with mini-batches),
-        or the strategy of ``init`` when resuming. An object from :mod:`gradfit.steps` or one
-        of the names ``"fixed"`` (ε = 0.01), ``"lipschitz"``, ``"exact"``, ``"backtracking"``,
-        ``"bb"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
-        ``"invscaling"``, ``"fista"`` (each the class with its defaults).
+        The step-size strategy; None means ``"cg"`` (conjugate gradient: the exact solution of
+        ill-conditioned problems in about n steps), ``"fista"`` with ``l1 > 0``, the automatic
+        rate with mini-batches (see above), or the strategy of ``init`` when resuming. An
+        object from :mod:`gradfit.steps` or one of the names ``"fixed"`` (ε = 0.01),
+        ``"lipschitz"``, ``"exact"``, ``"backtracking"``, ``"bb"``, ``"cg"``, ``"momentum"``,
+        ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"invscaling"``,
+        ``"fista"`` (each the class with its defaults).
     l2, l1 : float, default 0.0
         Penalties, >= 0.
     fit_intercept : bool, default True
     max_iter : int, default 1000
         Maximum number of gradient steps (full batch) or epochs (mini-batch).
     tol : float, optional
-        Full batch (default 1e-6): stop when ||∇f|| (or the proximal mapping's norm) <=
-        tol * max(1, its value at the start). Mini-batch (default 1e-4): the relative
-        improvement of the epoch objective that counts as progress (see above).
+        The promise of ``converged`` (above). Full batch: the relative error of the
+        standardised coefficients, default 1e-6 (1e-4 for float32 data, whose rounding
+        allows no better); the strategy's own test is ||∇f|| <= tol·||∇f|| at w = 0 (at the
+        start with l1 > 0). Mini-batch: the relative objective gap, default 1e-3.
     init : None, array_like of shape (n,), or FitResult
         Starting coefficients (zeros by default; the intercept starts at its best value for
         them in full batch, and at that value estimated on the first batch with
@@ -125,14 +153,15 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     random_state : None, int or numpy.random.Generator
         Seeds the shuffling (xoshiro256**, run without the GIL). Same seed, same data, same
         thread count: bit-identical results. When resuming, None continues the generator.
-    average : bool or int, default False
+    average : bool, int or "auto", default "auto"
         Mini-batch: return the running average of the iterates (Polyak & Juditsky 1992)
         instead of the last one; an int k starts averaging once k rows have been seen
         (scikit-learn's ``average`` has the same meaning). With a constant rate SGD hovers
         around the optimum; the average converges to it. Starting after the first epoch
-        (``average=m``) keeps the far-off first iterates out of the average.
+        (``average=m``) keeps the far-off first iterates out of the average. ``"auto"``:
+        after the first epoch with ``step=None`` (when a batch is smaller than X), else off.
     n_iter_no_change : int, default 5
-        Mini-batch stopping rule, in epochs.
+        Mini-batch: epochs without improvement after which the fit gives up (see above).
     sample_weight : array_like of shape (m,), optional
         Row weights >= 0: the least-squares term becomes
         sum_i w_i (y_i - x_i.w - b)^2 / (2 sum_i w_i), as in :func:`solve_normal`.
@@ -144,9 +173,13 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         passes than that, as FISTA and Lipschitz do (their power iteration alone takes up
         to 30). float32 data get float64 statistics (converted 4 MiB at a time).
         ``"auto"``: the statistics when X has at least 10 rows per column and at most 1000
-        columns (measured break-even: benchmarks/README.md), else passes over X, and always
+        columns (measured break-even: benchmarks/RESULTS.md), else passes over X, and always
         passes with ``batch_size``. Statistics are recomputed at every call, so short calls
         that resume one another (``init=result``) are better off without.
+    standardize : bool, default True
+        Iterate on standardised coefficients (above). Mini-batch fits take σ from the first
+        batch, like the shift, so that a stream of chunks is standardised as one pass over
+        them would be; a resumed fit keeps the coordinates of the fit it continues.
 
     Returns
     -------
@@ -170,9 +203,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     Warns
     -----
     ConvergenceWarning
-        ``max_iter`` was reached before ``tol`` (in mini-batch mode only when
-        ``max_iter >= n_iter_no_change``, so one-epoch streaming calls stay quiet);
-        ``converged`` is then False.
+        ``max_iter`` was reached, or SGD stopped improving, before the promise above held (in
+        mini-batch mode only when ``max_iter >= n_iter_no_change``, so one-epoch streaming
+        calls stay quiet); ``converged`` is then False.
 
     Examples
     --------
@@ -228,7 +261,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     # An automatic SGD rate (step=None with batch_size, or resuming such a fit) comes with
     # tail averaging unless average says otherwise.
     auto_rate = step is None and mini and not resuming
-    auto_average = step is None and mini and (not resuming or init.state.get("_auto", False))
+    auto_average = step is None and mini and (not resuming or init.state.auto_average)
     if _is_auto(average):
         avg_start = m if auto_average and batch_size < m else None
     elif isinstance(average, (bool, np.bool_)) or average is None or average == 0:
@@ -245,20 +278,19 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
 
     p = np.zeros(d)
     vecs = np.zeros((2, d))
-    scal = np.zeros(len(_SCALARS))
+    scal = np.zeros(len(STATE_SLOTS))
     avg = np.zeros(d) if avg_start is not None else None
     rng_state = None
     if resuming:
-        _check_resumable(init, strategy, n, fit_intercept)
+        state = _resumable_state(init, strategy, n, fit_intercept)
     gram = float64_stats(X, y, fit_intercept, weights) \
         if _precomputed(precompute, mini, m, n) else None
     if gram is not None:  # the engine's shift and c must be the statistics' own means
         mu = gram.mean_x
     elif not mini:
         mu = _mean(X, weights) if fit_intercept else np.zeros(n)
-    elif resuming and fit_intercept and init.state["_shift"] is not None \
-            and not init.state.get("_exact_shift", False):
-        mu = init.state["_shift"]  # streaming: keep the parametrization of the first chunk
+    elif resuming and fit_intercept and not state.exact_shift:
+        mu = state.shift  # streaming: keep the parametrization of the first chunk
     else:  # the mean of the first batch: a cheap, usually good, shift
         mu = _mean(X[:batch_size], None if weights is None else weights[:batch_size]) \
             if fit_intercept else np.zeros(n)
@@ -281,7 +313,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     # Standardisation: the engine iterates on v = w / scale. A resumed fit keeps the
     # coordinates of the fit it continues (its state lives in them).
     if resuming:
-        scale = init.state.get("_scale")
+        scale = None if state.scale is None else np.array(state.scale)
     elif standardize and mini:
         # From the first batch, like the shift: a stream of chunks is then standardised as
         # one pass over their concatenation would be. Columns constant in that batch take
@@ -299,9 +331,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         scale = None
 
     if resuming:
-        _resume(init, p, vecs, scal, avg, n, mu, fit_intercept, scale)
-        if mini and random_state is None and init.state.get("_rng") is not None:
-            rng_state = np.array(init.state["_rng"], dtype=np.uint64)
+        _resume(init, state, p, vecs, scal, avg, n, mu, fit_intercept, scale)
+        if mini and random_state is None and state.rng is not None:
+            rng_state = np.array(state.rng, dtype=np.uint64)
     elif init is not None:
         w0 = np.asarray(init)
         if w0.ndim != 1 or w0.shape[0] != n or w0.dtype.kind not in "iuf":
@@ -311,7 +343,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
             raise ValueError("init contains NaN or infinity.")
         p[:n] = w0 if scale is None else w0 / scale
         if not mini and l1 == 0:  # the tolerance's reference: the gradient norm at w = 0
-            scal[_SCALARS.index("grad_norm_start")] = _gradient_norm_at_zero(
+            scal[STATE_SLOTS.index("grad_norm_start")] = _gradient_norm_at_zero(
                 X, y, weights, ybar if fit_intercept else 0.0, scale)
     if fit_intercept and not mini:
         p[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is the mean of X
@@ -320,11 +352,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     if mini and rng_state is None:
         rng_state = _seed(random_state)
     if auto_rate:
+        assert batch_size is not None  # auto_rate implies mini-batches
         strategy = _steps.Fixed(_sgd_rate(stats, X, weights, mu, scale, fit_intercept,
                                           batch_size))
     # Divergence is judged against the objective at w = 0 as well as at the first start, so
     # that a fit resumed over many short calls (streaming) is judged as one fit.
-    slot = _SCALARS.index("objective_start")
+    slot = STATE_SLOTS.index("objective_start")
     scal[slot] = max(scal[slot], _objective_at_zero(y, weights, fit_intercept, l2))
 
     cert = None
@@ -344,6 +377,7 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
 
     engine_callback = callback
     if mini and certifiable:
+        assert stats is not None  # gathered above for certifiable mini-batch fits
         cert = _certify.Certificate(stats, l2, fit_intercept, _ones(scale, n))
 
         def engine_callback(k, coef, intercept, f):  # every epoch: the SGD stopping test
@@ -364,79 +398,87 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
 
     while True:
         n_run, status, objective, grad_norm = _descent.run(
-            X, y, None if gram is not None else sw, mu, fit_intercept, not mini, l2, l1,
-            strategy.code, params, p, vecs, scal, max_iter - used, engine_tol,
-            engine_callback, history[used:], batch_size or 0, bool(shuffle) and mini,
-            rng_state, avg, float(avg_start or 0), n_iter_no_change,
-            *((None, None, 0.0, 0.0) if gram is None else (gram.G, gram.xty, gram.yty, gram.m)),
-            scale=scale)
+            X=X, y=y, sample_weight=None if gram is not None else sw, shift=mu,
+            fit_intercept=fit_intercept, intercept_fixed=not mini, l2=l2, l1=l1,
+            rule=strategy.code, params=params, point=p, vectors=vecs, scalars=scal,
+            max_iter=max_iter - used, tol=engine_tol, callback=engine_callback,
+            history=history[used:], batch_size=batch_size or 0,
+            shuffle=bool(shuffle) and mini, rng=rng_state, average=avg,
+            average_start=float(avg_start or 0), n_iter_no_change=n_iter_no_change,
+            G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
+            yty=0.0 if gram is None else gram.yty,
+            gram_weight=0.0 if gram is None else gram.m, scale=scale)
         used += n_run
-        if mini and auto_rate and cert is not None and status == _CONVERGED \
+        if mini and auto_rate and cert is not None and status == Status.CONVERGED \
                 and used < max_iter and reductions < _MAX_RATE_REDUCTIONS:
             # The automatic rate has reached its noise floor short of tol: a quarter of the
             # rate lowers the floor (scikit-learn's "adaptive" schedule divides by 5); the
             # new phase starts from the average and averages again after one more epoch.
             reductions += 1
+            assert isinstance(strategy, _steps.Fixed)  # the automatic rate
             strategy = _steps.Fixed(strategy.learning_rate / 4.0)
             params = np.asarray(strategy.params(), dtype=np.float64)
             if avg is not None:
-                if scal[_SCALARS.index("averaged")] > 0:
+                if scal[STATE_SLOTS.index("averaged")] > 0:
                     p[:] = avg
-                scal[_SCALARS.index("averaged")] = 0.0
-                avg_start = scal[_SCALARS.index("rows_seen")] + m
-            scal[_SCALARS.index("epochs_no_improvement")] = 0.0
-            scal[_SCALARS.index("best_objective")] = math.inf
+                scal[STATE_SLOTS.index("averaged")] = 0.0
+                avg_start = scal[STATE_SLOTS.index("rows_seen")] + m
+            scal[STATE_SLOTS.index("epochs_no_improvement")] = 0.0
+            scal[STATE_SLOTS.index("best_objective")] = math.inf
             continue
-        if mini or status != _CONVERGED or not certifiable:
+        if mini or status != Status.CONVERGED or not certifiable:
             break
         # The gradient test is met: measure the point itself before promising anything.
         if cert is None:
             if stats is None:
                 stats = float64_stats(X, y, fit_intercept, weights)
             cert = _certify.Certificate(stats, l2, fit_intercept, _ones(scale, n))
-        verdict = cert.holds(*to_user(p), tol, False)
+        w_now, b_now = to_user(p)
+        verdict = cert.holds(w_now, b_now, tol, False)
         if verdict[0]:
             break
         if used >= max_iter:
-            status = _MAX_ITER
+            status = Status.MAX_ITER
             break
         # Not there yet: the same iteration goes on with a tighter gradient test.
         shortfall = max(verdict[1] / tol, math.sqrt(verdict[2]) / tol, 10.0)
         engine_tol = engine_tol / min(shortfall, 1e3)
     n_iter = used
 
-    if mini and status == _CALLBACK and not outcome["user_stop"]:
-        status = _CONVERGED
-    elif mini and status == _CONVERGED and cert is not None:
+    if mini and status == Status.STOPPED_BY_CALLBACK and not outcome["user_stop"]:
+        status = Status.CONVERGED
+    elif mini and status == Status.CONVERGED and cert is not None:
         status = _STALLED  # no progress, and not within tol of the optimum
-    elif mini and status == _CONVERGED:
+    elif mini and status == Status.CONVERGED:
         status = _UNCERTIFIED
-    if status == _NONFINITE:
+    if status == Status.NONFINITE_START:
         raise_nonfinite(X, y)
-    if status == _DIVERGED and mini and not math.isfinite(objective) \
+    if status == Status.DIVERGED and mini and not math.isfinite(objective) \
             and not np.isfinite(X).all():
         raise_nonfinite(X, y)  # from w = 0, SGD's first objective does not read X
-    if status == _DIVERGED:
-        raise DivergenceError(_divergence_message(strategy, mini, n_iter, scal[3], objective,
-                                                  scale is not None))
+    if status == Status.DIVERGED:
+        raise DivergenceError(_divergence_message(
+            strategy, mini, n_iter, scal[STATE_SLOTS.index("objective_start")], objective,
+            scale is not None))
     message, converged = _report(status, strategy, mini, max_iter, n_iter_no_change, tol,
                                  grad_norm, objective, verdict, scale is not None,
                                  certifiable)
 
-    point = avg if avg is not None and scal[_SCALARS.index("averaged")] > 0 else p
+    point = avg if avg is not None and scal[STATE_SLOTS.index("averaged")] > 0 else p
     w, intercept = to_user(point)
     coef = w.astype(X.dtype)
-    state = dict(zip(_SCALARS, (float(s) for s in scal)))
-    for i, name in enumerate(strategy.state_vectors):
-        state[name] = vecs[i].copy()
-    state.update(_vectors=vecs, _point=p, _shift=mu, _exact_shift=not mini, _average=avg,
-                 _rng=None if rng_state is None else [int(v) for v in rng_state],
-                 _scale=scale, _auto=auto_average)
+    result_state = DescentState(
+        rule=strategy.code, point=p, shift=mu, exact_shift=not mini, vectors=vecs,
+        scalars=dict(zip(STATE_SLOTS, scal.tolist(), strict=True)),
+        vector_names=strategy.state_vectors, average=avg,
+        rng=None if rng_state is None else rng_state.tolist(), scale=scale,
+        auto_average=auto_average)
     return FitResult(coef=coef, intercept=intercept, n_iter=int(n_iter), converged=converged,
                      loss_history=history[:n_iter + 1].copy(),
                      solver="sgd" if mini else "gradient_descent",
                      objective=float(objective), message=message, step=strategy,
-                     grad_norm=float("nan") if mini else float(grad_norm), state=state)
+                     grad_norm=float("nan") if mini else float(grad_norm),
+                     state=result_state)
 
 
 def _is_auto(value) -> bool:
@@ -462,17 +504,16 @@ def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarr
     else:
         n = X.shape[1]
         total = np.zeros(n)
-        rows = max(1, (1 << 19) // max(n, 1))
-        wsum = 0.0
+        rows = min(chunk_rows(n), X.shape[0])
+        buf = np.empty((rows, n))  # one block, centred in cache (no cancellation)
         for i in range(0, X.shape[0], rows):
-            block = X[i:i + rows].astype(np.float64, copy=False)
-            if mu is not None:
-                block = block - mu
-            sq = block * block
+            block = X[i:i + rows]
+            b = buf[:block.shape[0]]
+            np.subtract(block, 0.0 if mu is None else mu, out=b)
             if weights is None:
-                total += sq.sum(axis=0)
+                total += np.einsum("ij,ij->j", b, b)
             else:
-                total += weights[i:i + rows] @ sq
+                total += np.einsum("i,ij,ij->j", weights[i:i + rows], b, b)
         wsum = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
         var = total / wsum
     sd = np.sqrt(np.maximum(var, 0.0))
@@ -484,7 +525,7 @@ def _gradient_norm_at_zero(X, y, weights, ybar: float, scale) -> float:
     """||grad f(0)|| in the engine's coordinates: X^T W (y - ybar) / sum(W) (centring X adds
     nothing, as the residuals sum to zero), in float64 blocks."""
     g = np.zeros(X.shape[1])
-    rows = max(1, (1 << 19) // max(X.shape[1], 1))
+    rows = chunk_rows(X.shape[1])
     for i in range(0, X.shape[0], rows):
         r = y[i:i + rows].astype(np.float64) - ybar
         if weights is not None:
@@ -581,8 +622,9 @@ def _mean(a: np.ndarray, weights: np.ndarray | None):
     if weights is None or not weights.any():
         return a.mean(axis=0, dtype=np.float64)
     total = np.zeros(a.shape[1:])
-    for i in range(0, a.shape[0], 8192):
-        total += weights[i:i + 8192] @ a[i:i + 8192].astype(np.float64, copy=False)
+    rows = chunk_rows(a.shape[1] if a.ndim == 2 else 1)
+    for i in range(0, a.shape[0], rows):
+        total += weights[i:i + rows] @ a[i:i + rows].astype(np.float64, copy=False)
     return total / weights.sum()
 
 
@@ -628,7 +670,7 @@ def _seed(random_state) -> np.ndarray:
         raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
                          f"{type(random_state).__name__}.")
     gen = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+        np.random.default_rng(None if random_state is None else int(random_state))
     state = gen.integers(0, 2**64, size=4, dtype=np.uint64)
     if not state.any():  # xoshiro's one forbidden state
         state[0] = 1
@@ -639,7 +681,7 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
             verdict, standardized, certifiable):
     """(message, converged), warning when the fit stopped short of its promise."""
     name = repr(strategy)
-    if status == _CONVERGED:
+    if status == Status.CONVERGED:
         if verdict is None:  # not measured (l1 > 0, or too many columns): the gradient test
             return (f"converged: ||grad|| = {grad_norm:.3e} <= tol x its starting value "
                     f"(tol={tol:g})"), True
@@ -649,7 +691,7 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
         return (f"converged: the standardised coefficients are within {verdict[1]:.1e} "
                 f"(relative) of the exact solution, the objective within {verdict[2]:.1e} "
                 f"(tol={tol:g})"), True
-    if status == _CALLBACK:
+    if status == Status.STOPPED_BY_CALLBACK:
         return "stopped by callback", False
     hint = "" if standardized else " or standardize=True,"
     if mini:
@@ -689,44 +731,59 @@ def _check_resumable_solver(init: FitResult) -> None:
         raise ValueError(f"init is a FitResult of solver {init.solver!r}; only a "
                          f"gradient_descent result carries a state to resume. Pass "
                          f"init=result.coef to start from its coefficients instead.")
+    if not isinstance(init.state, DescentState):
+        raise ValueError(f"init.state must be a gradfit DescentState, got "
+                         f"{type(init.state).__name__}; pass init=result.coef to restart.")
 
 
-def _check_resumable(init: FitResult, strategy, n, fit_intercept) -> None:
-    if type(init.step) is not type(strategy):
+def _resumable_state(init: FitResult, strategy, n, fit_intercept) -> DescentState:
+    """init's state, checked again, if it can continue a fit with ``strategy`` on n columns
+    with that ``fit_intercept`` setting; else a ValueError that says why."""
+    if init.solver not in ("gradient_descent", "sgd") or init.state is None:
+        raise ValueError(f"init is a FitResult of solver {init.solver!r}; only a "
+                         f"gradient_descent result carries a state to resume. Pass "
+                         f"init=result.coef to start from its coefficients instead.")
+    if not isinstance(init.state, DescentState):
+        raise ValueError(f"init.state must be a gradfit DescentState, got "
+                         f"{type(init.state).__name__}; pass init=result.coef to restart.")
+    state = init.state.validated()
+    problem = state.resume_problem(strategy, n, fit_intercept)
+    if problem == "step" or type(init.step) is not type(strategy):
         raise ValueError(f"init was fitted with {init.step!r} but step={strategy!r}: a fit can "
                          f"only be continued with the same kind of strategy (its "
                          f"hyper-parameters may change). Pass init=result.coef to restart "
                          f"with another strategy.")
-    if init.coef.shape[0] != n:
+    if init.coef.shape[0] != n or problem == "n_features":
         raise ValueError(f"init has {init.coef.shape[0]} coefficients but X has {n} columns.")
-    if (init.state["_vectors"].shape[1] == n + 1) != fit_intercept:
+    if problem == "fit_intercept":
         raise ValueError("init was fitted with a different fit_intercept setting; pass "
                          "init=result.coef to restart.")
+    return state
 
 
-def _resume(init: FitResult, p, vecs, scal, avg, n, mu, fit_intercept, scale) -> None:
+def _resume(init: FitResult, state: DescentState, p, vecs, scal, avg, n, mu, fit_intercept,
+            scale) -> None:
     # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
     # exact, unless coef or intercept were replaced (dataclasses.replace) since. The point
     # holds standardised coefficients v = w / scale when the fit was standardised.
-    st = init.state
-    point, old_mu = st["_point"], st["_shift"]
+    point, old_mu, old_avg = state.point, state.shift, state.average
     s = np.ones(n) if scale is None else scale
-    shown = st["_average"] if st.get("_average") is not None and st["averaged"] > 0 else point
+    shown = old_avg if old_avg is not None and state.scalars["averaged"] > 0 else point
     w = shown[:n] * s if scale is not None else shown[:n]
     b = float(shown[n] - old_mu @ w) if fit_intercept else 0.0
     if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
         p[:] = point
         if fit_intercept and not np.array_equal(old_mu, mu):  # another shift: same b
             p[n] = point[n] + (mu - old_mu) @ (point[:n] * s)
-        if avg is not None and st.get("_average") is not None:
-            avg[:] = st["_average"]
+        if avg is not None and old_avg is not None:
+            avg[:] = old_avg
             if fit_intercept:
                 avg[n] += (mu - old_mu) @ (avg[:n] * s)
     else:
         p[:n] = init.coef / s
         if fit_intercept:
             p[n] = init.intercept + mu @ init.coef
-    vecs[:] = st["_vectors"]
-    scal[:] = [st[k] for k in _SCALARS]
-    if avg is None or st.get("_average") is None or not np.array_equal(p, point):
-        scal[_SCALARS.index("averaged")] = 0.0  # an edited start begins a new average
+    vecs[:] = state.vectors
+    scal[:] = [state.scalars[k] for k in STATE_SLOTS]
+    if avg is None or old_avg is None or not np.array_equal(p, point):
+        scal[STATE_SLOTS.index("averaged")] = 0.0  # an edited start begins a new average

@@ -14,23 +14,30 @@ import numpy as np
 
 from . import steps as _steps
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          raise_nonfinite)
-from .accumulator import NormalAccumulator
+from ._state import DescentState
+from ._stats import Stats, chunk_rows, gram_stats
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    raise_nonfinite,
+)
+from .accumulator import NormalAccumulator, from_stats
 from .descent import gradient_descent
-from .normal import _FLOAT32_NOTE, Stats, as_float32, gram_stats, solve_with_stats
+from .normal import solve_data, solve_with_stats
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
-    from sklearn.utils.validation import check_is_fitted, validate_data
-    from sklearn.utils.validation import _check_sample_weight
     from sklearn.utils.metaestimators import available_if as _available_if
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _HAVE_SKLEARN = False
     try:
-        import sklearn  # noqa: F401  (installed, but older than the API used here)
         import warnings as _warnings
+
+        import sklearn  # noqa: F401  (installed, but older than the API used here)
         _warnings.warn("gradfit.LinearRegression needs scikit-learn >= 1.6 to be a "
                        "scikit-learn estimator; with the installed version it works on its "
                        "own only. Upgrade scikit-learn to use it in pipelines.", stacklevel=2)
@@ -89,7 +96,8 @@ class _NoSklearnBase:
 _Bases = (RegressorMixin, BaseEstimator) if _HAVE_SKLEARN else (_NoSklearnBase,)
 
 
-class LinearRegression(*_Bases):
+# mypy cannot follow a base chosen at import time (scikit-learn's, or the stand-in above).
+class LinearRegression(*_Bases):  # type: ignore[misc]
     """Least-squares linear regression (ridge, lasso, elastic net) on gradfit's solvers.
 
     Minimises gradfit's objective (see :func:`gradfit.solve_normal`)::
@@ -109,13 +117,7 @@ class LinearRegression(*_Bases):
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
         ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (4000) and ``"gd"``
-        (Barzilai–Borwein) beyond. The threshold is this library's measured crossover
-        (``gradfit crossover``, README): an exact solve costs about m·n² flops at
-        ~43 GFLOP/s, a gradient step one pass over X at ~16 GB/s, and Barzilai–Borwein needs
-        ~140–190 steps to a relative error of 1e-6 at condition number 100, so the two meet
-        near n = 3900 (m = 4n, one thread: 6.4 s each at n = 4000). Worse conditioning
-        needs more steps and moves the crossover up, so the rule errs toward the exact
-        solver.
+        (conjugate gradient) beyond: the measured crossover (see Notes).
     step : str or gradfit.steps.StepStrategy, optional
         The step-size strategy for "gd"/"sgd". Default: conjugate gradient for "gd" (FISTA
         with l1 > 0); for "sgd" a constant rate computed from the data with tail averaging
@@ -142,7 +144,7 @@ class LinearRegression(*_Bases):
         solver="gd" only: run gradient descent on the Gram statistics (one pass over X, then
         O(n²) per step) as :func:`gradfit.gradient_descent`'s ``precompute``. ``"auto"``
         uses them for tall data (at least 10 rows per column, at most 1000 columns), where a
-        fit to convergence measured 1.4-7x faster with them (benchmarks/README.md).
+        fit to convergence measured 1.4-7x faster with them (benchmarks/RESULTS.md).
         ``precompute=True`` with solver="sgd" is an error.
     standardize : bool, default True
         Gradient descent and SGD iterate on standardised columns internally (no copy of X)
@@ -164,6 +166,15 @@ class LinearRegression(*_Bases):
     rcond_ : float
         Reciprocal condition estimate when the exact solver ran (NaN otherwise).
     result_ : gradfit.FitResult (or a list of them, one per target)
+
+    Notes
+    -----
+    ``AUTO_MAX_FEATURES`` is where ``gradfit crossover`` (README) measured the two solvers
+    meeting: an exact solve costs about m·n² flops at ~43 GFLOP/s, a gradient step one pass
+    over X at ~16 GB/s, and Barzilai–Borwein needs ~140–190 steps to a relative error of 1e-6
+    at condition number 100, so the two meet near n = 3900 (m = 4n, one thread: 6.4 s each at
+    n = 4000). Worse conditioning needs more steps and moves the crossover up, so the rule
+    errs toward the exact solver.
 
     Examples
     --------
@@ -276,7 +287,14 @@ class LinearRegression(*_Bases):
         return as_sample_weight(sample_weight, X.shape[0])
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model; returns self."""
+        """Fit the model; returns self.
+
+        X may be a Dask array (chunked by rows): the fit then runs on the cluster through
+        :mod:`gradfit.dask` (exact: one pass; "gd": on the gathered statistics, or a
+        map-reduce per iteration beyond 4096 columns) and X never reaches this process."""
+        if _is_dask(X):  # before any validation, which would pull X here
+            from .dask import _estimator_fit
+            return _estimator_fit(self, X, y, sample_weight)
         multi_ok = self.solver in ("auto", "cholesky")
         X, y = self._validated(X, y, reset=True, multi_output=multi_ok)
         self._accumulator = None  # set again by an exact fit, for partial_fit to add to
@@ -296,12 +314,8 @@ class LinearRegression(*_Bases):
         """solve_normal, keeping its statistics so that partial_fit can add to them."""
         l2 = check_penalty(self.l2, "l2")
         fit_intercept = bool(self.fit_intercept)
-        res, st = solve_with_stats(X, y, sw, l2, fit_intercept, self.fallback)
-        if res is None:  # float32 not accurate enough (see solve_normal)
-            res, st = solve_with_stats(X.astype(np.float64), y.astype(np.float64), sw, l2,
-                                       fit_intercept, self.fallback, note=_FLOAT32_NOTE)
-            res = as_float32(res)
-        self._accumulator = NormalAccumulator._from_stats(st, X.dtype == np.float32)
+        res, st = solve_data(X, y, sw, l2, fit_intercept, self.fallback)
+        self._accumulator = from_stats(st, X.dtype == np.float32)
         return res
 
     def _warm_init(self, solver: str, n_features: int):
@@ -309,13 +323,13 @@ class LinearRegression(*_Bases):
         prev = getattr(self, "result_", None)
         if not isinstance(prev, FitResult) or prev.coef.shape != (n_features,):
             return None
-        step = self._step_for(solver)
-        step_type = type(_steps.get(step if step is not None else
-                                    "fixed" if solver == "sgd" else "cg"))
+        chosen = self._step_for(solver)
+        step = _steps.get(chosen if chosen is not None else
+                          "fixed" if solver == "sgd" else "cg")
         resumable = (prev.solver == ("sgd" if solver == "sgd" else "gradient_descent")
-                     and type(prev.step) is step_type
-                     and (prev.state["_vectors"].shape[1] == n_features + 1)
-                     == bool(self.fit_intercept))
+                     and type(prev.step) is type(step)
+                     and isinstance(prev.state, DescentState)
+                     and prev.state.can_resume(step, n_features, bool(self.fit_intercept)))
         return prev if resumable else prev.coef
 
     def _has_partial_fit(self):
@@ -329,7 +343,11 @@ class LinearRegression(*_Bases):
         optimiser's state (Adam's moments, an InverseScaling counter, ...) from the previous
         call. With solver "cholesky": the chunk's exact statistics are added to a
         :class:`gradfit.NormalAccumulator` (holding those of an earlier ``fit`` too) and the
-        model re-solved, so it is always the exact fit of every row seen."""
+        model re-solved, so it is always the exact fit of every row seen. A Dask array chunk
+        (solver "cholesky" only) adds its statistics, gathered on the cluster."""
+        if _is_dask(X):
+            from .dask import _estimator_partial_fit
+            return _estimator_partial_fit(self, X, y, sample_weight)
         X, y = self._validated(X, y, reset=not hasattr(self, "coef_"), multi_output=False)
         sw = self._weights(sample_weight, X)
         if self.solver == "cholesky":
@@ -391,11 +409,12 @@ class LinearRegression(*_Bases):
         ybar = (w @ Y) / w.sum() if fit_intercept else np.zeros(k)
         XtY = np.zeros((X.shape[1], k))
         YtY = np.zeros(k)
-        for i in range(0, X.shape[0], 4096):  # centred block by block (in cache): no copy of
-            Xb = X[i:i + 4096] - st.mean_x    # X, and no cancellation for large means
-            Yb = (Y[i:i + 4096] - ybar) * w[i:i + 4096, None]
+        rows = chunk_rows(X.shape[1])
+        for i in range(0, X.shape[0], rows):  # centred block by block (in cache): no copy of
+            Xb = X[i:i + rows] - st.mean_x    # X, and no cancellation for large means
+            Yb = (Y[i:i + rows] - ybar) * w[i:i + rows, None]
             XtY += Xb.T @ Yb
-            YtY += np.einsum("ij,ij->j", Y[i:i + 4096] - ybar, Yb)
+            YtY += np.einsum("ij,ij->j", Y[i:i + rows] - ybar, Yb)
         if not (np.isfinite(XtY).all() and np.isfinite(YtY).all()):
             raise_nonfinite(X, Y)
         results = []
@@ -405,6 +424,9 @@ class LinearRegression(*_Bases):
             yt = np.ascontiguousarray(Y[:, t])
             res, _ = solve_with_stats(X, yt, sw, l2, fit_intercept, self.fallback, st=st_t)
             results.append(res)
+        self._store_multi(results)
+
+    def _store_multi(self, results):
         self.result_ = results
         self.coef_ = np.array([r.coef for r in results], dtype=np.float64)
         self.intercept_ = np.array([r.intercept for r in results])
@@ -415,13 +437,24 @@ class LinearRegression(*_Bases):
 
     # ------------------------------------------------------------------ predicting
     def predict(self, X):
-        """X @ coef_.T + intercept_."""
+        """X @ coef_.T + intercept_ (for a Dask array X: a lazy Dask array)."""
         if _HAVE_SKLEARN:
             check_is_fitted(self)
         elif not hasattr(self, "coef_"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first.")
+        if _is_dask(X):
+            from .dask import predict
+            return predict(X, self.coef_, self.intercept_)
         X, _ = self._validate(X, reset=False, predicting=True)
         return X.astype(np.float64, copy=False) @ self.coef_.T + self.intercept_
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction (scikit-learn's ``r2_score``; averaged over targets). With
+        a Dask array X, computed on the cluster (two scalars per target come back)."""
+        if _is_dask(X):
+            from .dask import _estimator_score
+            return _estimator_score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     if _HAVE_SKLEARN:
         def __sklearn_tags__(self):
@@ -429,6 +462,11 @@ class LinearRegression(*_Bases):
             tags.target_tags.multi_output = self.solver in ("auto", "cholesky")
             tags.target_tags.single_output = True
             return tags
+
+
+def _is_dask(X) -> bool:
+    """Whether X is a Dask collection (without importing Dask)."""
+    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
 def _seed_for(random_state):

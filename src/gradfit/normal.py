@@ -1,28 +1,29 @@
 """The exact solver: the normal equations, factored by Cholesky."""
 from __future__ import annotations
 
-import dataclasses
 import warnings
-from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
 
 from . import _normal
 from ._result import FitResult
-from ._validation import (as_float_matrix, as_sample_weight, as_target, check_penalty,
-                          normalised, raise_nonfinite)
+from ._stats import RCOND_MIN_FLOAT32, Stats, gram_stats, solve_with_float64_retry, to_raw
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    normalised,
+)
 from .errors import IllConditionedError, IllConditionedWarning
 
 __all__ = ["solve_normal"]
 
 # Cholesky's relative forward error is bounded by about eps / rcond (rcond of the column-scaled
-# matrix). float64: trusted while that bound is below ~2e-6, else the SVD fallback runs.
-# float32: solved in float32 while the bound is below ~1e-4, else everything is redone in
-# float64 (the Gram matrix of the float32 pass itself carries float32 rounding, so a float64
-# factorisation of it would not help).
+# matrix). float64: trusted while that bound is below ~2e-6, else the SVD fallback runs. (The
+# float32 threshold, RCOND_MIN_FLOAT32, belongs to the float64 retry in _stats.py.)
 RCOND_MIN_FLOAT64 = 1e-10
-RCOND_MIN_FLOAT32 = 1e-3
 
 
 def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
@@ -98,54 +99,31 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     l2 = check_penalty(l2, "l2")
     sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     fit_intercept = bool(fit_intercept)
-    res = _solve(X, y, sw, l2, fit_intercept, fallback)
-    if res is None:  # float32 was not accurate enough: everything again in float64
-        res = _solve(X.astype(np.float64), y.astype(np.float64), sw, l2, fit_intercept,
-                     fallback, note=_FLOAT32_NOTE)
-        res = as_float32(res)
-    return res
+    return solve_data(X, y, sw, l2, fit_intercept, fallback)[0]
 
 
-_FLOAT32_NOTE = (f"float32 normal equations were too ill-conditioned (rcond < "
-                 f"{RCOND_MIN_FLOAT32:g}); solved in float64. ")
+def solve_data(X, y, sw, l2: float, fit_intercept: bool,
+               fallback: bool) -> tuple[FitResult, Stats]:
+    """solve_normal's work on validated input, float64 retry included; also returns the
+    statistics of the solve that answered, for callers that keep them (the estimator's
+    partial_fit)."""
+    solved: list[Stats] = []
+
+    def attempt(work, note):
+        Xw, yw = X.astype(work, copy=False), y.astype(work, copy=False)
+        res, st = solve_with_stats(Xw, yw, sw, l2, fit_intercept, fallback, note)
+        solved.append(st)
+        return res
+
+    res = solve_with_float64_retry(attempt, X.dtype)
+    return res, solved[-1]
 
 
-class Stats(NamedTuple):
-    """Sufficient statistics of (X, y): with ``centred``, G = Xc^T W Xc, xty = Xc^T W yc and
-    yty = yc^T W yc about the (weighted) means; otherwise the raw products (and zero means).
-    m is the sum of the row weights: the number of rows when unweighted."""
-
-    m: float
-    mean_x: np.ndarray
-    mean_y: float
-    G: np.ndarray
-    xty: np.ndarray
-    yty: float
-    centred: bool
-
-
-def gram_stats(X: np.ndarray, y: np.ndarray, centre: bool, weights=None) -> Stats:
-    """One pass over validated X, y (see _normal.gram_pass); non-finite data is an error."""
-    sqrt_w = None if weights is None else np.sqrt(weights).astype(X.dtype)
-    finite, m, mean_x, mean_y, G, xty, yty = _normal.gram_pass(X, y, centre, sqrt_w)
-    if not finite:
-        raise_nonfinite(X, y)
-    return Stats(m, mean_x, float(mean_y), G, xty, float(yty), centre)
-
-
-def as_float32(res: FitResult) -> FitResult:
-    """The result of a float64 retry of float32 data, with float32 coefficients."""
-    return dataclasses.replace(res, coef=res.coef.astype(np.float32))
-
-
-def _solve(X, y, sw, l2, fit_intercept, fallback, note=""):
-    return solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note)[0]
-
-
-def solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note="", st=None):
-    """(FitResult or None, the Stats it was solved from): solve_normal's work on validated
-    input, for callers that keep the statistics (the estimator's partial_fit) or that bring
-    their own (``st``, e.g. one target of a shared Gram matrix)."""
+def solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note="",
+                     st=None) -> tuple[FitResult | None, Stats]:
+    """(FitResult, or None when float32 is not accurate enough; the Stats it was solved
+    from): one attempt in X's precision on validated input. ``st`` brings statistics gathered
+    elsewhere (one target of a shared Gram matrix)."""
     if st is None:
         st = gram_stats(X, y, fit_intercept, sw)
 
@@ -174,16 +152,14 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     retries in float64). ``svd_solve()`` -> (coef, rank, objective) is the fallback when
     the data are at hand; without it the fallback is an eigendecomposition of the normal
     matrix (minimum-norm, accurate to about eps * cond(X)^2)."""
-    n = st.G.shape[0]
-    m = st.m
-    mean_x, mean_y, G, xty, yty = st.mean_x, st.mean_y, st.G, st.xty, st.yty
-    if st.centred and not fit_intercept:  # back to raw products (sums of positive terms)
-        G = G + m * np.multiply.outer(mean_x, mean_x)
-        xty = xty + m * mean_y * mean_x
-        yty = yty + m * mean_y * mean_y
-    elif fit_intercept and not st.centred:
+    if fit_intercept and not st.centred:
         raise ValueError("these statistics were gathered without centring; they cannot give "
                          "an intercept.")
+    n = st.G.shape[0]
+    m = st.m
+    mean_x, mean_y = st.mean_x, st.mean_y
+    products = st if fit_intercept else to_raw(st)  # no intercept: raw products
+    G, xty, yty = products.G, products.xty, products.yty
     info, rcond, coef = _normal.solve_spd(np.ascontiguousarray(G), np.ascontiguousarray(xty),
                                           float(m), l2, work == np.float32)
     rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64

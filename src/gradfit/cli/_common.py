@@ -11,6 +11,10 @@ class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
 
+class FitFailed(Exception):
+    """The fit itself failed (gradient descent diverged): one line, exit status 1."""
+
+
 class Progress:
     """A one-line progress bar on stderr when it is a terminal (and not --quiet)."""
 

@@ -81,6 +81,43 @@ def _sizes(args):
     return out
 
 
+def _exact_row(X, y, sk, repeat: int, dgemm: float) -> tuple:
+    """The exact solver against NumPy's solve of the normal equations (and scikit-learn's)."""
+    m, n = X.shape
+    t_np = _timer(lambda: np.linalg.solve(X.T @ X, X.T @ y), repeat)
+    t_gf = _timer(lambda: solve_normal(X, y, fit_intercept=False), repeat)
+    t_sk = _timer(lambda: sk.LinearRegression(fit_intercept=False).fit(X, y),
+                  repeat) if sk else float("nan")
+    return ("exact solve", m, n, t_np, t_gf, t_sk,
+            f"Gram at {m * n * n / t_gf / dgemm:.0%} of dgemm")
+
+
+def _gd_row(X, y, repeat: int, bandwidth: float) -> tuple:
+    """One fixed-rate gradient-descent iteration against the same three lines of NumPy."""
+    m, n = X.shape
+    iters = max(3, min(200, int(2e7 / (m * n))))
+    lr = 1e-3
+
+    def numpy_gd():
+        w = np.zeros(n)
+        for _ in range(iters):
+            r = X @ w - y
+            g = X.T @ r / m
+            w -= lr * g
+        return w
+
+    def gradfit_gd():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", errors.ConvergenceWarning)
+            return gradient_descent(X, y, step=steps.Fixed(lr), fit_intercept=False,
+                                    max_iter=iters, tol=0.0)
+
+    t_np = _timer(numpy_gd, repeat) / iters
+    t_gf = _timer(gradfit_gd, repeat) / iters
+    return ("GD iteration", m, n, t_np, t_gf, float("nan"),
+            f"{X.nbytes / t_gf / bandwidth:.0%} of bandwidth")
+
+
 def run(args) -> int:
     sizes = _sizes(args)
     repeat = args.repeat or (3 if args.quick else 5)
@@ -104,34 +141,9 @@ def run(args) -> int:
             rng = np.random.default_rng(m + n)
             X = rng.standard_normal((m, n))
             y = X @ rng.standard_normal(n) + 0.1 * rng.standard_normal(m)
-            t_np = _timer(lambda: np.linalg.solve(X.T @ X, X.T @ y), repeat)
-            t_gf = _timer(lambda: solve_normal(X, y, fit_intercept=False), repeat)
-            t_sk = _timer(lambda: sk.LinearRegression(fit_intercept=False).fit(X, y),
-                          repeat) if sk else float("nan")
-            rows.append(("exact solve", m, n, t_np, t_gf, t_sk,
-                         f"Gram at {m * n * n / t_gf / dgemm:.0%} of dgemm"))
+            rows.append(_exact_row(X, y, sk, repeat, dgemm))
             progress.step(f"exact {m}x{n}")
-            iters = max(3, min(200, int(2e7 / (m * n))))
-            lr = 1e-3
-
-            def numpy_gd():
-                w = np.zeros(n)
-                for _ in range(iters):
-                    r = X @ w - y
-                    g = X.T @ r / m
-                    w -= lr * g
-                return w
-
-            def gradfit_gd():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", errors.ConvergenceWarning)
-                    return gradient_descent(X, y, step=steps.Fixed(lr), fit_intercept=False,
-                                            max_iter=iters, tol=0.0)
-
-            t_np = _timer(numpy_gd, repeat) / iters
-            t_gf = _timer(gradfit_gd, repeat) / iters
-            rows.append(("GD iteration", m, n, t_np, t_gf, float("nan"),
-                         f"{X.nbytes / t_gf / bandwidth:.0%} of bandwidth"))
+            rows.append(_gd_row(X, y, repeat, bandwidth))
             progress.step(f"gd {m}x{n}")
     progress.close()
     print(f"gradfit bench ({pinned}); memory read bandwidth {bandwidth / 1e9:.1f} GB/s, "

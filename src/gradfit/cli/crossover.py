@@ -3,7 +3,7 @@
 For a growing number of features n (rows m = 4n, condition number 100), times the exact
 solver (solve_normal) and gradient descent (Barzilai–Borwein steps) run until its
 coefficients are as accurate as the requested relative error (default 1e-6) against the
-exact solution, and reports where the two lines cross: the lecture's rule of thumb,
+exact solution, and reports where the two lines cross: the common rule of thumb,
 "normal equation for n < 10,000, gradient descent beyond", tested. One BLAS/OpenMP thread
 when threadpoolctl is installed.
 """
@@ -93,7 +93,7 @@ def run(args) -> int:
     print(f"gradfit crossover ({pinned}): m = {args.rows_per_feature:g}·n rows, condition "
           f"number 100, gradient descent (BB) to relative error {args.accuracy:g}")
     print(f"{'n':>7}{'m':>9}{'exact s':>11}{'GD s':>11}{'GD iter':>9}  faster")
-    for n, te, tg, k in zip(sizes, t_exact, t_gd, iters):
+    for n, te, tg, k in zip(sizes, t_exact, t_gd, iters, strict=True):
         m = max(int(args.rows_per_feature * n), n + 2)
         print(f"{n:>7}{m:>9}{te:>11.4f}{tg:>11.4f}{k:>9}  {'exact' if te <= tg else 'GD'}")
     cross = _crossing(sizes, t_exact, t_gd)
@@ -102,7 +102,7 @@ def run(args) -> int:
         print(f"no crossing in this range: {winner} is faster throughout.")
     else:
         print(f"the lines cross near n = {cross:.0f}: below it the exact solver is faster, "
-              f"above it gradient descent (the lecture's rule of thumb says 10,000).")
+              f"above it gradient descent (a common rule of thumb says 10,000).")
     if args.plot:
         from ._plot import crossover_plot
         crossover_plot(sizes, t_exact, t_gd, args.plot,

@@ -1,206 +1,436 @@
 """Fit a linear model to a CSV file with a header row, and report it.
 
-Prints the coefficients by column name, the intercept, R² on the data, the solver that
-actually ran, the iterations and the time; ``--json OUT.json`` writes the same as an object
-with the keys "coef" (column name → value), "intercept", "r2", "solver", "n_iter",
-"converged" (false, with a warning on stderr, when an iterative solver stopped short of its
-tolerance) and "seconds". Gradient descent and SGD standardise the columns internally
-(``--no-standardize`` turns it off).
+Prints the coefficients by feature name, the intercept, R² on the data, the solver that
+actually ran, whether it converged, the iterations and the time. ``--json OUT.json`` (``-``:
+standard output, instead of the table) writes the same as an object with the keys "coef"
+(feature name → value), "intercept", "r2", "solver", "converged", "n_iter", "n_rows",
+"n_dropped" and "seconds"; ``--save MODEL.json`` writes the model for ``gradfit predict``.
 
-The file is parsed by NumPy's C reader (about a million rows of ten columns in a few
-seconds). Files larger than 1 GiB, or any file with ``--chunk-rows N``, are streamed: N rows
-at a time (default 100000) go through ``NormalAccumulator``, so memory stays bounded and the
-result is the exact least-squares fit of all rows (solver "auto" or "cholesky", l1 = 0).
-Errors name the file, line and column.
+Reading: RFC 4180 fields (quotes, delimiters and line breaks inside quotes, doubled quotes),
+a UTF-8 byte-order mark skipped, no comment character; numbers, True/False (any case) as
+1/0, missing cells (empty, NA, NaN, NULL, ...). Text in a feature column is an error that
+names the file, the line and the column: leave the column out (--drop, --columns) or encode
+it (--categorical: one 0/1 column per level, named COL=level, the first level in sorted
+order dropped as the baseline). Missing cells are errors unless --dropna leaves their rows
+out. pandas reads the file when installed (pip install 'gradfit[csv]': fast), else the
+standard csv module.
+
+Files larger than 1 GiB, or any file with --chunk-rows N, are streamed: N rows at a time
+(default 100000) go through NormalAccumulator, so memory stays bounded and the result is
+the exact least-squares fit of all rows (the exact solver only; with --categorical a first
+pass collects the levels).
+
+Iterative fits: --step alone means gradient descent, --batch-size means SGD; --learning-rate
+applies to the strategies with a rate (fixed, momentum, nesterov, adagrad, rmsprop, adam,
+invscaling; alone it means --step fixed). A fit that stops at --max-iter before meeting
+--tol prints one warning line on stderr and reports "converged": false (exit status 0); a
+fit that diverges exits with status 1.
 """
 from __future__ import annotations
 
-import itertools
+import dataclasses
 import json
 import math
 import os
+import re
+import sys
 import time
 import warnings
 
 import numpy as np
 
-from ..accumulator import NormalAccumulator
-from ..estimators import LinearRegression
+from .. import __version__
+from ..accumulator import NormalAccumulator, stats_of
+from ..errors import ConvergenceWarning, DivergenceError
+from ..normal import solve_normal
 from ..steps import NAMES
-from ._common import UserError, positive_int
+from ._common import FitFailed, UserError, positive_int
+from ._table import (
+    DEFAULT_CHUNK_ROWS,
+    Chunk,
+    CsvFile,
+    Spec,
+    checked_chunks,
+    design,
+    feature_names,
+    sort_levels,
+)
 
 NAME = "fit"
 HELP = "fit a CSV file (header row; one column is the target)"
 EXAMPLE = """examples:
   gradfit fit houses.csv --target price
-  gradfit fit houses.csv --target price --solver gd --step bb --l2 0.01 --json fit.json
+  gradfit fit grunfeld.csv --target invest --categorical firm --drop year --save model.json
+  gradfit fit data.csv --target y --columns x1,x2 --dropna --json - | jq .r2
+  gradfit fit houses.csv --target price --step bb --l2 0.01 --max-iter 5000 --tol 1e-10
+  gradfit fit houses.csv --target price --batch-size 64 --learning-rate 0.01 --random-state 0
   gradfit fit big.csv --target y --chunk-rows 200000
 """
 STREAM_BYTES = 1 << 30
-DEFAULT_CHUNK_ROWS = 100_000
+#: Strategies whose step is a --learning-rate.
+RATED = sorted(name for name, cls in NAMES.items()
+               if "learning_rate" in {f.name for f in dataclasses.fields(cls)})
+#: Options passed to LinearRegression unchanged when given (argparse dest, which is the
+#: parameter's name -> the flag): a new estimator parameter is one entry here and one
+#: add_argument with ``default=None``.
+PASS_THROUGH = {"max_iter": "--max-iter", "tol": "--tol", "batch_size": "--batch-size",
+                "random_state": "--random-state"}
+#: LinearRegression's AUTO_MAX_FEATURES (a test keeps them equal): importing the estimator
+#: imports scikit-learn, seconds that an exact fit does not need.
+AUTO_MAX_FEATURES = 4000
+
+
+def non_negative_float(text: str) -> float:
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    import argparse
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def add_column_arguments(p, delimiter: str | None = ",") -> None:
+    p.add_argument("--delimiter", default=delimiter,
+                   help=f"field separator (default {delimiter!r})" if delimiter else
+                   "field separator (default: the fitted file's)")
+    p.add_argument("--dropna", action="store_true",
+                   help="leave out rows with a missing cell (empty, NA, NaN, NULL, ...) in "
+                        "the columns used")
+    p.add_argument("--chunk-rows", type=positive_int, metavar="N",
+                   help="read the file N rows at a time (fit: stream it through the exact "
+                        "solver; automatic above 1 GiB)")
 
 
 def add_arguments(p) -> None:
     p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row")
     p.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
-    p.add_argument("--solver", choices=("auto", "cholesky", "gd", "sgd"), default="auto")
-    p.add_argument("--step", choices=sorted(NAMES), help="step-size strategy (gd, sgd)")
-    p.add_argument("--l2", type=float, default=0.0, help="ridge penalty (default 0)")
-    p.add_argument("--l1", type=float, default=0.0, help="lasso penalty (default 0)")
-    p.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
-    p.add_argument("--no-standardize", action="store_true",
-                   help="gd, sgd: iterate on the raw columns instead of standardised ones")
-    p.add_argument("--delimiter", default=",", help="field separator (default ',')")
-    p.add_argument("--chunk-rows", type=positive_int, metavar="N",
-                   help="stream the file N rows at a time (automatic above 1 GiB)")
-    p.add_argument("--json", metavar="OUT.json", help="also write the result as JSON")
+    cols = p.add_argument_group("columns")
+    cols.add_argument("--drop", action="append", metavar="COL[,COL...]",
+                      help="leave these columns out")
+    cols.add_argument("--columns", action="append", metavar="COL[,COL...]",
+                      help="use only these columns as features")
+    cols.add_argument("--categorical", action="append", metavar="COL[,COL...]",
+                      help="one-hot encode these columns (COL=level; first level dropped)")
+    add_column_arguments(cols)
+    model = p.add_argument_group("model")
+    model.add_argument("--solver", choices=("auto", "cholesky", "gd", "sgd"), default="auto",
+                       help="auto (default): exact, unless an option below asks for descent")
+    model.add_argument("--l2", type=non_negative_float, default=0.0,
+                       help="ridge penalty (default 0)")
+    model.add_argument("--l1", type=non_negative_float, default=0.0,
+                       help="lasso penalty (default 0; gradient descent)")
+    model.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
+    it = p.add_argument_group("iterative fits")
+    it.add_argument("--step", choices=sorted(NAMES),
+                    help="step-size strategy (implies --solver gd unless --batch-size)")
+    it.add_argument("--learning-rate", type=positive_float, metavar="R",
+                    help=f"the rate of --step {', '.join(RATED)} (alone: --step fixed)")
+    it.add_argument("--max-iter", type=positive_int, metavar="N",
+                    help="iteration cap (SGD: epochs; default 1000)")
+    it.add_argument("--tol", type=non_negative_float, metavar="T",
+                    help="tolerance, measured before a fit is reported converged: relative "
+                         "error of the standardised coefficients (default 1e-6; SGD: "
+                         "relative objective gap, default 1e-3)")
+    it.add_argument("--no-standardize", action="store_true",
+                    help="iterate on the raw columns (default: standardised internally; "
+                         "coefficients are always reported in the data's units)")
+    it.add_argument("--batch-size", type=positive_int, metavar="K",
+                    help="rows per step: mini-batch SGD")
+    it.add_argument("--random-state", type=int, metavar="S", help="seed of SGD's shuffling")
+    out = p.add_argument_group("output")
+    out.add_argument("--json", metavar="OUT.json",
+                     help="write the result as JSON ('-': standard output, no table)")
+    out.add_argument("--save", metavar="MODEL.json",
+                     help="write the fitted model, for gradfit predict")
 
 
-def _header(path: str, delimiter: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            first = f.readline()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text (UTF-8) file") from None
-    if not first.strip():
-        raise UserError(f"{path}: the file is empty (expected a header row, then data)")
-    names = [c.strip().strip('"').strip("'") for c in first.rstrip("\r\n").split(delimiter)]
-    seen = set()
-    for j, name in enumerate(names):
-        if not name:
-            raise UserError(f"{path}:1: column {j + 1} of the header has no name")
-        if name in seen:
-            raise UserError(f"{path}:1: the column name {name!r} appears twice; names must be "
-                            f"unique")
-        seen.add(name)
-    return names
+# ---------------------------------------------------------------------------- columns
+def name_list(values: list[str] | None, names: list[str], flag: str) -> list[str]:
+    """Column names from repeated COL[,COL...] options; a value that is itself a column
+    name (it may hold a comma) is taken whole."""
+    out: list[str] = []
+    for value in values or []:
+        items = [value] if value in names else [v.strip() for v in value.split(",")]
+        for item in items:
+            if item not in names:
+                raise UserError(f"{flag}: no column named {item!r}; the columns are "
+                                f"{', '.join(names)}")
+            if item not in out:
+                out.append(item)
+    return out
 
 
-def _explain_bad_row(path: str, delimiter: str, names: list[str], first_line: int = 2):
-    """The slow, precise scan run after the fast reader failed: the first bad line."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if lineno < first_line:
-                continue
-            try:
-                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise UserError(f"{path}:{lineno}: not UTF-8 text") from None
-            if not line.strip():
-                continue
-            fields = line.rstrip("\r\n").split(delimiter)
-            if len(fields) != len(names):
-                raise UserError(f"{path}:{lineno}: {len(fields)} fields, but the header has "
-                                f"{len(names)} (a ragged row)")
-            for name, field in zip(names, fields):
-                try:
-                    if "_" in field:  # float() reads 1_000; NumPy's reader does not
-                        raise ValueError
-                    value = float(field)
-                except ValueError:
-                    raise UserError(f"{path}:{lineno}: column {name!r}: {field.strip()!r} is "
-                                    f"not a number") from None
-                if not math.isfinite(value):
-                    raise UserError(f"{path}:{lineno}: column {name!r}: {field.strip()!r} is "
-                                    f"not a finite number")
-    raise UserError(f"{path}: could not be parsed as numbers")
-
-
-def _parse(lines_or_path, path, delimiter, names, skip, first_line):
-    try:
-        with warnings.catch_warnings():  # "empty input": reported below, in our words
-            warnings.simplefilter("ignore", UserWarning)
-            data = np.loadtxt(lines_or_path, delimiter=delimiter, skiprows=skip, ndmin=2,
-                              dtype=np.float64, encoding="utf-8-sig")
-    except (ValueError, UnicodeDecodeError):
-        _explain_bad_row(path, delimiter, names, first_line)
-    if (data.size and data.shape[1] != len(names)) or not np.isfinite(data).all():
-        _explain_bad_row(path, delimiter, names, first_line)
-    return data
-
-
-def run(args) -> int:
-    path, delim = args.data, args.delimiter
-    if len(delim) != 1:
-        raise UserError(f"--delimiter must be one character, got {delim!r}")
-    names = _header(path, delim)
+def column_spec(args, table: CsvFile) -> tuple[Spec, list[str]]:
+    names, path = table.names, table.path
     if args.target not in names:
         raise UserError(f"{path}:1: no column named {args.target!r}; the columns are "
                         f"{', '.join(names)}")
-    t = names.index(args.target)
-    features = [c for j, c in enumerate(names) if j != t]
+    drop = name_list(args.drop, names, "--drop")
+    columns = name_list(args.columns, names, "--columns")
+    categorical = name_list(args.categorical, names, "--categorical")
+    for flag, chosen in (("--drop", drop), ("--columns", columns),
+                         ("--categorical", categorical)):
+        if args.target in chosen:
+            raise UserError(f"{flag}: {args.target!r} is the target")
+    features = columns or [c for c in names if c != args.target]
+    features = [c for c in features if c not in drop]
+    for c in categorical:
+        if c not in features:
+            raise UserError(f"--categorical: {c!r} is not among the features (it is "
+                            f"{'dropped' if c in drop else 'not in --columns'})")
     if not features:
-        raise UserError(f"{path}: the target is the only column; nothing to fit with")
-    size = os.path.getsize(path)
+        raise UserError(f"{path}: no feature columns are left (the target is "
+                        f"{args.target!r}{'; see --drop' if drop else ''})")
+    return Spec(args.target, features, set(categorical), args.dropna), drop
+
+
+# ---------------------------------------------------------------------------- solver
+def _step_name(step) -> str:
+    return next(name for name, cls in NAMES.items() if type(step) is cls)
+
+
+def estimator_params(args, n_features: int) -> dict:
+    """LinearRegression's parameters from the options, each combination that cannot work
+    refused in command-line terms."""
+    given = [flag for dest, flag in (("step", "--step"), ("learning_rate", "--learning-rate"),
+                                     *PASS_THROUGH.items())
+             if getattr(args, dest) is not None]
+    solver = args.solver
+    if solver == "auto":
+        if args.batch_size is not None:
+            solver = "sgd"
+        elif args.step is not None or args.learning_rate is not None:
+            solver = "gd"
+        elif args.l1 > 0 or n_features > AUTO_MAX_FEATURES or given:
+            solver = "auto"  # the library picks its strategy for lasso or wide data
+    exact = solver == "cholesky" or (solver == "auto" and not (args.l1 > 0 or
+                                                               n_features > AUTO_MAX_FEATURES))
+    if exact and given:
+        how = "--solver cholesky" if args.solver == "cholesky" else "the exact solver"
+        raise UserError(f"{given[0]} applies to gradient descent, but this fit uses {how}: "
+                        f"add --step NAME (or --solver gd, or --batch-size K for SGD)")
+    if solver == "cholesky" and args.l1 > 0:
+        raise UserError("--l1 has no exact solution: use --solver gd (or auto)")
+    if solver == "gd" and args.batch_size is not None:
+        raise UserError("--batch-size means mini-batch SGD; --solver gd uses every row at "
+                        "each step: use --solver sgd (or auto)")
+    if solver != "sgd" and args.random_state is not None:
+        raise UserError("--random-state seeds SGD's shuffling (with --batch-size); full-batch "
+                        "gradient descent draws no random numbers")
+    step_name = args.step or ("fixed" if args.learning_rate is not None else None)
+    step: str | object | None = step_name
+    if step_name is not None:
+        cls = NAMES[step_name]
+        if args.learning_rate is not None:
+            if step_name not in RATED:
+                raise UserError(f"--learning-rate: --step {step_name} chooses its own step "
+                                f"size; the strategies with a rate are {', '.join(RATED)}")
+            step = cls(learning_rate=args.learning_rate)  # type: ignore[call-arg]
+        if solver == "sgd" and not cls.mini_batch:
+            mini = ", ".join(n for n, c in NAMES.items() if c.mini_batch)
+            raise UserError(f"--step {step_name} needs the gradient of every row at each "
+                            f"step; with --batch-size (SGD) use --step {mini}")
+        if args.l1 > 0 and not cls.proximal:
+            ok = [n for n, c in NAMES.items() if c.proximal and (c.mini_batch or
+                                                                 solver != "sgd")]
+            raise UserError(f"--step {step_name} cannot handle --l1 (it has no proximal "
+                            f"form); use --step {', '.join(ok)}")
+    params = dict(solver=solver, step=step, l2=args.l2, l1=args.l1,
+                  fit_intercept=not args.no_intercept)
+    if args.no_standardize:
+        params["standardize"] = False
+    params.update({dest: getattr(args, dest) for dest in PASS_THROUGH
+                   if getattr(args, dest) is not None})
+    return params
+
+
+def cli_terms(message: str) -> str:
+    """A library message in command-line words: parameters as flags, no Python syntax."""
+    message = re.sub(r"\bstep=['\"]?(\w+)['\"]?", r"--step \1", message)
+    message = re.sub(r"\bsolver=['\"]?(\w+)['\"]?", r"--solver \1", message)
+    message = re.sub(r",? ?(or )?resume with init=<this result>,?", "", message)
+    message = re.sub(r",? ?or pass fallback=True[^.]*", "", message)
+    for word, flag in (("max_iter", "--max-iter"), ("batch_size", "--batch-size"),
+                       ("learning_rate", "--learning-rate"), ("random_state", "--random-state"),
+                       ("tol", "--tol"), ("l2", "--l2"), ("l1", "--l1")):
+        message = re.sub(rf"(?<![\w-]){word}\b", flag, message)
+    return message
+
+
+# ---------------------------------------------------------------------------- fitting
+@dataclasses.dataclass
+class Fit:
+    features: list[str]
+    coef: np.ndarray
+    intercept: float
+    r2: float
+    solver: str
+    converged: bool
+    n_iter: int
+    n_rows: int
+    n_dropped: int
+    levels: dict[str, list[str]]
+    step: str | None = None
+
+
+def run(args) -> int:
+    table = CsvFile(args.data, args.delimiter)
+    spec, drop = column_spec(args, table)
+    estimator_params(args, len(spec.features))  # option errors before reading the data
+    size = os.path.getsize(args.data)
     stream = args.chunk_rows is not None or size > STREAM_BYTES
     t0 = time.perf_counter()
-    if stream:
-        coef, intercept, r2, solver, n_iter = _fit_streaming(args, names, t, features)
-        converged = True
-    else:
-        data = _parse(path, path, delim, names, 1, 2)
-        if data.shape[0] == 0:
-            raise UserError(f"{path}: a header but no data rows")
-        y = data[:, t]
-        X = np.delete(data, t, axis=1)
-        model = _model(args)
-        try:
-            model.fit(X, y)
-        except ValueError as exc:
-            raise UserError(f"{path}: {exc}") from None
-        coef, intercept = model.coef_, float(model.intercept_)
-        resid = y - X @ coef - intercept
-        tss = float(((y - y.mean()) ** 2).sum())
-        r2 = _r2(float(resid @ resid), tss)
-        solver, n_iter = model.solver_, int(model.n_iter_)
-        converged = bool(getattr(model.result_, "converged", True))
+    fit = _fit_streaming(args, table, spec) if stream else _fit_in_memory(args, table, spec)
     seconds = time.perf_counter() - t0
-    _report(args, features, coef, intercept, r2, solver, n_iter, seconds, converged)
+    _report(args, fit, seconds)
+    if args.save:
+        _save(args, spec, drop, fit)
     return 0
 
 
-def _model(args) -> LinearRegression:
-    if args.step is not None and args.solver == "cholesky":
-        raise UserError("--step applies to --solver gd or sgd, not cholesky")
-    return LinearRegression(solver=args.solver, step=args.step, l2=args.l2, l1=args.l1,
-                            fit_intercept=not args.no_intercept,
-                            standardize=not args.no_standardize)
+def _fit_in_memory(args, table: CsvFile, spec: Spec) -> Fit:
+    chunks = list(checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS))
+    n_seen = sum(c.n_read for c in chunks)
+    if not chunks or sum(c.rows.size for c in chunks) == 0:
+        raise UserError(f"{table.path}: no data rows" +
+                        (" left after --dropna" if n_seen else " (a header only)"))
+    merged = Chunk(np.concatenate([c.rows for c in chunks]), n_seen,
+                   {n: np.concatenate([c.numbers[n] for c in chunks]) for n in chunks[0].numbers},
+                   {n: np.concatenate([c.text[n] for c in chunks]) for n in chunks[0].text})
+    del chunks
+    levels = {n: sort_levels(set(merged.text[n])) for n in spec.categorical}
+    fit_intercept = not args.no_intercept
+    X = design(table, spec, merged, levels, fit_intercept)
+    assert spec.target is not None
+    y = merged.numbers[spec.target]
+    names = feature_names(spec, levels, fit_intercept)
+    params = estimator_params(args, X.shape[1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if _exact(params, X.shape[1]):  # LinearRegression's exact solver, without it
+                result = solve_normal(X, y, l2=params["l2"],
+                                      fit_intercept=params["fit_intercept"])
+            else:
+                from ..estimators import LinearRegression
+                model = LinearRegression(**params)
+                try:
+                    result = model.fit(X, y).result_
+                except DivergenceError as exc:
+                    raise FitFailed(_divergence(str(exc), model)) from None
+        except ValueError as exc:
+            raise UserError(f"{table.path}: {cli_terms(str(exc))}") from None
+    step = None if result.step is None else _step_name(result.step)
+    _warn(caught, result, step, params)
+    coef, intercept = np.asarray(result.coef, dtype=np.float64), float(result.intercept)
+    resid = y - X @ coef - intercept
+    r2 = _r2(float(resid @ resid), float(((y - y.mean()) ** 2).sum()))
+    return Fit(names, coef, intercept, r2, result.solver, bool(result.converged),
+               int(result.n_iter), int(y.size), n_seen - int(y.size), levels, step)
 
 
-def _fit_streaming(args, names, t, features):
-    if args.solver not in ("auto", "cholesky") or args.l1 != 0 or args.step is not None:
+def _exact(params: dict, n_features: int) -> bool:
+    """Whether LinearRegression(**params) would run its exact solver."""
+    return params["solver"] == "cholesky" or (
+        params["solver"] == "auto" and params["l1"] == 0 and n_features <= AUTO_MAX_FEATURES
+        and params.get("batch_size") is None)
+
+
+def _divergence(message: str, model) -> str:
+    """The library's DivergenceError in command-line terms, with advice that does not name
+    the strategy in use."""
+    where = re.search(r"diverged at (\w+ \d+)", message)
+    went = re.search(r"went from (\S+) to (\S+?)\.(?:\s|$)", message)
+    step = model.step if isinstance(model.step, str) else \
+        (None if model.step is None else _step_name(model.step))
+    text = "gradient descent diverged"
+    if where:
+        text += f" at {where.group(1)}"
+    if step:
+        text += f" with --step {step}"
+    if went:
+        text += f": the objective went from {went.group(1)} to {went.group(2)}"
+    advice = []
+    if step in RATED or step is None:
+        advice.append("a smaller --learning-rate")
+    safe = [s for s in ("backtracking", "lipschitz") if s != step]
+    if model.solver != "sgd" and model.batch_size is None:
+        advice.append(" or ".join(f"--step {s}" for s in safe) +
+                      " (they choose a safe step themselves)")
+    return f"{text}. The step is too large for this problem: use {', or '.join(advice)}"
+
+
+def _warn(caught, result, step: str | None, params: dict) -> None:
+    """One line on stderr per warning, in command-line terms; one for a fit that stopped
+    before converging (the library stays silent about short SGD runs)."""
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            print(f"gradfit fit: warning: {cli_terms(str(w.message))}", file=sys.stderr)
+    if result.converged:
+        return
+    if result.solver == "sgd":
+        print(f"gradfit fit: warning: SGD did not converge in {result.n_iter} epochs "
+              f"(--max-iter): raise --max-iter, or lower --learning-rate (with a constant "
+              f"rate SGD hovers around the optimum)", file=sys.stderr)
+        return
+    others = [s for s in (("fista", "backtracking") if params["l1"] > 0
+                          else ("cg", "bb")) if s != step]
+    norms = re.search(r"= (\S+) > (\S+)", result.message or "")
+    detail = (f": gradient norm {norms.group(1)}, above the --tol target {norms.group(2)}"
+              if norms else "")
+    print(f"gradfit fit: warning: gradient descent did not converge in {result.n_iter} "
+          f"iterations (--max-iter){detail}; raise --max-iter, loosen --tol, or try "
+          f"{' or '.join('--step ' + s for s in others)}", file=sys.stderr)
+
+
+def _fit_streaming(args, table: CsvFile, spec: Spec) -> Fit:
+    if args.solver not in ("auto", "cholesky") or args.l1 != 0 or any(
+            getattr(args, d) is not None for d in ("step", "learning_rate", *PASS_THROUGH)):
         raise UserError("streaming (--chunk-rows, or files over 1 GiB) uses the exact solver: "
-                        "use --solver auto or cholesky, without --l1 or --step")
-    if not (args.l2 >= 0 and math.isfinite(args.l2)):
-        raise UserError(f"--l2 must be finite and >= 0, got {args.l2}")
+                        "leave out --solver gd/sgd, --l1 and the iterative options")
+    chunk_rows = args.chunk_rows or DEFAULT_CHUNK_ROWS
+    levels: dict[str, list[str]] = {}
+    if spec.categorical:  # a first pass for the levels
+        seen: dict[str, set] = {n: set() for n in spec.categorical}
+        for chunk in checked_chunks(table, spec, chunk_rows):
+            for n in spec.categorical:
+                seen[n].update(chunk.text[n])
+        levels = {n: sort_levels(v) for n, v in seen.items()}
+    fit_intercept = not args.no_intercept
     acc = NormalAccumulator()
-    chunk = args.chunk_rows or DEFAULT_CHUNK_ROWS
-    first_line = 2
-    with open(args.data, "rb") as f:
-        f.readline()
-        while True:
-            raw = list(itertools.islice(f, chunk))
-            if not raw:
-                break
-            try:
-                lines = [line.decode("utf-8") for line in raw]
-            except UnicodeDecodeError:
-                _explain_bad_row(args.data, args.delimiter, names, first_line)
-            data = _parse(lines, args.data, args.delimiter, names, 0, first_line)
-            if data.shape[0]:
-                acc.update(np.delete(data, t, axis=1), data[:, t])
-            first_line += len(lines)
-    if acc.n_samples == 0:
-        raise UserError(f"{args.data}: a header but no data rows")
-    res = acc.solve(l2=args.l2, fit_intercept=not args.no_intercept)
+    n_rows = n_seen = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for chunk in checked_chunks(table, spec, chunk_rows):
+            n_seen += chunk.n_read
+            if chunk.rows.size == 0:
+                continue
+            acc.update(design(table, spec, chunk, levels, fit_intercept),
+                       chunk.numbers[spec.target])
+            n_rows += chunk.rows.size
+        if acc.n_samples == 0:
+            raise UserError(f"{table.path}: no data rows" +
+                            (" left after --dropna" if spec.dropna else " (a header only)"))
+        res = acc.solve(l2=args.l2, fit_intercept=fit_intercept)
+    _warn(caught, res, None, {"l1": 0.0})
     # R² from the statistics: 1 - rss / tss, with rss = 2m (f - l2/2 |w|^2)
-    st = acc._stats
+    st = stats_of(acc)
+    assert st is not None  # n_samples > 0
     c = np.asarray(res.coef, dtype=np.float64)
     rss = 2 * st.m * (res.objective - 0.5 * args.l2 * float(c @ c))
-    r2 = _r2(rss, st.yty)
-    return c, float(res.intercept), r2, res.solver, res.n_iter
+    names = feature_names(spec, levels, fit_intercept)
+    return Fit(names, c, float(res.intercept), _r2(rss, st.yty), res.solver, True,
+               res.n_iter, n_rows, n_seen - n_rows, levels)
 
 
 def _r2(rss: float, tss: float) -> float:
@@ -211,22 +441,59 @@ def _r2(rss: float, tss: float) -> float:
     return 1.0 if rss <= 1e-12 * max(1.0, abs(tss)) else 0.0
 
 
-def _report(args, features, coef, intercept, r2, solver, n_iter, seconds,
-            converged=True) -> None:
-    width = max(12, max(len(f) for f in features) + 2)
-    print(f"gradfit fit {args.data}: target {args.target!r}, {len(features)} features")
-    for name, value in zip(features, coef):
-        print(f"  {name:<{width}} {value: .10g}")
-    print(f"  {'(intercept)':<{width}} {intercept: .10g}")
-    print(f"R² {r2:.6f}   solver {solver}   iterations {n_iter}   {seconds:.3f} s"
-          + ("" if converged else "   NOT CONVERGED"))
+# ---------------------------------------------------------------------------- output
+def write_text(path: str, text: str) -> None:
+    """``text`` to a file, or to standard output when ``path`` is '-'."""
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _report(args, fit: Fit, seconds: float) -> None:
+    if args.json != "-":
+        width = max(12, max(len(f) for f in fit.features) + 2)
+        dropped = f" ({fit.n_dropped} dropped: missing cells)" if fit.n_dropped else ""
+        print(f"gradfit fit {args.data}: target {args.target!r}, {len(fit.features)} features, "
+              f"{fit.n_rows} rows{dropped}")
+        for name, value in zip(fit.features, fit.coef, strict=True):
+            print(f"  {name:<{width}} {value: .10g}")
+        print(f"  {'(intercept)':<{width}} {fit.intercept: .10g}")
+        print(f"R² {fit.r2:.6f}   solver {fit.solver}   "
+              f"{'converged' if fit.converged else 'NOT converged'}   iterations {fit.n_iter}"
+              f"   {seconds:.3f} s")
     if args.json:
-        out = {"coef": {name: float(v) for name, v in zip(features, coef)},
-               "intercept": float(intercept), "r2": float(r2),
-               "solver": solver, "n_iter": int(n_iter), "converged": bool(converged),
-               "seconds": float(seconds)}
-        try:
-            with open(args.json, "w") as f:
-                json.dump(out, f, indent=2, allow_nan=False)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+        out = {"coef": {name: float(v) for name, v in zip(fit.features, fit.coef, strict=True)},
+               "intercept": float(fit.intercept), "r2": float(fit.r2), "solver": fit.solver,
+               "converged": fit.converged, "n_iter": fit.n_iter, "n_rows": fit.n_rows,
+               "n_dropped": fit.n_dropped, "seconds": float(seconds)}
+        write_text(args.json, json.dumps(out, indent=2, allow_nan=False) + "\n")
+
+
+MODEL_FORMAT = "gradfit-linear-model"
+
+
+def _save(args, spec: Spec, drop: list[str], fit: Fit) -> None:
+    settings = {"solver": args.solver, "step": fit.step, "learning_rate": args.learning_rate,
+                "l2": args.l2, "l1": args.l1, "fit_intercept": not args.no_intercept,
+                **{dest: getattr(args, dest) for dest in PASS_THROUGH},
+                "dropna": args.dropna}
+    model = {
+        "format": MODEL_FORMAT, "format_version": 1, "gradfit_version": __version__,
+        "target": spec.target,
+        "columns": spec.features,
+        "categorical": {n: fit.levels[n] for n in spec.features if n in spec.categorical},
+        "dropped_columns": drop,
+        "delimiter": args.delimiter,
+        "features": fit.features,
+        "coef": [float(v) for v in fit.coef],
+        "intercept": float(fit.intercept),
+        "solver": fit.solver, "converged": fit.converged, "n_iter": fit.n_iter,
+        "n_rows": fit.n_rows, "r2": float(fit.r2),
+        "settings": settings,
+    }
+    write_text(args.save, json.dumps(model, indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,20 @@
+/* The kernel choice of gf_cpu.h, made once when the library is loaded. */
+#include "gf_cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int gf_cpu_avx2_enabled = 0;
+
+#if GF_X86_DISPATCH
+/* A constructor, so the flag is written before any thread can read it (the extension module
+ * is loaded, and this runs, before its first call). */
+__attribute__((constructor)) static void gf_cpu_init(void)
+{
+    const char *portable = getenv("GRADFIT_PORTABLE");
+    if (portable && portable[0] && strcmp(portable, "0") != 0) return;
+    /* In a constructor the CPU model may not be filled in yet: ask for it first. */
+    __builtin_cpu_init();
+    gf_cpu_avx2_enabled = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
