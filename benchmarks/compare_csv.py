@@ -10,13 +10,19 @@ alike):
 * ``gradfit (pandas)``: the command line's reader, as ``gradfit fit`` runs it on the file
   (chunks of 100000 rows from pandas' C parser, every cell checked, the feature matrix
   built), pandas installed;
-* ``gradfit (csv module)``: the same without pandas (Python's ``csv`` module);
+* ``gradfit (no pandas)``: the same without pandas: the whole file by NumPy's C reader
+  (a file of numbers only, not streamed);
+* ``gradfit (csv module)``: without pandas, streamed (``--chunk-rows``): Python's ``csv``
+  module;
 * ``gradfit fit``: the whole command in this process (read, check, solve, report);
 * ``pandas.read_csv``: ``pd.read_csv(path).to_numpy()``, the reference;
 * ``np.loadtxt``: the reader ``gradfit fit`` used before (NumPy's C reader, no quoting).
 
-Reported: the median seconds, rows per second, and the ratio to ``pandas.read_csv`` (> 1:
-slower than it). Every reader's matrix is checked against pandas' first (bit for bit).
+Reported: the median seconds, rows per second, and the ratio of medians
+``pandas.read_csv`` time / candidate time (> 1: faster than pandas), with the quartiles of
+the per-round paired ratios (a noise gauge). Every reader's matrix is checked against
+pandas' first (bit for bit). The header and footer are _timing.py's (commit, machine, the
+load other processes put on it). A sample is one call (each takes seconds).
 """
 from __future__ import annotations
 
@@ -24,7 +30,6 @@ import argparse
 import contextlib
 import io
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -35,6 +40,11 @@ import pandas as pd
 
 from gradfit.cli import _table, main
 from gradfit.cli._table import CsvFile, Spec, checked_chunks, design
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median, ratio_cell, run as timing_run, table  # noqa: E402
+
+SOURCES = ["src/gradfit/cli/_table.py", "src/gradfit/cli/fitcsv.py"]
 
 
 def write_file(path: Path, rows: int, cols: int) -> None:
@@ -47,12 +57,12 @@ def write_file(path: Path, rows: int, cols: int) -> None:
             np.savetxt(f, block, delimiter=",", fmt="%.17g")
 
 
-def gradfit_reader(path: Path) -> np.ndarray:
+def gradfit_reader(path: Path, whole: bool = True) -> np.ndarray:
     """What ``gradfit fit`` does before solving: chunks, checks, the feature matrix and the
     target (returned side by side, to compare with the other readers)."""
     table = CsvFile(str(path))
     spec = Spec(table.names[-1], table.names[:-1], set(), False)
-    chunks = list(checked_chunks(table, spec))
+    chunks = list(checked_chunks(table, spec, whole=whole))
     merged = _table.Chunk(np.concatenate([c.rows for c in chunks]), 0,
                           {n: np.concatenate([c.numbers[n] for c in chunks])
                            for n in chunks[0].numbers})
@@ -60,13 +70,21 @@ def gradfit_reader(path: Path) -> np.ndarray:
     return np.column_stack([X, merged.numbers[spec.target]])
 
 
-def gradfit_reader_csv_module(path: Path) -> np.ndarray:
+def _without_pandas(path: Path, whole: bool) -> np.ndarray:
     saved = _table._use_pandas
     _table._use_pandas = lambda: False
     try:
-        return gradfit_reader(path)
+        return gradfit_reader(path, whole)
     finally:
         _table._use_pandas = saved
+
+
+def gradfit_reader_numpy(path: Path) -> np.ndarray:
+    return _without_pandas(path, whole=True)
+
+
+def gradfit_reader_csv_module(path: Path) -> np.ndarray:
+    return _without_pandas(path, whole=False)
 
 
 def gradfit_fit(path: Path) -> None:
@@ -85,6 +103,7 @@ def numpy_loadtxt(path: Path) -> np.ndarray:
 
 CANDIDATES = {
     "gradfit (pandas)": gradfit_reader,
+    "gradfit (no pandas)": gradfit_reader_numpy,
     "gradfit (csv module)": gradfit_reader_csv_module,
     "gradfit fit": gradfit_fit,
     "pandas.read_csv": pandas_read,
@@ -106,14 +125,16 @@ def run(path: Path, rounds: int) -> None:
             t0 = time.perf_counter()
             CANDIDATES[name](path)
             times[name].append(time.perf_counter() - t0)
-        print(f"round {r + 1}/{rounds} done", file=sys.stderr)
-    ref = statistics.median(times["pandas.read_csv"])
-    print(f"{rows} rows x {reference.shape[1]} columns, {os.path.getsize(path) / 1e6:.0f} MB, "
-          f"{rounds} rounds, medians")
-    print(f"{'reader':<22}{'seconds':>9}{'rows/s':>12}{'vs pandas':>11}")
+        print(f"# round {r + 1}/{rounds} done", file=sys.stderr)
+    print(f"## {rows} rows x {reference.shape[1]} columns, {os.path.getsize(path) / 1e6:.0f} "
+          f"MB, {rounds} interleaved rounds\n")
+    out = []
     for name, samples in times.items():
-        t = statistics.median(samples)
-        print(f"{name:<22}{t:>9.2f}{rows / t:>12,.0f}{t / ref:>10.2f}x")
+        t = median(samples)
+        cell = "1" if name == "pandas.read_csv" else \
+            ratio_cell(times, "pandas.read_csv", name)[2]
+        out.append([name, f"{t:.2f}", f"{rows / t:,.0f}", cell])
+    table(["reader", "seconds (median)", "rows/s", "pandas.read_csv / reader"], out)
 
 
 def main_() -> int:
@@ -127,7 +148,8 @@ def main_() -> int:
         path = args.path or Path(tmp) / "data.csv"
         if not path.exists():
             write_file(path, args.rows, args.cols)
-        run(path, args.rounds)
+        with timing_run("compare_csv", SOURCES, threads=1):
+            run(path, args.rounds)
     return 0
 
 

@@ -39,7 +39,6 @@ def main(argv=None):
     parser.add_argument("--skip-dask-ml", action="store_true")
     args = parser.parse_args(argv)
 
-    import dask
     import dask.array as da
     import distributed
     from distributed.diagnostics.plugin import SchedulerPlugin
@@ -52,7 +51,7 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=":0")
-    with cluster, distributed.Client(cluster) as client:
+    with cluster, distributed.Client(cluster):
         rng = da.random.default_rng(0)
         means = np.random.default_rng(1).uniform(-1, 1, n)
         w_true = np.random.default_rng(2).standard_normal(n)
@@ -112,7 +111,7 @@ def main(argv=None):
         rows_out["dask.array.linalg.lstsq (TSQR)"] = (ref_coef, ref_b, t, p)
 
     ref_all = np.append(ref_coef, ref_b)
-    print(f"\n| method | wall time | passes over X | rel. error vs TSQR |\n|---|---|---|---|")
+    print("\n| method | wall time | passes over X | rel. error vs TSQR |\n|---|---|---|---|")
     for name, (coef, b, t, p) in rows_out.items():
         err = np.linalg.norm(np.append(coef, b) - ref_all) / np.linalg.norm(ref_all)
         print(f"| {name} | {t:.2f} s | {p:.2f} | {err:.1e} |")

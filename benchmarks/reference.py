@@ -37,6 +37,17 @@ def make_problem(m: int, n: int, seed: int = 0):
     return X, y, w_true
 
 
+def make_polynomial_problem(m: int, degree: int = 7, seed: int = 0):
+    """An ill-conditioned float64 problem: ``(X, y)`` with X = [x, x^2, ..., x^degree], x
+    uniform on [0, 1], y = sin(3x) + 0.01 * noise. At degree 7 the centred, column-scaled Gram
+    matrix has rcond ~ 2e-10, so ``solve_normal`` refines its Cholesky solution."""
+    rng = np.random.default_rng([seed, m, degree])
+    x = rng.uniform(0.0, 1.0, m)
+    X = np.column_stack([x ** p for p in range(1, degree + 1)])
+    y = np.sin(3.0 * x) + NOISE * rng.standard_normal(m)
+    return X, y
+
+
 # --- fit_intercept=False -------------------------------------------------------------------
 
 def numpy_solve(X, y):

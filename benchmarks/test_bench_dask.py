@@ -5,6 +5,7 @@ asserts a speed. The cluster-scale comparison (2,000,000 x 100 on a LocalCluster
 compare_dask.py; its figures are in benchmarks/README.md."""
 import numpy as np
 import pytest
+
 from reference import make_problem
 
 da = pytest.importorskip("dask.array")

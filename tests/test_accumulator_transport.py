@@ -4,9 +4,9 @@ and the pickle-free serialisation (``to_dict``/``from_dict``).
 
 What is checked, and why:
 
-* Empty chunks (a boolean filter can empty a partition) and chunks of zero-weight rows add
-  nothing: the statistics stay bit-identical, and the fit equals NumPy's lstsq on the
-  remaining rows. Their column count and dtype are still checked.
+* Empty chunks (a boolean filter can empty a partition) add nothing: the statistics stay
+  bit-identical, and the fit equals NumPy's lstsq on the rows. Their column count and dtype
+  are still checked.
 * ``row_offset`` makes a NaN's and a negative weight's index the row in the whole data.
 * ``merge_all`` follows ``merge_tree``'s shape exactly (its result equals merges done by hand
   in that order, bit for bit), for every count up to 20 and fan-ins 2 to 5; the merged fit
@@ -71,22 +71,6 @@ def test_empty_chunks_add_nothing():
         gradfit.NormalAccumulator().update(X[:0], y[:0]).solve()
 
 
-def test_zero_weight_chunks_add_nothing():
-    X, y = problem()
-    w = np.ones(300)
-    w[100:150] = 0.0
-    acc = gradfit.NormalAccumulator()
-    for a, b in ((0, 100), (100, 150), (150, 300)):
-        acc.update(X[a:b], y[a:b], sample_weight=w[a:b])
-    coef, b = lstsq_fit(np.delete(X, slice(100, 150), 0), np.delete(y, slice(100, 150)))
-    np.testing.assert_allclose(acc.solve().coef, coef, rtol=1e-10)
-    assert acc.n_samples == 250
-    Xn = X[100:150].copy()
-    Xn[3, 1] = np.nan
-    with pytest.raises(ValueError, match=r"index \(103, 1\)"):
-        acc.update(Xn, y[100:150], sample_weight=w[100:150], row_offset=100)
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_errors_name_the_global_row(dtype):
     X, y = problem()
@@ -127,7 +111,7 @@ def test_merge_all_follows_the_tree(fan_in):
     for k in range(1, 21):
         bounds = np.linspace(0, 400, k + 1).astype(int)
         leaves = [gradfit.NormalAccumulator().update(X[a:b], y[a:b])
-                  for a, b in zip(bounds[:-1], bounds[1:])]
+                  for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         before = [leaf.to_dict() for leaf in leaves]
         merged = gradfit.NormalAccumulator.merge_all(leaves, fan_in=fan_in)
         level = list(leaves)                       # the same tree, by hand
@@ -141,7 +125,7 @@ def test_merge_all_follows_the_tree(fan_in):
             level = nxt
         same_stats(merged, level[0])
         assert merged is not leaves[0]
-        for leaf, d in zip(leaves, before):        # inputs untouched
+        for leaf, d in zip(leaves, before, strict=True):        # inputs untouched
             same_stats(leaf, gradfit.NormalAccumulator.from_dict(d))
         coef, b = lstsq_fit(X, y)
         np.testing.assert_allclose(merged.solve().coef, coef, rtol=1e-10)
@@ -190,6 +174,6 @@ def test_from_dict_rejects_bad_input():
         "zero rows": ({**good, "n_samples": 0.0}, "n_samples"),
         "not a dict": ({"a": 1}, "not a NormalAccumulator"),
     }
-    for name, (data, match) in cases.items():
+    for data, match in cases.values():
         with pytest.raises(ValueError, match=match):
             gradfit.NormalAccumulator.from_dict(data)

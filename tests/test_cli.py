@@ -227,7 +227,7 @@ def test_crossover_empty_sizes_exit_2(monkeypatch):
 
 # ----------------------------------------------------------------------------------- help
 
-@pytest.mark.parametrize("command", ["demo", "fit", "bench", "crossover"])
+@pytest.mark.parametrize("command", ["demo", "fit", "predict", "bench", "crossover"])
 def test_command_help_shows_examples(command):
     status, out, err = run_cli(command, "--help")
     assert status == 0
@@ -243,7 +243,7 @@ def test_top_level_help_lists_commands_and_examples():
         status, out, err = run_cli(*argv)
         assert status == 0 and err == ""
         assert "examples" in out
-        for command in ("demo", "fit", "bench", "crossover"):
+        for command in ("demo", "fit", "predict", "bench", "crossover"):
             assert command in out
 
 

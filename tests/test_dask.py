@@ -141,6 +141,10 @@ def test_weights(client):
     np.testing.assert_array_equal(res.coef, res2.coef)
     with pytest.raises(ValueError, match="zero for every row"):
         gdask.solve_normal(X, yn, sample_weight=np.zeros(3000))
+    Xb = Xn.copy()
+    Xb[777, 1] = np.nan                              # in the chunk of zero weights
+    with pytest.raises(ValueError, match=r"\(777, 1\)"):
+        gdask.solve_normal(da.from_array(Xb, chunks=(500, 6)), yn, sample_weight=w)
 
 
 def test_float32(client):
@@ -170,6 +174,15 @@ def test_2d_y(client):
     assert len(results) == 3
     for t, res in enumerate(results):
         assert_close(res, gradfit.solve_normal(Xn, Yn[:, t], l2=0.01))
+    w = np.random.default_rng(5).uniform(0.0, 2.0, 3000)
+    results = gdask.solve_normal(X, Yn, sample_weight=w, fit_intercept=False)
+    for t, res in enumerate(results):
+        assert_close(res, gradfit.solve_normal(Xn, Yn[:, t], sample_weight=w,
+                                               fit_intercept=False))
+    Yb = Yn.copy()
+    Yb[1234, 2] = np.nan
+    with pytest.raises(ValueError, match=r"y contains NaN .* \(1234, 2\)"):
+        gdask.solve_normal(X, Yb)
 
 
 def test_bit_identical_on_repeat_and_equal_to_the_merge_tree(client):
@@ -203,7 +216,7 @@ def test_each_chunk_of_x_is_read_once():
     x_keys = {(X.name, i, 0) for i in range(10)}
     assert x_keys <= graph.keys()
     dependents = {k: [] for k in x_keys}
-    for key, task in graph.items():
+    for key in graph:
         deps = dask.core.get_dependencies(graph, key)
         for d in deps & x_keys:
             dependents[d].append(key)
@@ -405,3 +418,17 @@ def test_a_worker_killed_mid_fit_gives_the_same_answer(client):
     res = out["res"]
     np.testing.assert_array_equal(res.coef, expected.coef)
     assert res.intercept == expected.intercept and res.objective == expected.objective
+
+
+def test_docstring_examples():
+    """gradfit.dask's examples run as shown (on the synchronous scheduler: no cluster)."""
+    import doctest
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = [t for t in finder.find(gdask) if t.examples]
+    assert len(tests) >= 3
+    with dask.config.set(scheduler="sync"):
+        for test in tests:
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed"

@@ -246,16 +246,17 @@ def test_fitted_attributes_iterative(solver):
 
 
 @pytest.mark.parametrize("solver", ["auto", "cholesky"])
-def test_collinear_design_falls_back_to_lstsq(solver):
+def test_collinear_design_falls_back_to_qr(solver):
     # col 2 = col 0 + col 1: the normal matrix is singular, the fallback is the minimum-norm
-    # SVD solution; fitted values are unique, so they equal lstsq-with-ones predictions.
+    # solution (pivoted QR, null space removed); fitted values are unique, so they equal
+    # lstsq-with-ones predictions.
     rng = np.random.default_rng(11)
     B = rng.standard_normal((100, 2))
     X = np.column_stack([B, B[:, 0] + B[:, 1]])
     y = B @ [1.0, -1.0] + 0.5 + 0.1 * rng.standard_normal(100)
     with pytest.warns(IllConditionedWarning):
         est = LinearRegression(solver=solver).fit(X, y)
-    assert est.solver_ == "lstsq"
+    assert est.solver_ == "qr"
     assert 0 <= est.rcond_ < 1e-10
     w, b = min_norm_fit(X, y)
     close(est.coef_, w, 1e-9)
@@ -414,13 +415,14 @@ def test_multi_target_collinear_design_equals_per_target_fits():
     assert not errors, f"(seed, target): (coef error, intercept error) = {errors}"
 
 
-def test_multi_target_collinear_design_reports_lstsq():
-    # solver_ is documented as "cholesky", "lstsq" (the SVD fallback), "gradient_descent" or
-    # "sgd"; the exact path's fallback on a collinear design must say "lstsq" for a 2-D y too.
+def test_multi_target_collinear_design_reports_qr():
+    # solver_ is documented as "cholesky", "qr" (the exact solver's fallback),
+    # "gradient_descent" or "sgd"; the exact path's fallback on a collinear design must say
+    # "qr" for a 2-D y too.
     X, Y = collinear_problem(0)
     with pytest.warns(IllConditionedWarning):
         est = LinearRegression().fit(X, Y)
-    assert est.solver_ == "lstsq"
+    assert est.solver_ == "qr"
 
 
 # ------------------------------------------------------------------- solver="auto"

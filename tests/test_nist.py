@@ -5,13 +5,14 @@ What is checked, and why
 The certified values are exact to 15 significant digits, so they measure the solver's accuracy
 independently of any other software. The score is NIST's log relative error (LRE, number of
 correct significant digits) of every parameter, intercept first when the model has one.
-Norris, Pontius, NoInt1 and NoInt2 are easy-to-moderate problems on which a float64 solver should
-get at least 9 digits; Longley is the classic ill-conditioned one (condition number ~ 5e9 for
-the raw design with its column of ones: large, strongly correlated columns), for which 7 digits
-is the bar. Longley
+Norris, Pontius, NoInt1 and NoInt2 are easy-to-moderate problems; Longley is the classic
+ill-conditioned one (condition number ~ 5e9 for the raw design with its column of ones: large,
+strongly correlated columns). The bar is 11 digits on all five: what a backward-stable solver
+gets (numpy.linalg.lstsq: 11.8 on Longley), and what the refined normal equations must keep
+(the certified values are themselves rounded to 15 digits, so more cannot be asked). Longley
 is also solved with its columns permuted (the answer must not depend on column order) and with
 X in Fortran order (the other memory layout the compiled pass reads in place).
-The solver that actually ran (``cholesky`` or the ``lstsq`` fallback) is not asserted; it is
+The solver that actually ran (``cholesky`` or the ``qr`` fallback) is not asserted; it is
 attached to the test report as a user property.
 """
 import numpy as np
@@ -20,7 +21,7 @@ import pytest
 import gradfit
 import nist
 
-MIN_LRE = {"Norris": 9.0, "Pontius": 9.0, "NoInt1": 9.0, "NoInt2": 9.0, "Longley": 7.0}
+MIN_LRE = {"Norris": 11.0, "Pontius": 11.0, "NoInt1": 11.0, "NoInt2": 11.0, "Longley": 11.0}
 
 
 def fitted_parameters(res, fit_intercept):

@@ -50,7 +50,7 @@ def _session(block: str) -> list[tuple[str, list[str]]]:
 def _same_line(actual: str, expected: str) -> bool:
     """Equal, but for numbers (to 1e-6: last digits may differ between BLAS builds) and the
     time a fit took (the number before 's')."""
-    a, e = actual.split(), expected.split()
+    a, e = re.split(r"[\s,]+", actual), re.split(r"[\s,]+", expected)  # CSV lines too
     if len(a) != len(e):
         return False
     for i, (x, y) in enumerate(zip(a, e, strict=True)):

@@ -1,7 +1,7 @@
 """docs/spark.md's recipe, run as written on a local Spark session (skipped without PySpark,
 pandas, pyarrow or Java): its fit of a DataFrame equals gradfit.solve_normal on the same
-rows (1e-12 relative; an independent check of the rows' order-free statistics), with
-weights, l2 and no intercept, and with an empty partition."""
+rows (to rounding: 1e-10 relative here), with weights, l2 and no intercept, and with an
+empty partition."""
 from __future__ import annotations
 
 import re
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def spark():
     import os
+
     from pyspark.sql import SparkSession
     # the executors' Python must be this one (gradfit, pandas, pyarrow installed)
     os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
@@ -57,7 +58,9 @@ def test_recipe_equals_solve_normal(spark):
     for kwargs in ({}, {"l2": 0.01, "fit_intercept": False}):
         res = namespace["spark_solve_normal"](df, cols, "y", "w", **kwargs)
         ref = gradfit.solve_normal(Xk, yk, sample_weight=wk, **kwargs)
-        np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-12)
-        assert res.intercept == pytest.approx(ref.intercept, rel=1e-12, abs=1e-12)
+        # other chunks, other rounding: column c's mean of 1e3 against its spread of 0.5
+        # makes the normal equations' error bound (cond^2 eps, raw columns) about 1e-10
+        np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-10)
+        assert res.intercept == pytest.approx(ref.intercept, rel=1e-10, abs=1e-10)
     acc = namespace["spark_statistics"](df, cols, "y")
     assert acc.n_samples == keep.sum()

@@ -75,3 +75,4 @@ def run(
 ) -> tuple[int, int, float, float]:  # (n_iter, Status, objective, grad_norm)
     """Run up to ``max_iter`` steps or epochs; returns ``(n_iter, status, objective,
     grad_norm)``."""
+def _kernel_isa() -> str: ...  # "avx2-fma" or "portable": the C kernels this module runs

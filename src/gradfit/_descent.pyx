@@ -20,12 +20,11 @@ from libc.string cimport memcpy
 
 from ._blas cimport floating, gemv
 
-cdef extern from *:
-    ctypedef unsigned long long uint128 "__uint128_t"
 from ._kernels cimport (gf_int, gf_residual_gradient_d, gf_residual_gradient_s,
                         gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_batch_gradient_d,
                         gf_batch_gradient_s, gf_batch_scratch_size)
 from ._kernels cimport gf_cpu_avx2
+from ._random cimport shuffle
 
 # ---------------------------------------------------------------------------------------------
 # The contract with descent.py and steps.py, declared here once. Python sees the named enums as
@@ -191,8 +190,8 @@ cdef double _gram_rss(Problem *P, const double *w, bint with_y) noexcept nogil:
 cdef double evaluate(Problem *P, const double *p, double *g, bint with_y) noexcept nogil:
     """f(p) (penalties included) and the gradient of its smooth part, in one pass; with_y
     false gives the Hessian-vector product H p instead (the returned value is then unused)."""
-    cdef double sums[2]
     p = _in_units(P, p)
+    cdef double sums[2]
     cdef double off = _offset(P, p)
     cdef gf_int j
     if P.G != NULL:
@@ -257,8 +256,8 @@ cdef bint _zero_coefficients(const double *p, gf_int n) noexcept nogil:
 
 cdef double curvature(Problem *P, const double *d) noexcept nogil:
     """d^T H d, one pass over X."""
-    cdef gf_int j, n = P.n
     d = _in_units(P, d)
+    cdef gf_int j, n = P.n
     cdef double s, off = _offset(P, d), dd = 0.0
     if P.G != NULL:
         # Xc's columns sum to zero, so ||Xc d_w + d_c||^2 = d_w^T G d_w + wsum d_c^2.
@@ -281,8 +280,8 @@ cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k
     NULL, idx pointing at entry start of the epoch's order); returns the batch's estimate of
     f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
     unbiased estimate of the weighted full sums."""
-    cdef double sums[2]
     p = _in_units(P, p)
+    cdef double sums[2]
     cdef double off = _offset(P, p), scale = P.wsum * k / P.m
     if P.f32:
         gf_batch_gradient_s(k, idx, P.m - start, start, P.n, <const float *> P.X, P.rs, P.cs,
@@ -380,54 +379,269 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
     return nrm
 
 
-cdef double first_order_step(int code, const double *params, double *p, const double *g,
-                             double *v0, double *v1, Scalars *scal, gf_int d) noexcept nogil:
-    """The rules that need nothing but the gradient (full batch or mini-batch). Returns the
-    step size to use for a following proximal step (0 for the adaptive rules)."""
+# ---------------------------------------------------------------------------------------------
+# A loop's state and result.
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Loop:
+    int rule                 # a Rule
+    const double *params     # StepStrategy.params()
+    double *point            # the iterate p = (w, c), updated in place
+    double *vectors          # the rule's two state vectors, d entries each
+    Scalars *scalars         # the rule's scalar state
+    double *history          # the objective at every visited point (epoch)
+    double *gradient         # d entries
+    double *scratch          # d entries: trial moves, the power iteration's vector
+    double *candidate        # d entries: FISTA's next iterate
+    gf_int d                 # n, or n + 1 with an intercept
+    int max_iter
+    double tol
+
+
+cdef struct LoopResult:
+    int status               # a Status
+    int n_iter               # steps (epochs) taken
+    double objective         # f at the last visited point
+    double grad_norm         # gradient (mapping) norm there; 0 for mini-batches
+
+
+cdef inline LoopResult loop_result(int status, int n_iter, double objective,
+                                   double grad_norm) noexcept nogil:
+    cdef LoopResult result
+    result.status = status
+    result.n_iter = n_iter
+    result.objective = objective
+    result.grad_norm = grad_norm
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Step rules. Each takes one step from loop.point along loop.gradient, updating the rule's state
+# (loop.vectors, loop.scalars). A new full-batch rule is a function of this shape plus a line
+# in full_batch_rule(); a rule that needs only a gradient (mini-batch too) is a branch of
+# first_order_step().
+# ---------------------------------------------------------------------------------------------
+
+ctypedef void (*full_batch_step)(Problem *P, Loop *loop) noexcept nogil
+
+
+cdef void descend(double *point, const double *gradient, double step_size,
+                  gf_int d) noexcept nogil:
+    """point -= step_size * gradient."""
+    cdef gf_int j
+    for j in range(d):
+        point[j] -= step_size * gradient[j]
+
+
+cdef double first_order_step(int rule, const double *params, double *point,
+                             const double *gradient, double *vectors, Scalars *scalars,
+                             gf_int d) noexcept nogil:
+    """The rules that need nothing but the gradient (full batch or mini-batch); vectors holds
+    the rule's two state vectors of d entries (StepStrategy.state_vectors). Returns the step
+    size to use for a following proximal step (0 for the adaptive rules)."""
     cdef gf_int j
     cdef double lr = params[0], beta, b1, b2, e, t, bc1, bc2
-    if code == FIXED or code == INVSCALING:
-        if code == INVSCALING:
-            lr = params[0] / pow(scal.t + 1.0, params[1])
-        for j in range(d):
-            p[j] -= lr * g[j]
+    cdef double *first = vectors          # velocity, sum of squares, first moment ...
+    cdef double *second = vectors + d     # Adam's second moment
+    cdef const double *g = gradient
+    if rule == FIXED or rule == INVSCALING:
+        if rule == INVSCALING:
+            lr = params[0] / pow(scalars.t + 1.0, params[1])
+        descend(point, g, lr, d)
         return lr
-    if code == MOMENTUM or code == NESTEROV:
+    if rule == MOMENTUM or rule == NESTEROV:
         beta = params[1]
         for j in range(d):
-            v0[j] = beta * v0[j] + g[j]
-            if code == MOMENTUM:
-                p[j] -= lr * v0[j]
+            first[j] = beta * first[j] + g[j]
+            if rule == MOMENTUM:
+                point[j] -= lr * first[j]
             else:
-                p[j] -= lr * (g[j] + beta * v0[j])
+                point[j] -= lr * (g[j] + beta * first[j])
         return 0.0
-    if code == ADAGRAD:
+    if rule == ADAGRAD:
         e = params[1]
         for j in range(d):
-            v0[j] += g[j] * g[j]
-            p[j] -= lr * g[j] / (sqrt(v0[j]) + e)
+            first[j] += g[j] * g[j]
+            point[j] -= lr * g[j] / (sqrt(first[j]) + e)
         return 0.0
-    if code == RMSPROP:
+    if rule == RMSPROP:
         beta = params[1]
         e = params[2]
         for j in range(d):
-            v0[j] = beta * v0[j] + (1.0 - beta) * g[j] * g[j]
-            p[j] -= lr * g[j] / (sqrt(v0[j]) + e)
+            first[j] = beta * first[j] + (1.0 - beta) * g[j] * g[j]
+            point[j] -= lr * g[j] / (sqrt(first[j]) + e)
         return 0.0
-    if code == ADAM:
+    if rule == ADAM:
         b1 = params[1]
         b2 = params[2]
         e = params[3]
-        t = scal.t + 1.0
+        t = scalars.t + 1.0
         bc1 = 1.0 - pow(b1, t)
         bc2 = sqrt(1.0 - pow(b2, t))
         for j in range(d):
-            v0[j] = b1 * v0[j] + (1.0 - b1) * g[j]
-            v1[j] = b2 * v1[j] + (1.0 - b2) * g[j] * g[j]
-            p[j] -= (lr / bc1) * v0[j] / (sqrt(v1[j]) / bc2 + e)
+            first[j] = b1 * first[j] + (1.0 - b1) * g[j]
+            second[j] = b2 * second[j] + (1.0 - b2) * g[j] * g[j]
+            point[j] -= (lr / bc1) * first[j] / (sqrt(second[j]) / bc2 + e)
         return 0.0
     return 0.0
 
+
+cdef void first_order_full_step(Problem *P, Loop *loop) noexcept nogil:
+    """Fixed, InverseScaling and the adaptive rules on the full gradient; a proximal step
+    after those that have one (l1 > 0 is refused for the others)."""
+    cdef double step_size = first_order_step(loop.rule, loop.params, loop.point,
+                                             loop.gradient, loop.vectors, loop.scalars,
+                                             loop.d)
+    if P.l1 > 0.0:
+        prox_l1(loop.point, P.n, step_size * P.l1, P.scale)
+
+
+cdef void lipschitz_step(Problem *P, Loop *loop) noexcept nogil:
+    """p -= g / L (step_size = 1/L was set before the loop), then the proximal step."""
+    descend(loop.point, loop.gradient, loop.scalars.step_size, loop.d)
+    if P.l1 > 0.0:
+        prox_l1(loop.point, P.n, loop.scalars.step_size * P.l1, P.scale)
+
+
+cdef void exact_step(Problem *P, Loop *loop) noexcept nogil:
+    """The exact line search along -g: step g.g / g.H.g (one pass for the curvature)."""
+    cdef double gg = _dot(loop.gradient, loop.gradient, loop.d)
+    cdef double q = curvature(P, loop.gradient)
+    cdef double step_size = gg / q if q > 0 else 0.0
+    loop.scalars.step_size = step_size
+    descend(loop.point, loop.gradient, step_size, loop.d)
+
+
+cdef void bb_step(Problem *P, Loop *loop) noexcept nogil:
+    """Barzilai-Borwein BB1, s.s / s.y; the first step, and any without positive curvature
+    measured (rounding), is an exact step instead."""
+    cdef gf_int j, d = loop.d
+    cdef double *point = loop.point
+    cdef double *gradient = loop.gradient
+    cdef double *previous_point = loop.vectors
+    cdef double *previous_gradient = loop.vectors + d
+    cdef double ss = 0.0, sy = 0.0, s, q, step_size
+    if loop.scalars.have_previous == 0:
+        memcpy(previous_point, point, d * sizeof(double))
+        memcpy(previous_gradient, gradient, d * sizeof(double))
+        loop.scalars.have_previous = 1.0
+        exact_step(P, loop)
+        return
+    for j in range(d):
+        s = point[j] - previous_point[j]
+        ss += s * s
+        sy += s * (gradient[j] - previous_gradient[j])
+    if sy > 0:
+        step_size = ss / sy
+    else:
+        q = curvature(P, gradient)
+        step_size = _dot(gradient, gradient, d) / q if q > 0 else 0.0
+    loop.scalars.step_size = step_size
+    memcpy(previous_point, point, d * sizeof(double))
+    memcpy(previous_gradient, gradient, d * sizeof(double))
+    descend(point, gradient, step_size, d)
+
+
+cdef void armijo_step(Problem *P, Loop *loop) noexcept nogil:
+    """Armijo backtracking along -g, priced exactly by one curvature pass:
+    f(p - e g) - f(p) = e (e/2 q - g.g) must be <= -c e g.g."""
+    cdef const double *params = loop.params
+    cdef double gg = _dot(loop.gradient, loop.gradient, loop.d)
+    cdef double q = curvature(P, loop.gradient)
+    cdef double step_size = loop.scalars.step_size
+    cdef int halvings = 0
+    while step_size * (0.5 * step_size * q - gg) > -params[2] * step_size * gg \
+            and halvings < 200:
+        step_size *= params[1]
+        halvings += 1
+    descend(loop.point, loop.gradient, step_size, loop.d)
+    loop.scalars.step_size = step_size * params[3] if params[3] > 0 else params[0]
+
+
+cdef void proximal_armijo_step(Problem *P, Loop *loop) noexcept nogil:
+    """Proximal backtracking (Beck & Teboulle 2009, sec. 3): accept e when
+    f_s(p+) <= f_s(p) + g.D + |D|^2/(2e), D = p+ - p; for this quadratic that is
+    D^T H D <= |D|^2 / e, one pass over X per trial."""
+    cdef gf_int j, d = loop.d
+    cdef const double *params = loop.params
+    cdef double *point = loop.point
+    cdef double *move = loop.scratch
+    cdef double step_size = loop.scalars.step_size, dd
+    cdef int halvings = 0
+    while True:
+        for j in range(d):
+            move[j] = point[j] - step_size * loop.gradient[j]
+        prox_l1(move, P.n, step_size * P.l1, P.scale)
+        dd = 0.0
+        for j in range(d):
+            move[j] -= point[j]
+            dd += move[j] * move[j]
+        if dd == 0.0 or halvings >= 200 or curvature(P, move) * step_size <= dd:
+            break
+        step_size *= params[1]
+        halvings += 1
+    for j in range(d):
+        point[j] += move[j]
+    loop.scalars.step_size = step_size * params[3] if params[3] > 0 else params[0]
+
+
+cdef void conjugate_step(Problem *P, Loop *loop) noexcept nogil:
+    """Polak-Ribiere+ conjugate gradient (Nocedal & Wright, eqs. 5.44-5.45) with the exact step
+    along the direction (one curvature pass): on a quadratic the linear CG method, at most n
+    steps in exact arithmetic. State vectors: the direction, the last gradient."""
+    cdef gf_int j, d = loop.d
+    cdef double *g = loop.gradient
+    cdef double *direction = loop.vectors
+    cdef double *previous = loop.vectors + d
+    cdef double beta = 0.0, gg = _dot(g, g, d), pp, slope, q, step_size
+    if loop.scalars.have_previous != 0:
+        pp = _dot(previous, previous, d)
+        if pp > 0:
+            beta = (gg - _dot(g, previous, d)) / pp
+        if beta < 0:
+            beta = 0.0
+    for j in range(d):
+        direction[j] = beta * direction[j] - g[j]
+        previous[j] = g[j]
+    slope = _dot(g, direction, d)
+    if slope >= 0:  # not a descent direction (rounding): steepest descent
+        for j in range(d):
+            direction[j] = -g[j]
+        slope = -gg
+    q = curvature(P, direction)
+    step_size = -slope / q if q > 0 else 0.0
+    loop.scalars.step_size = step_size
+    loop.scalars.have_previous = 1.0
+    for j in range(d):
+        loop.point[j] += step_size * direction[j]
+
+
+cdef full_batch_step full_batch_rule(int rule, double l1) noexcept nogil:
+    if rule == CONJUGATE:
+        return conjugate_step
+    if rule == EXACT:
+        return exact_step
+    if rule == BB:
+        return bb_step
+    if rule == BACKTRACKING:
+        return armijo_step if l1 == 0.0 else proximal_armijo_step
+    if rule == LIPSCHITZ:
+        return lipschitz_step
+    return first_order_full_step
+
+
+cdef double planned_step_size(Loop *loop) noexcept nogil:
+    """The step the rule will take next, for the proximal mapping's norm."""
+    if loop.rule == FIXED:
+        return loop.params[0]
+    if loop.rule == INVSCALING:
+        return loop.params[0] / pow(loop.scalars.t + 1.0, loop.params[1])
+    return loop.scalars.step_size
+
+
+# ---------------------------------------------------------------------------------------------
+# The loops: full batch (every rule but FISTA), FISTA, mini-batch.
+# ---------------------------------------------------------------------------------------------
 
 cdef int check_signals(Problem *P) except -1 with gil:
     P.elements = 0.0
@@ -436,409 +650,335 @@ cdef int check_signals(Problem *P) except -1 with gil:
     return 0
 
 
-cdef struct Loop:
-    int code
-    const double *params
-    double *p
-    double *v0
-    double *v1
-    Scalars *scal
-    double *history
-    double *g
-    double *work
-    double *work2
-    gf_int d
-    int max_iter
-    double tol
-
-
-cdef int visit(Problem *P, Loop *L, int k, double *point, double f, double gnorm,
-               object callback) except -2 nogil:
+cdef int record_and_test(Problem *P, Loop *loop, int k, double *point, double f, double gnorm,
+                         object callback) except -2 nogil:
     """Bookkeeping at every point a full-batch loop visits: history, the references of the
     first start, divergence, Ctrl-C, the callback, the stopping tests. Returns the status to
     stop with, or -1 to go on."""
-    cdef Scalars *scal = L.scal
+    cdef Scalars *scalars = loop.scalars
     cdef bint stop
-    L.history[k] = f
+    loop.history[k] = f
     if not (isfinite(f) and isfinite(gnorm)):
         return NONFINITE_START if k == 0 else DIVERGED
-    if k == 0 and scal.t == 0:
+    if k == 0 and scalars.t == 0:
         # The references of the very first start: a resumed fit (init=result) keeps them,
         # so that a divergence spread over many short calls is still seen. descent.py may
         # have set the gradient's from w = 0 (a start near the solution has none to offer).
-        if scal.grad_norm_start <= 0:
-            scal.grad_norm_start = gnorm
-        if f > scal.objective_start:
-            scal.objective_start = f
-    if f > DIVERGENCE_FACTOR * scal.objective_start and f > 1e-300:
+        if scalars.grad_norm_start <= 0:
+            scalars.grad_norm_start = gnorm
+        if f > scalars.objective_start:
+            scalars.objective_start = f
+    if f > DIVERGENCE_FACTOR * scalars.objective_start and f > 1e-300:
         return DIVERGED
     if callback is not None or P.elements > SIGNAL_CHECK_ELEMENTS:
         check_signals(P)
         if callback is not None:
             with gil:
-                stop = _call(callback, k, point, P.n, P.intercept, P.mu, P.scale, f)
+                stop = call_user_callback(callback, k, point, P.n, P.intercept, P.mu,
+                                          P.scale, f)
             if stop:
                 return STOPPED_BY_CALLBACK
     # Relative to the first start's gradient: no absolute floor, so that the test means the
     # same at any scale of the data (descent.py then checks the point itself).
-    if gnorm <= L.tol * scal.grad_norm_start:
+    if gnorm <= loop.tol * scalars.grad_norm_start:
         return CONVERGED
-    if k == L.max_iter:
+    if k == loop.max_iter:
         return MAX_ITER
     return -1
 
 
-cdef int full_batch(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
-                    double *gnorm_out) except -1:
-    """Full-batch gradient descent (every strategy but FISTA). Returns the status."""
-    cdef gf_int j, d = L.d, n = P.n
-    cdef int k = 0, status = MAX_ITER, halvings, code = L.code
-    cdef double f = 0.0, gnorm = 0.0, gg = 0.0, q, eps_step = 0.0, ss, sy, tmp, dd, beta
-    cdef double f_before = 0.0
+cdef void prepare_full_batch(Problem *P, Loop *loop) noexcept nogil:
+    """The rules' first-step settings: Lipschitz's L (power iteration) and step 1/L,
+    backtracking's first trial."""
+    cdef Scalars *scalars = loop.scalars
+    if loop.rule == LIPSCHITZ and scalars.lipschitz == 0.0:
+        scalars.lipschitz = lipschitz_estimate(P, loop.d, <int> loop.params[0],
+                                               loop.params[1], loop.scratch, loop.gradient)
+        scalars.step_size = 1.0 / scalars.lipschitz if scalars.lipschitz > 0 else 0.0
+    if loop.rule == BACKTRACKING and scalars.step_size == 0.0:
+        scalars.step_size = loop.params[0]
+
+
+cdef LoopResult full_batch(Problem *P, Loop *loop, object callback) except *:
+    """Full-batch gradient descent (every rule but FISTA): evaluate, record and test, step."""
+    cdef int k = 0, status = MAX_ITER
+    cdef double f = 0.0, gnorm = 0.0, f_before = 0.0, decrease = 0.0
     cdef bint undo = False
-    cdef double *p = L.p
-    cdef double *g = L.g
-    cdef Scalars *scal = L.scal
-    cdef const double *params = L.params
+    cdef full_batch_step take_step = full_batch_rule(loop.rule, P.l1)
     with nogil:
-        if code == LIPSCHITZ and scal.lipschitz == 0.0:
-            scal.lipschitz = lipschitz_estimate(P, d, <int> params[0], params[1],
-                                                L.work, g)
-            scal.step_size = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
-        if code == BACKTRACKING and scal.step_size == 0.0:
-            scal.step_size = params[0]
+        prepare_full_batch(P, loop)
         while True:
-            f = evaluate(P, p, g, True)
-            if undo and f - f_before > _rounding(P, f_before) and \
-                    f - f_before > 0.1 * eps_step * gg:
+            f = evaluate(P, loop.point, loop.gradient, True)
+            if undo and f - f_before > _rounding(P, f_before) and f - f_before > decrease:
                 # A 1/L step increased f, by more than rounding: the estimate of L was too
                 # small (a power iteration can stall below L). Go back, double it, step again.
-                memcpy(p, L.work2, d * sizeof(double))
-                scal.lipschitz *= 2.0
-                scal.step_size = 1.0 / scal.lipschitz
+                memcpy(loop.point, loop.candidate, loop.d * sizeof(double))
+                loop.scalars.lipschitz *= 2.0
+                loop.scalars.step_size = 1.0 / loop.scalars.lipschitz
                 undo = False
                 continue
             undo = False
-            gg = _dot(g, g, d)
-            # The step the rule will take (for the proximal mapping's norm).
-            eps_step = params[0] if code == FIXED else scal.step_size
-            if code == INVSCALING:
-                eps_step = params[0] / pow(scal.t + 1.0, params[1])
-            gnorm = mapping_norm(P, p, g, eps_step, d, L.work)
-            status = visit(P, L, k, p, f, gnorm, callback)
+            gnorm = mapping_norm(P, loop.point, loop.gradient, planned_step_size(loop),
+                                 loop.d, loop.scratch)
+            status = record_and_test(P, loop, k, loop.point, f, gnorm, callback)
             if status >= 0:
                 break
-
-            if code == EXACT or (code == BB and scal.have_previous == 0):
-                q = curvature(P, g)
-                eps_step = gg / q if q > 0 else 0.0
-                if code == BB:
-                    for j in range(d):
-                        L.v0[j] = p[j]
-                        L.v1[j] = g[j]
-                    scal.have_previous = 1.0
-                scal.step_size = eps_step
-                for j in range(d):
-                    p[j] -= eps_step * g[j]
-            elif code == BB:
-                ss = 0.0
-                sy = 0.0
-                for j in range(d):
-                    tmp = p[j] - L.v0[j]
-                    ss += tmp * tmp
-                    sy += tmp * (g[j] - L.v1[j])
-                if sy > 0:
-                    eps_step = ss / sy
-                else:  # no positive curvature measured (rounding): an exact step instead
-                    q = curvature(P, g)
-                    eps_step = gg / q if q > 0 else 0.0
-                scal.step_size = eps_step
-                for j in range(d):
-                    L.v0[j] = p[j]
-                    L.v1[j] = g[j]
-                    p[j] -= eps_step * g[j]
-            elif code == BACKTRACKING and P.l1 == 0.0:
-                q = curvature(P, g)
-                eps_step = scal.step_size
-                halvings = 0
-                # f(p - e g) - f(p) = e (e/2 q - gg) must be <= -c e gg (Armijo)
-                while eps_step * (0.5 * eps_step * q - gg) > -params[2] * eps_step * gg \
-                        and halvings < 200:
-                    eps_step *= params[1]
-                    halvings += 1
-                for j in range(d):
-                    p[j] -= eps_step * g[j]
-                scal.step_size = eps_step * params[3] if params[3] > 0 else params[0]
-            elif code == BACKTRACKING:
-                # Proximal backtracking (Beck & Teboulle 2009, sec. 3): accept e when
-                # f_s(p+) <= f_s(p) + g.D + |D|^2/(2e), D = p+ - p; for this quadratic that is
-                # D^T H D <= |D|^2 / e, one pass over X per trial.
-                eps_step = scal.step_size
-                halvings = 0
-                while True:
-                    for j in range(d):
-                        L.work[j] = p[j] - eps_step * g[j]
-                    prox_l1(L.work, n, eps_step * P.l1, P.scale)
-                    dd = 0.0
-                    for j in range(d):
-                        L.work[j] -= p[j]
-                        dd += L.work[j] * L.work[j]
-                    if dd == 0.0 or halvings >= 200 or curvature(P, L.work) * eps_step <= dd:
-                        break
-                    eps_step *= params[1]
-                    halvings += 1
-                for j in range(d):
-                    p[j] += L.work[j]
-                scal.step_size = eps_step * params[3] if params[3] > 0 else params[0]
-            elif code == CONJUGATE:
-                # Polak-Ribiere+ conjugate gradient (Nocedal & Wright, eqs. 5.44-5.45) with the
-                # exact step along the direction: on a quadratic the linear CG method, which
-                # needs at most n steps in exact arithmetic. v0: direction, v1: last gradient.
-                beta = 0.0
-                if scal.have_previous != 0:
-                    tmp = _dot(L.v1, L.v1, d)
-                    if tmp > 0:
-                        beta = (gg - _dot(g, L.v1, d)) / tmp
-                    if beta < 0:
-                        beta = 0.0
-                for j in range(d):
-                    L.v0[j] = beta * L.v0[j] - g[j]
-                    L.v1[j] = g[j]
-                tmp = _dot(g, L.v0, d)
-                if tmp >= 0:  # not a descent direction (rounding): steepest descent
-                    for j in range(d):
-                        L.v0[j] = -g[j]
-                    tmp = -gg
-                q = curvature(P, L.v0)
-                eps_step = -tmp / q if q > 0 else 0.0
-                scal.step_size = eps_step
-                scal.have_previous = 1.0
-                for j in range(d):
-                    p[j] += eps_step * L.v0[j]
-            else:
-                if code == LIPSCHITZ:
-                    eps_step = scal.step_size
-                    memcpy(L.work2, p, d * sizeof(double))
-                    f_before = f
-                    undo = True
-                    for j in range(d):
-                        p[j] -= eps_step * g[j]
-                else:
-                    eps_step = first_order_step(code, params, p, g, L.v0, L.v1, scal, d)
-                if P.l1 > 0.0:
-                    prox_l1(p, n, eps_step * P.l1, P.scale)
-            scal.t += 1.0
+            if loop.rule == LIPSCHITZ:  # keep the point, to go back if the step goes up
+                memcpy(loop.candidate, loop.point, loop.d * sizeof(double))
+                f_before = f
+                decrease = 0.1 * loop.scalars.step_size * \
+                    _dot(loop.gradient, loop.gradient, loop.d)
+                undo = True
+            take_step(P, loop)
+            loop.scalars.t += 1.0
             k += 1
-    n_iter[0] = k
-    f_out[0] = f
-    gnorm_out[0] = gnorm
-    return status
+    return loop_result(status, k, f, gnorm)
 
 
-cdef int fista(Problem *P, Loop *L, object callback, int *n_iter, double *f_out,
-               double *gnorm_out) except -1:
+cdef double prox_gradient_from(Problem *P, Loop *loop, const double *yk,
+                               double inv_l) noexcept nogil:
+    """FISTA's proximal gradient step from y_k into loop.candidate (the gradient at y_k is in
+    loop.gradient); returns the norm of the gradient mapping there."""
+    cdef gf_int j, d = loop.d
+    cdef double *candidate = loop.candidate
+    cdef double gnorm = 0.0
+    for j in range(d):
+        candidate[j] = yk[j] - inv_l * loop.gradient[j]
+    prox_l1(candidate, P.n, inv_l * P.l1, P.scale)
+    for j in range(d):
+        gnorm += (yk[j] - candidate[j]) * (yk[j] - candidate[j])
+    return sqrt(gnorm) / inv_l if inv_l > 0 else 0.0
+
+
+cdef LoopResult fista(Problem *P, Loop *loop, object callback) except *:
     """FISTA (Beck & Teboulle, SIAM J. Imaging Sci. 2, 2009) with step 1/L and a monotone
     restart: when F(x_k+1) > F(x_k) the step is discarded and the momentum reset (t = 1), so
     the objective never increases (O'Donoghue & Candes, Found. Comput. Math. 15, 2015).
-    p holds x_k (the iterate), v0 the extrapolated point y_k where the gradient is taken."""
-    cdef gf_int j, d = L.d, n = P.n
+    loop.point holds x_k (the iterate), the first state vector the extrapolated point y_k
+    where the gradient is taken."""
+    cdef gf_int j, d = loop.d
     cdef int k = 0, status = MAX_ITER
     cdef double f = 0.0, f_new, gnorm = 0.0, inv_l, t, t_new, beta
-    cdef double *x = L.p
-    cdef double *yk = L.v0
-    cdef double *g = L.g
-    cdef double *xn = L.work2
-    cdef Scalars *scal = L.scal
+    cdef double *x = loop.point
+    cdef double *yk = loop.vectors
+    cdef double *xn = loop.candidate
+    cdef Scalars *scalars = loop.scalars
     with nogil:
-        if scal.lipschitz == 0.0:
-            scal.lipschitz = lipschitz_estimate(P, d, <int> L.params[0], L.params[1],
-                                                L.work, g)
-        inv_l = 1.0 / scal.lipschitz if scal.lipschitz > 0 else 0.0
-        scal.step_size = inv_l
-        if scal.have_previous == 0:
+        if scalars.lipschitz == 0.0:
+            scalars.lipschitz = lipschitz_estimate(P, d, <int> loop.params[0], loop.params[1],
+                                                   loop.scratch, loop.gradient)
+        inv_l = 1.0 / scalars.lipschitz if scalars.lipschitz > 0 else 0.0
+        scalars.step_size = inv_l
+        if scalars.have_previous == 0:
             memcpy(yk, x, d * sizeof(double))
-            scal.fista_t = 1.0
-            scal.have_previous = 1.0
+            scalars.fista_t = 1.0
+            scalars.have_previous = 1.0
         f = objective(P, x)
         while True:
-            evaluate(P, yk, g, True)
-            # the prox-gradient step from y_k, and the mapping's norm there
-            for j in range(d):
-                xn[j] = yk[j] - inv_l * g[j]
-            prox_l1(xn, n, inv_l * P.l1, P.scale)
-            gnorm = 0.0
-            for j in range(d):
-                gnorm += (yk[j] - xn[j]) * (yk[j] - xn[j])
-            gnorm = sqrt(gnorm) / inv_l if inv_l > 0 else 0.0
-            status = visit(P, L, k, x, f, gnorm, callback)
+            evaluate(P, yk, loop.gradient, True)
+            gnorm = prox_gradient_from(P, loop, yk, inv_l)
+            status = record_and_test(P, loop, k, x, f, gnorm, callback)
             if status >= 0:
                 break
             f_new = objective(P, xn)
-            t = scal.fista_t
+            t = scalars.fista_t
             # Restart: keep x_k, drop the momentum. A step from y_k = x_k (t = 1) is a plain
             # proximal gradient step, which cannot increase f with a step <= 1/L: when it
             # does, beyond rounding, the estimate of L was too small: double it.
             if f_new > f and t > 1.0:
-                scal.fista_t = 1.0
+                scalars.fista_t = 1.0
                 memcpy(yk, x, d * sizeof(double))
             elif f_new - f > _rounding(P, f):
-                scal.lipschitz *= 2.0
-                inv_l = 1.0 / scal.lipschitz
-                scal.step_size = inv_l
+                scalars.lipschitz *= 2.0
+                inv_l = 1.0 / scalars.lipschitz
+                scalars.step_size = inv_l
             else:
                 t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
                 beta = (t - 1.0) / t_new
                 for j in range(d):
                     yk[j] = xn[j] + beta * (xn[j] - x[j])
                     x[j] = xn[j]
-                scal.fista_t = t_new
+                scalars.fista_t = t_new
                 f = f_new
-            scal.t += 1.0
+            scalars.t += 1.0
             k += 1
-    n_iter[0] = k
-    f_out[0] = f
-    gnorm_out[0] = gnorm
-    return status
+    return loop_result(status, k, f, gnorm)
 
 
-cdef inline unsigned long long _rotl(unsigned long long x, int k) noexcept nogil:
-    return (x << k) | (x >> (64 - k))
+cdef struct MiniBatch:
+    gf_int batch_size
+    bint shuffle             # a new random order each epoch (else storage order)
+    unsigned long long *rng  # xoshiro256** state, 4 words
+    gf_int *order            # the epoch's row order (shuffle only)
+    double *average          # running average of the iterates (NULL: none)
+    double average_start     # rows seen before averaging starts
+    int n_iter_no_change
 
 
-cdef unsigned long long _next(unsigned long long *s) noexcept nogil:
-    """xoshiro256** (Blackman & Vigna 2018): a generator that needs no GIL."""
-    cdef unsigned long long result = _rotl(s[1] * 5, 7) * 9, t = s[1] << 17
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
-    return result
+cdef double *reported_point(Loop *loop, MiniBatch *mb) noexcept nogil:
+    """The point a mini-batch fit reports: the average once averaging has begun."""
+    return mb.average if mb.average != NULL and loop.scalars.averaged > 0 else loop.point
 
 
-cdef void shuffle(gf_int *idx, gf_int m, unsigned long long *s) noexcept nogil:
-    """Fisher-Yates, with Lemire's nearly divisionless bounded integers."""
-    cdef gf_int i, j, tmp
-    cdef unsigned long long bound, r
-    cdef uint128 prod
-    for i in range(m - 1, 0, -1):
-        bound = <unsigned long long> (i + 1)
-        while True:
-            r = _next(s)
-            prod = <uint128> r * bound
-            if <unsigned long long> prod >= (-bound) % bound:
-                break
-        j = <gf_int> (prod >> 64)
-        tmp = idx[i]
-        idx[i] = idx[j]
-        idx[j] = tmp
+cdef int end_of_epoch(Problem *P, Loop *loop, MiniBatch *mb, int epoch, double f,
+                      object callback) except -2 nogil:
+    """Bookkeeping after each epoch (and at the start): history, divergence, the stopping
+    rule with patience on the full objective (penalties included), Ctrl-C, the callback.
+    Returns the status to stop with, or -1 to go on."""
+    cdef Scalars *scalars = loop.scalars
+    cdef bint stop
+    loop.history[epoch] = f
+    if not isfinite(f):
+        return NONFINITE_START if epoch == 0 else DIVERGED
+    if epoch == 0 and scalars.t == 0 and f > scalars.objective_start:
+        scalars.objective_start = f
+    if f > DIVERGENCE_FACTOR * scalars.objective_start and f > 1e-300:
+        return DIVERGED
+    if epoch > 0:
+        if f > scalars.best_objective - loop.tol * fabs(scalars.best_objective):
+            scalars.epochs_no_improvement += 1.0
+        else:
+            scalars.epochs_no_improvement = 0.0
+        if f < scalars.best_objective:
+            scalars.best_objective = f
+    elif scalars.t == 0 or f < scalars.best_objective:
+        scalars.best_objective = f
+    check_signals(P)
+    if callback is not None:
+        with gil:
+            stop = call_user_callback(callback, epoch, reported_point(loop, mb), P.n,
+                                      P.intercept, P.mu, P.scale, f)
+        if stop:
+            return STOPPED_BY_CALLBACK
+    if epoch > 0 and scalars.epochs_no_improvement >= mb.n_iter_no_change:
+        return CONVERGED
+    if epoch == loop.max_iter:
+        return MAX_ITER
+    return -1
 
 
-cdef double *_returned(double *p, double *avg, Scalars *scal) noexcept nogil:
-    return avg if avg != NULL and scal.averaged > 0 else p
+cdef int one_epoch(Problem *P, Loop *loop, MiniBatch *mb, double *blown_up) except -2 nogil:
+    """Every row once, one step per batch, averaging the iterates when asked. Returns -1 after
+    a full epoch, else DIVERGED with the batch objective that blew up (not finite, or a
+    million times the start's) in blown_up."""
+    cdef gf_int j, start = 0, k, m = P.m, d = loop.d
+    cdef double fb, step_size, count
+    cdef Scalars *scalars = loop.scalars
+    if mb.shuffle:  # from the identity, so an epoch depends only on the generator
+        for j in range(m):
+            mb.order[j] = j
+        shuffle(mb.order, m, mb.rng)
+    while start < m:
+        k = mb.batch_size if start + mb.batch_size <= m else m - start
+        fb = batch_gradient(P, &mb.order[start] if mb.shuffle else NULL, start, k,
+                            loop.point, loop.gradient)
+        if not isfinite(fb) or fb > DIVERGENCE_FACTOR * scalars.objective_start * m / k:
+            blown_up[0] = fb
+            return DIVERGED
+        step_size = first_order_step(loop.rule, loop.params, loop.point, loop.gradient,
+                                     loop.vectors, scalars, d)
+        if P.l1 > 0.0:
+            prox_l1(loop.point, P.n, step_size * P.l1, P.scale)
+        scalars.t += 1.0
+        scalars.rows_seen += k
+        if mb.average != NULL and scalars.rows_seen > mb.average_start:
+            scalars.averaged += 1.0
+            count = scalars.averaged
+            for j in range(d):
+                mb.average[j] += (loop.point[j] - mb.average[j]) / count
+        if P.elements > SIGNAL_CHECK_ELEMENTS:
+            check_signals(P)
+        start += k
+    return -1
 
 
-cdef int mini_batch(Problem *P, Loop *L, gf_int batch, bint shuffled,
-                    unsigned long long *rng, double *avg, double avg_start, int n_no_change,
-                    object callback, int *n_iter, double *f_out,
-                    double *gnorm_out) except -1:
+cdef LoopResult mini_batch(Problem *P, Loop *loop, MiniBatch *mb, object callback) except *:
     """Mini-batch SGD: max_iter epochs, each visiting every row once. history[e] is the exact
-    objective of the returned point after e epochs: the average of the iterates since
-    ``avg_start`` rows were seen when ``avg`` is given (and averaging has begun), else the
-    last iterate."""
-    cdef gf_int j, d = L.d, n = P.n, m = P.m, start, k
-    cdef int epoch = 0, status = MAX_ITER, code = L.code
-    cdef double f, fb, eps_step, cnt, gnorm = 0.0
-    cdef double *p = L.p
-    cdef double *g = L.g
-    cdef Scalars *scal = L.scal
-    cdef gf_int *idx = NULL
-    cdef double *start_point = _returned(p, avg, scal)
-    cdef bint have_callback = callback is not None, stop
-    if shuffled:
-        idx = <gf_int *> malloc(m * sizeof(gf_int))
-        if idx == NULL:
+    objective of the reported point after e epochs: the average of the iterates since
+    ``average_start`` rows were seen when averaging (and it has begun), else the last
+    iterate."""
+    cdef int epoch = 0, status = MAX_ITER
+    cdef double f
+    cdef double *start_point = reported_point(loop, mb)
+    if mb.shuffle:
+        mb.order = <gf_int *> malloc(P.m * sizeof(gf_int))
+        if mb.order == NULL:
             raise MemoryError()
     try:
         with nogil:
             # A fit from scratch starts at w = 0, where f needs y alone: a pass over X saved
             # (a tenth of an epoch). X's non-finite values then surface in the first batch
             # that holds one, as a non-finite batch objective (descent.py says which).
-            if _zero_coefficients(start_point, n):
+            if _zero_coefficients(start_point, P.n):
                 f = objective_at_zero(P, start_point)
             else:
                 f = objective(P, start_point)
             while True:
-                L.history[epoch] = f
-                if not isfinite(f):
-                    status = NONFINITE_START if epoch == 0 else DIVERGED
+                status = end_of_epoch(P, loop, mb, epoch, f, callback)
+                if status >= 0:
                     break
-                if epoch == 0 and scal.t == 0 and f > scal.objective_start:
-                    scal.objective_start = f
-                if f > DIVERGENCE_FACTOR * scal.objective_start and f > 1e-300:
-                    status = DIVERGED
-                    break
-                if epoch > 0:
-                    # stopping rule on the full objective, penalties included
-                    if f > scal.best_objective - L.tol * fabs(scal.best_objective):
-                        scal.epochs_no_improvement += 1.0
-                    else:
-                        scal.epochs_no_improvement = 0.0
-                    if f < scal.best_objective:
-                        scal.best_objective = f
-                elif scal.t == 0 or f < scal.best_objective:
-                    scal.best_objective = f
-                check_signals(P)
-                if have_callback:
-                    with gil:
-                        stop = _call(callback, epoch, _returned(p, avg, scal), n,
-                                     P.intercept, P.mu, P.scale, f)
-                    if stop:
-                        status = STOPPED_BY_CALLBACK
-                        break
-                if epoch > 0 and scal.epochs_no_improvement >= n_no_change:
-                    status = CONVERGED
-                    break
-                if epoch == L.max_iter:
-                    status = MAX_ITER
-                    break
-                if shuffled:  # from the identity, so an epoch depends only on the generator
-                    for j in range(m):
-                        idx[j] = j
-                    shuffle(idx, m, rng)
-                start = 0
-                while start < m:
-                    k = batch if start + batch <= m else m - start
-                    fb = batch_gradient(P, &idx[start] if shuffled else NULL, start, k, p, g)
-                    if not isfinite(fb) \
-                            or fb > DIVERGENCE_FACTOR * scal.objective_start * m / k:
-                        status = DIVERGED
-                        f = fb  # reported: the batch objective that blew up
-                        break
-                    eps_step = first_order_step(code, L.params, p, g, L.v0, L.v1, scal, d)
-                    if P.l1 > 0.0:
-                        prox_l1(p, n, eps_step * P.l1, P.scale)
-                    scal.t += 1.0
-                    scal.rows_seen += k
-                    if avg != NULL and scal.rows_seen > avg_start:
-                        scal.averaged += 1.0
-                        cnt = scal.averaged
-                        for j in range(d):
-                            avg[j] += (p[j] - avg[j]) / cnt
-                    if P.elements > SIGNAL_CHECK_ELEMENTS:
-                        check_signals(P)
-                    start += k
-                if status == DIVERGED:
+                status = one_epoch(P, loop, mb, &f)  # f: the batch objective that blew up
+                if status >= 0:
                     break
                 epoch += 1
-                f = objective(P, _returned(p, avg, scal))
+                f = objective(P, reported_point(loop, mb))
     finally:
-        free(idx)
-    n_iter[0] = epoch
-    f_out[0] = f
-    gnorm_out[0] = gnorm
-    return status
+        free(mb.order)
+        mb.order = NULL
+    return loop_result(status, epoch, f, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The entry point.
+# ---------------------------------------------------------------------------------------------
+
+cdef void describe_data(Problem *P, const floating[:, :] X, const floating[::1] y,
+                        const floating[::1] sample_weight) noexcept:
+    """The data's pointers, layout, precision and total weight."""
+    cdef gf_int i
+    P.X = <const void *> &X[0, 0]
+    P.y = <const void *> &y[0]
+    P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
+    P.f32 = floating is float
+    P.m = X.shape[0]
+    P.n = X.shape[1]
+    P.rs = X.strides[0] // sizeof(floating)
+    P.cs = X.strides[1] // sizeof(floating)
+    P.wsum = X.shape[0]
+    if sample_weight is not None:
+        P.wsum = 0.0
+        for i in range(X.shape[0]):
+            P.wsum += sample_weight[i]
+
+
+cdef int allocate_buffers(Problem *P, Loop *loop, size_t batch_scratch_bytes) except -1:
+    """The engine's scratch buffers (all NULL first, so that free_buffers may always run)."""
+    cdef gf_int n = P.n, d = loop.d
+    P.wf = <float *> malloc(n * sizeof(float))
+    P.graw = <double *> malloc(n * sizeof(double))
+    P.gw = <double *> malloc(n * sizeof(double))
+    P.pw = <double *> malloc(d * sizeof(double))
+    P.scratch = malloc(batch_scratch_bytes) if batch_scratch_bytes > 0 else NULL
+    loop.gradient = <double *> malloc(d * sizeof(double))
+    loop.scratch = <double *> malloc(d * sizeof(double))
+    loop.candidate = <double *> malloc(d * sizeof(double))
+    if P.wf == NULL or P.graw == NULL or P.gw == NULL or P.pw == NULL \
+            or loop.gradient == NULL \
+            or loop.scratch == NULL or loop.candidate == NULL \
+            or (batch_scratch_bytes > 0 and P.scratch == NULL):
+        raise MemoryError()
+    return 0
+
+
+cdef void free_buffers(Problem *P, Loop *loop) noexcept:
+    free(P.wf)
+    free(P.graw)
+    free(P.gw)
+    free(P.pw)
+    free(P.scratch)
+    free(loop.gradient)
+    free(loop.scratch)
+    free(loop.candidate)
 
 
 def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sample_weight,
@@ -859,28 +999,16 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     of ``point`` (and the rule's state) are standardised, v = w / scale. Arguments by keyword
     only; their types are in _descent.pyi."""
     cdef Problem P
-    cdef Loop L
-    cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0), j
-    cdef int status, n_iter = 0
-    cdef double f = 0.0, gnorm = 0.0
+    cdef Loop loop
+    cdef MiniBatch mb
+    cdef LoopResult result
+    cdef gf_int n = X.shape[1], d = n + (1 if fit_intercept else 0)
     _check_run_arguments(X.shape[0], n, d, y.shape[0], sample_weight is None or
                          sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
                          history, max_iter, batch_size, rng, average, G, xty, scale)
-    P.X = <const void *> &X[0, 0]
-    P.y = <const void *> &y[0]
-    P.sw = <const void *> &sample_weight[0] if sample_weight is not None else NULL
-    P.f32 = floating is float
-    P.m = X.shape[0]
-    P.n = n
-    P.rs = X.strides[0] // sizeof(floating)
-    P.cs = X.strides[1] // sizeof(floating)
+    describe_data(&P, X, y, sample_weight)
     P.mu = &shift[0]
     P.scale = &scale[0] if scale is not None else NULL
-    P.wsum = X.shape[0]
-    if sample_weight is not None:
-        P.wsum = 0.0
-        for j in range(X.shape[0]):
-            P.wsum += sample_weight[j]
     P.intercept = fit_intercept
     P.c_fixed = fit_intercept and intercept_fixed
     P.l2 = l2
@@ -891,47 +1019,40 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     P.yty = yty
     if G is not None:
         P.wsum = gram_weight
-    P.wf = <float *> malloc(n * sizeof(float))
-    P.graw = <double *> malloc(n * sizeof(double))
-    P.gw = <double *> malloc(n * sizeof(double))
-    P.pw = <double *> malloc(d * sizeof(double))
-    P.scratch = malloc(gf_batch_scratch_size(n) * sizeof(floating)) if batch_size > 0 else NULL
-    L.g = <double *> malloc(d * sizeof(double))
-    L.work = <double *> malloc(d * sizeof(double))
-    L.work2 = <double *> malloc(d * sizeof(double))
+    loop.rule = rule
+    loop.params = &params[0]
+    loop.point = &point[0]
+    loop.vectors = &vectors[0, 0]
+    loop.scalars = <Scalars *> &scalars[0]
+    loop.history = &history[0]
+    loop.d = d
+    loop.max_iter = max_iter
+    loop.tol = tol
+    loop.gradient = loop.scratch = loop.candidate = NULL
+    P.wf = NULL
+    P.graw = NULL
+    P.gw = NULL
+    P.pw = NULL
+    P.scratch = NULL
     try:
-        if P.wf == NULL or P.graw == NULL or P.gw == NULL or P.pw == NULL or L.g == NULL \
-                or L.work == NULL \
-                or L.work2 == NULL or (batch_size > 0 and P.scratch == NULL):
-            raise MemoryError()
-        L.code = rule
-        L.params = &params[0]
-        L.p = &point[0]
-        L.v0 = &vectors[0, 0]
-        L.v1 = &vectors[1, 0]
-        L.scal = <Scalars *> &scalars[0]
-        L.history = &history[0]
-        L.d = d
-        L.max_iter = max_iter
-        L.tol = tol
+        allocate_buffers(&P, &loop, gf_batch_scratch_size(n) * sizeof(floating)
+                         if batch_size > 0 else 0)
         if batch_size > 0:
-            status = mini_batch(&P, &L, batch_size, shuffle, &rng[0],
-                                &average[0] if average is not None else NULL, average_start,
-                                n_iter_no_change, callback, &n_iter, &f, &gnorm)
+            mb.batch_size = batch_size
+            mb.shuffle = shuffle
+            mb.rng = &rng[0]
+            mb.order = NULL
+            mb.average = &average[0] if average is not None else NULL
+            mb.average_start = average_start
+            mb.n_iter_no_change = n_iter_no_change
+            result = mini_batch(&P, &loop, &mb, callback)
         elif rule == FISTA:
-            status = fista(&P, &L, callback, &n_iter, &f, &gnorm)
+            result = fista(&P, &loop, callback)
         else:
-            status = full_batch(&P, &L, callback, &n_iter, &f, &gnorm)
+            result = full_batch(&P, &loop, callback)
     finally:
-        free(P.wf)
-        free(P.graw)
-        free(P.gw)
-        free(P.pw)
-        free(P.scratch)
-        free(L.g)
-        free(L.work)
-        free(L.work2)
-    return n_iter, status, f, gnorm
+        free_buffers(&P, &loop)
+    return result.n_iter, result.status, result.objective, result.grad_norm
 
 
 def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars, history,
@@ -962,8 +1083,8 @@ def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalar
         raise ValueError("_descent.run: " + "; ".join(problems) + " (see _descent.pyi).")
 
 
-cdef bint _call(object callback, int k, double *p, gf_int n, bint intercept,
-                const double *mu, const double *scale, double f) except -1:
+cdef bint call_user_callback(object callback, int k, double *p, gf_int n, bint intercept,
+                             const double *mu, const double *scale, double f) except -1:
     coef = np.array(<double[:n]> p)
     if scale != NULL:
         coef *= np.asarray(<double[:n]> <double *> scale)

@@ -37,3 +37,4 @@ def residual_sqnorm(
     w: npt.NDArray[np.floating],  # const floating[::1]
     b: float,
 ) -> float: ...  # ||X w + b - y||^2
+def _kernel_isa() -> str: ...  # "avx2-fma" or "portable": the C kernels this module runs

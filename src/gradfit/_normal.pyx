@@ -4,33 +4,33 @@ Cholesky factorisation through LAPACK. Validation happens in ``normal.py``; here
 trusts its inputs and releases the GIL for all per-element work."""
 import numpy as np
 
-from libc.math cimport sqrt, isfinite, NAN
+from libc.math cimport sqrt, isfinite, fabs, NAN
 from libc.stdlib cimport malloc, calloc, free
 from cython.parallel cimport prange
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
-                        gf_default_threads, gf_shift_target_d, gf_shift_target_s)
+                        gf_default_threads, gf_shift_target_d, gf_shift_target_s,
+                        gf_refine_scratch_size, gf_refine_pass_d)
 from ._kernels cimport gf_cpu_avx2
+from cpython.exc cimport PyErr_CheckSignals
 
-# Rows per block. Narrow rows: the block fits L2 (512 KiB here) so that X^T y and the column
-# sums read it from cache right after the Gram kernel (a block that spills to L3 cost 2 ms of
-# 36 at 100000 x 100). Wide rows for BLAS syrk (under 256 rows would fit): syrk's
-# read-modify-write of the n x n result per call dominates instead, so few large blocks (20
-# calls at 20000 x 1000 cost 10-15 ms more than one). gradfit's own kernel has no per-call
-# cost of that kind, so its blocks always fit L2 (a 16 MiB copied block cost 22 ms of 57 at
-# 40000 x 200 with an intercept).
+# Rows per block: narrow rows in L2-sized blocks, so that X^T y and the column sums read each
+# block from cache after the Gram kernel; wide rows (BLAS syrk) in few large blocks, because
+# syrk's read-modify-write of the n x n result costs per call (benchmarks/README.md).
 cdef Py_ssize_t _L2_BLOCK_BYTES = 256 * 1024
 cdef Py_ssize_t _MIN_L2_BLOCK_ROWS = 256
 cdef Py_ssize_t _MIN_OWN_KERNEL_BLOCK_ROWS = 16
 cdef Py_ssize_t _WIDE_BLOCK_BYTES = 16 * 1024 * 1024
 cdef Py_ssize_t _MIN_WIDE_BLOCK_ROWS = 1024
+# ... but no block of more than ~2^30 flops (b n^2), 256 rows at least: Ctrl-C is polled
+# between blocks, and one syrk call must stay well under the 0.5 s promised on a busy machine.
+cdef double _MAX_WIDE_BLOCK_FLOPS = 1073741824.0
+cdef Py_ssize_t _MIN_CAPPED_BLOCK_ROWS = 256
 
-# Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h) instead of BLAS
-# syrk. Measured here, one thread, GFLOP/s counting m n^2 (own kernel / OpenBLAS syrk):
-# float64 n = 100: 46 / 28, n = 200: 44 / 37, n = 256: 36 / 41; float32 n = 200: 94 / 73,
-# n = 400: 59 / 59. Wider rows leave too few rows per L1 chunk, and syrk's packing pays off.
+# Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h), faster than BLAS
+# syrk up to there; wider rows leave too few rows per L1 chunk and syrk's packing pays off.
 cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
 
 
@@ -44,6 +44,10 @@ cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
         b = _WIDE_BLOCK_BYTES // (n * itemsize)
         if b < _MIN_WIDE_BLOCK_ROWS:
             b = _MIN_WIDE_BLOCK_ROWS
+        if b > _MAX_WIDE_BLOCK_FLOPS / (<double> n * n):
+            b = <Py_ssize_t> (_MAX_WIDE_BLOCK_FLOPS / (<double> n * n))
+            if b < _MIN_CAPPED_BLOCK_ROWS:
+                b = _MIN_CAPPED_BLOCK_ROWS
     return b if b < m else m
 
 
@@ -77,6 +81,7 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         nthreads = <int> nblocks
     cdef Py_ssize_t i, j, t, lo, hi
     cdef int failed = 0
+    cdef int stop = 0  # set on Ctrl-C by the thread that polls for it
 
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
@@ -158,7 +163,7 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                 pass  # the MemoryError is raised once the GIL is back
             elif nthreads == 1:
                 failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy,
-                                     &G[0, 0], &xty[0], &colsum[0], sums)
+                                     &G[0, 0], &xty[0], &colsum[0], sums, True, &stop)
             else:
                 # One iteration per range, whatever size of team OpenMP grants (a smaller
                 # one, under OMP_THREAD_LIMIT say, must still cover every range).
@@ -177,7 +182,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                         xp = gp + n * n
                         cp = xp + n
                     tstatus[t] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel,
-                                             cshift, cy, gp, xp, cp, tsums + 2 * t)
+                                             cshift, cy, gp, xp, cp, tsums + 2 * t,
+                                             t == 0, &stop)
                 for t in range(nthreads):
                     if tstatus[t]:
                         failed = 1
@@ -202,6 +208,8 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         free(parts)
         free(tsums)
         free(tstatus)
+    if stop:
+        _raise_pending()
     if failed:
         raise MemoryError()
 
@@ -223,22 +231,45 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
 
 
+# Work (b n (n + 8) for b rows: the Gram flops, plus a per-element cost that matters for
+# narrow rows) between two polls for Ctrl-C: ~2^28, about 10 ms unloaded.
+cdef double _POLL_WORK = 268435456.0
+_pending = []
+
+
+cdef int _poll_signals() noexcept with gil:
+    """1 if a signal handler raised (its exception is kept for _raise_pending), else 0."""
+    try:
+        PyErr_CheckSignals()
+    except BaseException as exc:
+        _pending.append(exc)
+        return 1
+    return 0
+
+
+def _raise_pending():
+    exc = _pending.pop() if _pending else KeyboardInterrupt()
+    _pending.clear()
+    raise exc
+
+
 cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floating *sw,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t B, bint center,
                      bint own_kernel, const floating *cshift, floating cy, double *G,
-                     double *xty, double *colsum, double *sums) noexcept nogil:
+                     double *xty, double *colsum, double *sums, bint poll,
+                     int *stop) noexcept nogil:
     """Add rows [lo, hi) of the pass, in blocks of B rows, to G (n x n, lower triangle of the
     row-major array), xty and colsum, and their sum of (shifted, weighted) y and of its squares
-    to sums[0], sums[1]. Returns -1 if scratch memory could not be allocated."""
+    to sums[0], sums[1]. Between blocks, the polling thread (``poll``) checks for Ctrl-C and
+    sets ``*stop``, which every thread obeys. Returns -1 if scratch memory could not be
+    allocated."""
     cdef Py_ssize_t n = X.shape[1], itemsize = sizeof(floating)
     cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
     cdef bint row_major = (cs == 1)
     cdef bint weighted = sw != NULL
     # The own kernel reads rows: column-major X is copied, block by block, into row-major
-    # buffers for it even without centring or weights. Measured against BLAS syrk on X in
-    # place (NumPy's X.T @ X): 100000 x 100, 32 / 32 ms at one thread, 17 / 36 ms at two
-    # (syrk does not split these shapes across threads; the pass does); 100000 x 200,
-    # 103 / 96 ms and 55 / 74 ms.
+    # buffers for it even without centring or weights (as fast as syrk in place at one
+    # thread, and the pass splits across threads where syrk does not).
     cdef bint copy_block = center or weighted or (own_kernel and not row_major)
     # Copied blocks are laid out row-major whenever the own kernel will read them, else in
     # X's own order (the cheaper copy).
@@ -251,6 +282,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
     cdef const floating *Ap
     cdef const floating *yp
     cdef Py_ssize_t i0 = lo, b, i, j, ld
+    cdef double since_poll = 0.0
     cdef int status = 0
     if copy_block:
         A = <floating *> malloc(B * n * sizeof(floating))
@@ -262,7 +294,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
                                                                      or xblk == NULL)):
         status = -1
         i0 = hi
-    while i0 < hi:
+    while i0 < hi and not stop[0]:
         b = B if i0 + B <= hi else hi - i0
         if copy_block:
             ld = n if blk_row_major else B
@@ -282,7 +314,7 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
             Ap = &X[i0, 0]
             ld = rs if row_major else cs
             yp = &y[i0]
-            # BLAS, not a loop: a serial sum waits on add latency (1.2 us of 1000 rows)
+            # BLAS, not a loop: a serial sum waits on the latency of each addition
             sums[1] += sqnorm(<int> b, yp)
 
         if acc_local:
@@ -295,6 +327,11 @@ cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floati
             _syrk_gemv(Ap, yp, b, n, ld, blk_row_major, own_kernel, <floating *> G, n,
                        <floating *> xty, 1)
         i0 += b
+        since_poll += <double> b * n * (n + 8)
+        if poll and since_poll >= _POLL_WORK and i0 < hi:
+            since_poll = 0
+            if _poll_signals():
+                stop[0] = 1
     free(A)
     free(ya)
     free(Gblk)
@@ -331,45 +368,103 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     """Solve (G + m*l2*I) w = xty by Cholesky on the matrix scaled to unit diagonal (the
     same as scaling the columns of X), in float32 when ``single``, without NumPy temporaries.
     When m*l2 overflows, the system divided by m*l2 is solved instead. Returns
-    ``(info, rcond, w)``: info > 0 when the matrix is not positive definite (w is then NaN),
-    rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition number."""
+    ``(info, rcond, w, factor, d)``: info > 0 when the matrix is not positive definite (w is
+    then NaN), rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition
+    number; in float64, ``factor`` (n x n, its C lower triangle LAPACK's upper Cholesky
+    factor U of D^-1 (G + m*l2*I) D^-1 / s, s = m*l2 when it overflows and 1 otherwise) and
+    the scaling ``d`` serve :func:`solve_factored`; both are None in float32."""
     cdef Py_ssize_t n = G.shape[0], i
     cdef bint big = not isfinite(m * l2)
     cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
     w_arr = np.empty(n)
+    d_arr = np.empty(n)
+    buf_arr = None if single else np.empty(n * n + 4 * n)
     cdef double[::1] w = w_arr
-    cdef double *d = <double *> malloc(n * sizeof(double))
+    cdef double[::1] d = d_arr
+    cdef double[::1] bufd
     cdef float *Af = NULL
     cdef double *Ad = NULL
     cdef int info = 0
     cdef double rcond = 0.0
     if single:
         Af = <float *> malloc((n * n + 4 * n) * sizeof(float))
+        if Af == NULL:
+            raise MemoryError()
     else:
-        Ad = <double *> malloc((n * n + 4 * n) * sizeof(double))
-    if d == NULL or (Af == NULL and Ad == NULL):
-        free(d)
-        free(Af)
-        free(Ad)
-        raise MemoryError()
+        bufd = buf_arr
+        Ad = &bufd[0]
     with nogil:
         for i in range(n):
             d[i] = sqrt(G[i, i] * scale + shift)
             if d[i] == 0.0:
                 d[i] = 1.0  # a zero column: the matrix stays singular and potrf says so
         if single:
-            info = _factor_solve(Af, G, xty, d, scale, shift, &rcond)
+            info = _factor_solve(Af, G, xty, &d[0], scale, shift, &rcond)
         else:
-            info = _factor_solve(Ad, G, xty, d, scale, shift, &rcond)
+            info = _factor_solve(Ad, G, xty, &d[0], scale, shift, &rcond)
         for i in range(n):
             if info == 0:
                 w[i] = (Af[n * n + i] if single else Ad[n * n + i]) / d[i]
             else:
                 w[i] = NAN
-    free(d)
     free(Af)
-    free(Ad)
-    return info, rcond, w_arr
+    if info < 0:
+        raise MemoryError()
+    if single:
+        return info, rcond, w_arr, None, None
+    return info, rcond, w_arr, buf_arr[:n * n].reshape(n, n), d_arr
+
+
+def solve_factored(const double[:, ::1] U, const double[::1] d, const double[::1] rhs,
+                   double scale):
+    """x with (G + m*l2*I) x = rhs, from ``solve_spd``'s factor and scaling (scale: 1, or
+    1 / (m*l2) when that overflowed)."""
+    cdef Py_ssize_t n = U.shape[0], i
+    x_arr = np.empty(n)
+    cdef double[::1] x = x_arr
+    with nogil:
+        for i in range(n):
+            x[i] = rhs[i] * scale / d[i]
+        potrs(c'U', <int> n, 1, <double *> &U[0, 0], <int> n, &x[0], <int> n)
+        for i in range(n):
+            x[i] /= d[i]
+    return x_arr
+
+
+# Rows of the refinement pass between two checks for Ctrl-C: about 2^20 elements (a few
+# milliseconds), so that an interrupt is seen within a small fraction of a second.
+cdef Py_ssize_t _SIGNAL_CHECK_ELEMENTS = 1 << 20
+
+
+def refine_pass(const double[:, :] X, const double[::1] y, const double[::1] weights,
+                const double[::1] w, double offset, bint portable=False):
+    """The residual r = y - X w - offset and its products, in double-double (gf_refine.h):
+    returns ``(g, s, rss)`` with g = X^T W r (n pairs as an (2, n) array: hi, lo), s = 1^T W r
+    (a pair) and rss = r^T W r; W the row weights (all ones when ``weights`` is None). One pass
+    over X, checking for Ctrl-C between row blocks."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], i0, b
+    cdef Py_ssize_t rs = X.strides[0] // sizeof(double), cs = X.strides[1] // sizeof(double)
+    cdef Py_ssize_t rows = _SIGNAL_CHECK_ELEMENTS // n
+    if rows < 64:
+        rows = 64
+    g_arr = np.zeros((2, n))
+    sums_arr = np.zeros(3)
+    scratch_arr = np.empty(gf_refine_scratch_size(n))
+    cdef double[:, ::1] g = g_arr
+    cdef double[::1] sums = sums_arr
+    cdef double[::1] scratch = scratch_arr
+    cdef const double *wt = &weights[0] if weights is not None else NULL
+    i0 = 0
+    while i0 < m:
+        b = rows if i0 + rows <= m else m - i0
+        with nogil:
+            gf_refine_pass_d(b, n, &X[i0, 0], rs, cs, &y[i0], wt + i0 if wt != NULL else NULL,
+                             &w[0], offset, &g[0, 0], &g[1, 0], &sums[0], &scratch[0],
+                             portable)
+        i0 += b
+        if i0 < m:
+            PyErr_CheckSignals()  # raises KeyboardInterrupt after Ctrl-C
+    return g_arr, (sums_arr[0], sums_arr[1]), sums_arr[2]
 
 
 cdef int _factor_solve(floating *buf, const double[:, ::1] G, const double[::1] xty,
@@ -418,3 +513,56 @@ def _kernel_isa():
     """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
     FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
     return "avx2-fma" if gf_cpu_avx2() else "portable"
+
+
+def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l2,
+                double amplification_max, double explained_min, double rcond_min):
+    """The whole exact solve of float64, unweighted data in one call when nothing needs a
+    closer look: the Gram pass, the scaled Cholesky solve and the tests of normal.py's
+    _digits_at_risk (same constants, passed in). Returns ``(coef, intercept, rcond,
+    objective)``, or None when the data are not finite, the matrix is not positive definite,
+    or digits are at risk: the caller then takes the general path."""
+    finite, m, mean_x_arr, mean_y, G_arr, xty_arr, yty = gram_pass(X, y, center, None)
+    if not finite:
+        return None
+    cdef double[:, ::1] G = G_arr
+    cdef double[::1] xty = xty_arr
+    cdef double[::1] mean_x = mean_x_arr
+    cdef Py_ssize_t n = G.shape[0], i
+    cdef double mm = m, my = mean_y, yy = yty
+    if not isfinite(mm * l2):
+        return None
+    coef_arr = np.empty(n)
+    cdef double[::1] coef = coef_arr
+    cdef double *buf = <double *> malloc((n * n + 5 * n) * sizeof(double))
+    cdef double *d
+    cdef int info
+    cdef double rcond = 0.0, cxty = 0.0, cc = 0.0, terms = fabs(my), b = my, rss
+    if buf == NULL:
+        raise MemoryError()
+    d = buf + n * n + 4 * n
+    with nogil:
+        for i in range(n):
+            d[i] = sqrt(G[i, i] + mm * l2)
+            if d[i] == 0.0:
+                d[i] = 1.0
+        info = _factor_solve(buf, G, xty, d, 1.0, mm * l2, &rcond)
+        if info == 0:
+            for i in range(n):
+                coef[i] = buf[n * n + i] / d[i]
+                cxty += coef[i] * xty[i]
+                cc += coef[i] * coef[i]
+                if center:
+                    terms += fabs(mean_x[i] * coef[i])
+                    b -= mean_x[i] * coef[i]
+    free(buf)
+    if info != 0 or rcond < rcond_min:
+        return None
+    rss = yy - cxty - mm * l2 * cc
+    if yy > 0 and rss > (1.0 - explained_min) * yy:
+        return None
+    if center and terms > amplification_max * fabs(b):
+        return None
+    if rss < 0.0:
+        rss = 0.0
+    return coef_arr, (b if center else 0.0), rcond, rss / (2 * mm) + 0.5 * l2 * cc

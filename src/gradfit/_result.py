@@ -31,13 +31,23 @@ class FitResult:
     loss_history : ndarray of float64
         f after each iteration, starting with f at the initial point; empty for the exact solver.
     solver : str
-        What actually ran: ``"cholesky"``, ``"lstsq"`` (the SVD fallback), ``"eigh"`` (the
+        What actually ran: ``"cholesky"``, ``"qr"`` (the exact solver's fallback), ``"eigh"`` (the
         fallback of accumulated statistics, whose rows are gone), ``"gradient_descent"`` or
         ``"sgd"``.
     rcond : float
         LAPACK's estimate of the reciprocal condition number of the column-scaled matrix
         X^T X + m*l2*I that was factored (0.0 if it was not positive definite; NaN for
         gradient descent).
+    refinement_steps : int
+        Steps of iterative refinement the exact solver applied (0: none ran). It runs when
+        ``rcond`` says Cholesky may have lost digits (see :func:`gradfit.solve_normal`).
+    forward_error : float
+        The exact solver's estimate of the relative error of ``coef`` (max-norm), at least
+        eps: after refinement, the relative size of the last correction applied times the
+        ratio of successive corrections (observed, or predicted as n * eps / rcond after a
+        single step); without refinement, the first-order bound eps / rcond of a Cholesky
+        solve (eps * cond(R) for the QR fallback). NaN where no estimate exists (gradient
+        descent, rank-deficient fallbacks).
     objective : float
         f at the returned coefficients.
     message : str
@@ -74,6 +84,8 @@ class FitResult:
     step: Any = None
     grad_norm: float = float("nan")
     state: DescentState | None = None
+    refinement_steps: int = 0
+    forward_error: float = float("nan")
 
     def __post_init__(self):
         coef = np.asarray(self.coef).view()  # a read-only view: the caller's array is untouched
@@ -81,6 +93,21 @@ class FitResult:
         object.__setattr__(self, "coef", coef)
         if isinstance(self.state, dict):  # the plain dict of version 0.1.0
             object.__setattr__(self, "state", DescentState.from_dict(self.state, self.step))
+
+    @classmethod
+    def _exact(cls, coef, intercept: float, rcond: float, objective: float,
+               forward_error: float) -> FitResult:
+        """An unrefined Cholesky result of the exact solver, built without the dataclass
+        machinery (its per-field checks cost as much as a 1000 x 10 solve)."""
+        self = object.__new__(cls)
+        view = coef.view()
+        view.flags.writeable = False
+        self.__dict__.update(coef=view, intercept=intercept, n_iter=0, converged=True,
+                             loss_history=np.empty(0), solver="cholesky", rcond=rcond,
+                             objective=objective, message="", step=None,
+                             grad_norm=float("nan"), state=None, refinement_steps=0,
+                             forward_error=forward_error)
+        return self
 
     def __setstate__(self, state):
         self.__dict__.update(state)

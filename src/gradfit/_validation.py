@@ -23,6 +23,13 @@ def _float_dtype(arr: np.ndarray, name: str) -> np.dtype:
                      f"first (e.g. np.asarray({name}, dtype=float)).")
 
 
+def float_dtype_of(dtype, name: str) -> np.dtype:
+    """The dtype gradfit computes in for data of ``dtype`` (float32 or float64); a ValueError
+    for complex or non-numeric data. For arrays whose values are not at hand (a chunk's
+    dtype, a Dask array)."""
+    return _float_dtype(np.empty(0, dtype), name)
+
+
 def as_float_matrix(X, name: str = "X") -> np.ndarray:
     """Return X as a 2-D float32 or float64 array with unit stride along one axis.
 

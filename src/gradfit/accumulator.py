@@ -7,8 +7,14 @@ import numpy as np
 
 from ._result import FitResult
 from ._stats import Stats, chan_merge, float64_stats, solve_with_float64_retry
-from ._validation import _float_dtype, as_float_matrix, as_sample_weight, as_target, \
-    check_penalty, raise_nonfinite
+from ._validation import (
+    as_float_matrix,
+    as_sample_weight,
+    as_target,
+    check_penalty,
+    float_dtype_of,
+    raise_nonfinite,
+)
 from .normal import solve_stats
 
 __all__ = ["NormalAccumulator"]
@@ -36,9 +42,11 @@ class NormalAccumulator:
     (float32 chunks are converted to float64 first, 4 MiB at a time, so that the sums stay
     accurate over any number of chunks). ``solve`` works in float32 when every chunk
     was float32 (float64 otherwise), with ``solve_normal``'s rules. Its fallback for
-    singular or ill-conditioned problems cannot use the rows (they are gone): it is an
-    eigendecomposition of the normal matrix, accurate to about eps * cond(X)^2, and
-    ``solver`` is ``"eigh"``.
+    singular or ill-conditioned problems cannot use the rows (they are gone), nor can the
+    refinement of :func:`solve_normal`: it is an eigendecomposition of the column-scaled
+    normal matrix (rank decided on the scaled columns, minimum norm in the user's units),
+    accurate to about eps * cond(X)^2, and ``solver`` is ``"eigh"``. Weights may span any
+    range (1e-320 to 1e300): the sums are kept over weights divided by the largest seen.
 
     Examples
     --------
@@ -67,12 +75,15 @@ class NormalAccumulator:
     def __init__(self) -> None:
         self._stats: Stats | None = None
         self._all_float32 = True
+        # The statistics are sums over weights divided by this (the largest weight seen), so
+        # that weights of 1e300 or 1e-320 neither overflow nor lose digits to underflow.
+        self._weight_scale = 1.0
         self._n_features: int | None = None
 
     @property
     def n_samples(self) -> float:
         """Rows seen so far (the sum of their weights, when weighted)."""
-        return 0.0 if self._stats is None else float(self._stats.m)
+        return 0.0 if self._stats is None else float(self._stats.m) * self._weight_scale
 
     @property
     def n_features(self) -> int | None:
@@ -86,14 +97,14 @@ class NormalAccumulator:
         as in :func:`solve_normal`); returns self.
 
         Same input rules as :func:`solve_normal`: X is read in place, never modified. A chunk
-        may be empty (k = 0, as a filter can leave it) or have only zero weights: it adds
-        nothing. ``row_offset`` is the index of the chunk's first row in the whole data:
-        errors (a NaN, a negative weight) name the row there. A bad chunk raises ValueError
-        and leaves the statistics as they were."""
+        may be empty (k = 0, as a filter can leave it): it adds nothing (weights that are all
+        zero are an error, as in :func:`solve_normal`). ``row_offset`` is the index of the
+        chunk's first row in the whole data: errors (a NaN, a negative weight) name the row
+        there. A bad chunk raises ValueError and leaves the statistics as they were."""
         row_offset = _check_offset(row_offset)
         arr = np.asarray(X)
         if arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
-            dtype = _float_dtype(arr, "X")
+            dtype = float_dtype_of(arr.dtype, "X")
             as_target(y, 0, dtype, "y")
             as_sample_weight(sample_weight, 0, allow_all_zero=True)
             self._check_columns(arr.shape[1])
@@ -102,25 +113,22 @@ class NormalAccumulator:
             return self
         X = as_float_matrix(arr, "X")
         y = as_target(y, X.shape[0], X.dtype, "y")
-        sw = as_sample_weight(sample_weight, X.shape[0], row_offset, allow_all_zero=True)
+        sw = as_sample_weight(sample_weight, X.shape[0], row_offset)
         self._check_columns(X.shape[1])
-        if sw is not None and not sw.any():  # rows that count for nothing, if they are finite
-            if not (np.isfinite(X).all() and np.isfinite(y).all()):
-                raise_nonfinite(X, y, row_offset)
-            stats = None
-        else:
-            try:
-                # float64 sums whatever the data: float32 sums would cap every later solve at
-                # float32's accuracy
-                stats = float64_stats(X, y, True, sw)
-            except ValueError:
-                if not row_offset:
-                    raise
-                raise_nonfinite(X, y, row_offset)  # the same error, naming the global row
+        try:
+            # float64 sums whatever the data: float32 sums would cap every later solve at
+            # float32's accuracy
+            scale = 1.0 if sw is None else float(sw.max())
+            stats = float64_stats(X, y, True, None if sw is None else sw / scale)
+        except ValueError:
+            if not row_offset:
                 raise
+            raise_nonfinite(X, y, row_offset)  # the same error, naming the global row
+            raise
         self._n_features = X.shape[1]
         self._all_float32 &= X.dtype == np.float32
-        self._stats = chan_merge(self._stats, stats)
+        self._stats, self._weight_scale = _merge_scaled(self._stats, self._weight_scale,
+                                                        stats, scale)
         return self
 
     def _check_columns(self, n: int) -> None:
@@ -137,12 +145,14 @@ class NormalAccumulator:
             raise ValueError(f"cannot merge statistics of {self.n_features} and "
                              f"{other.n_features} columns.")
         out = NormalAccumulator()
-        out._stats = chan_merge(self._stats, other._stats)
+        out._stats, out._weight_scale = _merge_scaled(self._stats, self._weight_scale,
+                                                      other._stats, other._weight_scale)
         out._all_float32 = self._all_float32 and other._all_float32
         out._n_features = self.n_features if other.n_features is None else other.n_features
         return out
 
     __add__ = merge
+
     @classmethod
     def merge_all(cls, accumulators, *, fan_in: int = 2) -> NormalAccumulator:
         """One accumulator holding the rows of all of them (none is modified).
@@ -187,6 +197,11 @@ class NormalAccumulator:
                        gram_upper=st.G[np.triu_indices(n)].astype(np.float64),
                        xty=np.array(st.xty, dtype=np.float64), yty=float(st.yty),
                        centred=bool(st.centred))
+            if self._weight_scale != 1.0:
+                # the statistics are sums over weights divided by weight_scale (no overflow
+                # for weights up to 1e308); n_samples stays the sum of the weights themselves
+                out.update(weight_scale=float(self._weight_scale),
+                           scaled_weight_sum=float(st.m))
         return out
 
     @classmethod
@@ -227,6 +242,13 @@ class NormalAccumulator:
         mean_y, yty = float(_scalar(data, "mean_y")), float(_scalar(data, "yty"))
         if not (math.isfinite(mean_y) and math.isfinite(yty)):
             raise ValueError("NormalAccumulator statistics contain NaN or infinity.")
+        if "weight_scale" in data:
+            acc._weight_scale = float(_scalar(data, "weight_scale"))
+            m = float(_scalar(data, "scaled_weight_sum"))
+            if not (math.isfinite(acc._weight_scale) and acc._weight_scale > 0
+                    and math.isfinite(m) and m > 0):
+                raise ValueError("invalid NormalAccumulator statistics: weight_scale "
+                                 f"{acc._weight_scale}, scaled_weight_sum {m}.")
         acc._stats = Stats(m, mean_x, mean_y, G, xty, yty, bool(_scalar(data, "centred")))
         return acc
 
@@ -248,17 +270,40 @@ class NormalAccumulator:
         return f"NormalAccumulator(n_samples={self.n_samples}, n_features={self.n_features})"
 
 
-def from_stats(stats: Stats, float32: bool) -> NormalAccumulator:
+def from_stats(stats: Stats, float32: bool, weight_scale: float = 1.0) -> NormalAccumulator:
     """An accumulator holding centred statistics gathered elsewhere (the estimator's exact
-    fit), so that partial_fit can add rows to them; ``float32``: every row was float32."""
+    fit), so that partial_fit can add rows to them; ``float32``: every row was float32;
+    ``weight_scale``: the statistics' weights were divided by it."""
     acc = NormalAccumulator()
     acc._stats = stats
     acc._all_float32 = float32
+    acc._weight_scale = float(weight_scale)
     return acc
 
 
+def _scaled(st: Stats, f: float) -> Stats:
+    """The statistics with every weight multiplied by f (the means do not change)."""
+    return st._replace(m=st.m * f, G=st.G * f, xty=st.xty * f, yty=st.yty * f)
+
+
+def _merge_scaled(a: Stats | None, sa: float, b: Stats | None,
+                  sb: float) -> tuple[Stats | None, float]:
+    """Chan's merge of statistics whose weights are divided by sa and sb: the result's are
+    divided by the larger, so its weights stay at most 1."""
+    if a is None or b is None:
+        return (b, sb) if a is None else (a, sa)
+    s = max(sa, sb)
+    if sa != s:
+        a = _scaled(a, sa / s)
+    if sb != s:
+        b = _scaled(b, sb / s)
+    return chan_merge(a, b), s
+
+
 def stats_of(acc: NormalAccumulator) -> Stats | None:
-    """The centred statistics of the rows seen so far (None before the first chunk)."""
+    """The centred statistics of the rows seen so far (None before the first chunk), with the
+    weights divided by the largest seen (the fit is unchanged: it is scale-free in the
+    weights)."""
     return acc._stats
 
 

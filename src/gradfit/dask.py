@@ -24,7 +24,7 @@ import dataclasses
 import math
 import numbers
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import dask
 import dask.array as da
@@ -36,8 +36,10 @@ from dask.delayed import Delayed, delayed
 
 from gradfit import steps as _steps
 from gradfit._result import FitResult
-from gradfit._validation import _float_dtype, check_penalty, nonfinite_message
-from gradfit.accumulator import NormalAccumulator, merge_tree, stats_of
+from gradfit._state import DescentState
+from gradfit._stats import Stats, chunk_rows
+from gradfit._validation import check_penalty, float_dtype_of, nonfinite_message
+from gradfit.accumulator import NormalAccumulator, from_stats, merge_tree, stats_of
 from gradfit.descent import gradient_descent as _local_gradient_descent
 from gradfit.errors import ConvergenceWarning, DivergenceError
 
@@ -85,7 +87,7 @@ def _prepare(X, y, sample_weight):
         raise ValueError(f"X is empty (shape {X.shape}); it needs at least one column.")
     if not any(math.isnan(c) for c in X.chunks[0]) and X.shape[0] == 0:
         raise ValueError(f"X is empty (shape {X.shape}); it needs at least one row.")
-    dtype = _float_dtype(np.empty(0, X.dtype), "X")
+    dtype = float_dtype_of(X.dtype, "X")
     if X.dtype != dtype:
         X = X.astype(dtype)
     if X.numblocks[1] > 1:
@@ -116,7 +118,7 @@ def _align(v, X, name):
     """v (a Dask or NumPy array of X's rows) as a Dask array with X's row chunks."""
     if not isinstance(v, da.Array):
         v = np.asarray(v)
-        _float_dtype(v, name)
+        float_dtype_of(v.dtype, name)
         if v.ndim == 0 and name == "sample_weight":
             v = np.full(X.shape[0], float(v)) if not _unknown(X.chunks[0]) else v
         if _unknown(X.chunks[0]):
@@ -127,7 +129,7 @@ def _align(v, X, name):
             raise ValueError(f"{name} has {v.shape[0] if v.ndim else 'no'} rows but X has "
                              f"{X.shape[0]}; they must match.")
         return da.from_array(v, chunks=(X.chunks[0],) + v.shape[1:])
-    _float_dtype(np.empty(0, v.dtype), name)
+    float_dtype_of(v.dtype, name)
     if v.ndim == 0 or v.ndim > 2:
         raise ValueError(f"{name} must be 1-D (one value per row of X), got {v.ndim} "
                          f"dimensions.")
@@ -182,15 +184,46 @@ def _chunk_payload(X, y, w):
                              f"X and {name} must be chunked alike (filter both with the same "
                              f"mask).")
     Y = y[:, None] if y.ndim == 1 else y
+    if w is not None and rows and not np.any(w):
+        # rows that count for nothing (a NormalAccumulator refuses a chunk of them alone),
+        # but a NaN there is still an error, as in solve_normal
+        bad = _first_bad(np.asarray(X), np.asarray(y), np.asarray(w))
+        if bad is not None:
+            return {"rows": rows, "error": bad}
+        X, Y, w = X[:0], Y[:0], None
     try:
-        accs = [NormalAccumulator().update(X, np.ascontiguousarray(Y[:, t]), w)
-                for t in range(Y.shape[1])]
+        accs = [NormalAccumulator().update(X, np.ascontiguousarray(Y[:, 0]), w)]
+        accs += [_other_target(accs[0], X, Y[:, t], w) for t in range(1, Y.shape[1])]
     except ValueError:
         bad = _first_bad(np.asarray(X), np.asarray(y), None if w is None else np.asarray(w))
         if bad is None:
             raise
         return {"rows": rows, "error": bad}
     return {"rows": rows, "stats": [acc.to_dict() for acc in accs]}
+
+
+def _other_target(first: NormalAccumulator, X, y, w) -> NormalAccumulator:
+    """The statistics of (X, y) from those of (X, first target): G and the means of X are
+    shared, so only Xcᵀ W yc and ycᵀ W yc are computed (centred block by block, in
+    float64), not another Gram pass."""
+    st = stats_of(first)
+    if st is None:  # rows that count for nothing
+        return NormalAccumulator().update(X, np.ascontiguousarray(y), w)
+    y64 = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(y64).all():
+        raise ValueError("y contains NaN or infinity")  # located by the caller
+    ybar = float((y64 if w is None else w * y64).sum() / st.m)
+    xty = np.zeros(X.shape[1])
+    yty = 0.0
+    rows = chunk_rows(X.shape[1])
+    for i in range(0, X.shape[0], rows):
+        Xb = X[i:i + rows].astype(np.float64) - st.mean_x
+        yc = y64[i:i + rows] - ybar
+        wy = yc if w is None else w[i:i + rows] * yc
+        xty += Xb.T @ wy
+        yty += float(yc @ wy)
+    stats = Stats(st.m, st.mean_x, ybar, st.G, xty, yty, True)
+    return from_stats(stats, X.dtype == np.float32)
 
 
 def _merge_payloads(*payloads):
@@ -422,6 +455,8 @@ def _square_root(acc: NormalAccumulator, fit_intercept: bool):
     on (A, b) without intercept has the objective of the accumulated data (centred when
     fitting an intercept), so gradfit's local solvers run on it unchanged."""
     st = stats_of(acc)
+    if st is None:
+        raise ValueError("no data: the statistics are empty.")
     m, n = st.m, st.G.shape[0]
     G, xty, yty = st.G, st.xty, st.yty
     if not fit_intercept:  # raw products from the centred statistics
@@ -457,17 +492,19 @@ def _descend_on_statistics(acc, dtype, step, l2, l1, fit_intercept, max_iter, to
         def callback(k, coef, _b, f):
             return user_callback(k, coef, intercept_of(coef), f)
     if isinstance(init, FitResult):
-        if init.state is not None and init.state.get("_dask_statistics"):
-            init = dataclasses.replace(init, intercept=0.0)  # the factor's own result
+        state = init.state
+        if isinstance(state, DescentState) and not state.fit_intercept \
+                and state.n_features == A.shape[1]:
+            # a result of this route: its state is that of the factor's problem, which has
+            # no intercept (the intercept was added to the result afterwards)
+            init = dataclasses.replace(init, intercept=0.0)
         else:
             init = init.coef  # another route or solver: start from its coefficients
     res = _local_gradient_descent(A, b, step=step, l2=l2, l1=l1, fit_intercept=False,
                                   max_iter=max_iter, tol=tol, init=init, callback=callback,
                                   precompute=False)
-    state = dict(res.state or {}, _dask_statistics=True)
     coef64 = np.asarray(res.coef, dtype=np.float64)
-    return dataclasses.replace(res, coef=coef64.astype(dtype), intercept=intercept_of(coef64),
-                               state=state)
+    return dataclasses.replace(res, coef=coef64.astype(dtype), intercept=intercept_of(coef64))
 
 
 # The gradient route: per-chunk parts of the gradient, summed up the tree.
@@ -514,7 +551,7 @@ def _tree_sum(parts, fan_in, token):
 def _sum_parts(*parts):
     total = list(parts[0])
     for p in parts[1:]:
-        total = [a + b for a, b in zip(total, p)]
+        total = [a + b for a, b in zip(total, p, strict=True)]
     return tuple(total)
 
 
@@ -691,7 +728,7 @@ def _descend_by_map_reduce(X, y, w, step, l2, l1, fit_intercept, max_iter, tol, 
                      n_iter=k, converged=converged,
                      loss_history=np.array(history[:k + 1]), solver="gradient_descent",
                      objective=float(history[k]), message=message, step=strategy,
-                     grad_norm=gnorm, state={"lipschitz": L, "passes": mr.passes})
+                     grad_norm=gnorm)
 
 
 def _b(mr, coef, fit_intercept):
@@ -710,7 +747,7 @@ def predict(X, coef, intercept=0.0):
         raise ValueError(f"X has {X.shape[1] if X.ndim == 2 else X.shape} columns but the "
                          f"model was fitted with {coef.shape[-1]}; pass data with the same "
                          f"columns.")
-    _float_dtype(np.empty(0, X.dtype), "X")
+    float_dtype_of(X.dtype, "X")
     return X.astype(np.float64) @ coef.T + intercept
 
 

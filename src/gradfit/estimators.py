@@ -21,6 +21,7 @@ from ._validation import (
     as_sample_weight,
     as_target,
     check_penalty,
+    normalised,
     raise_nonfinite,
 )
 from .accumulator import NormalAccumulator, from_stats
@@ -111,8 +112,8 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     Parameters
     ----------
     solver : {"auto", "cholesky", "gd", "sgd"}, default "auto"
-        ``"cholesky"``: :func:`gradfit.solve_normal` (falls back to SVD on ill-conditioned
-        data; ``solver_`` then says ``"lstsq"``). ``"gd"``: full-batch
+        ``"cholesky"``: :func:`gradfit.solve_normal` (falls back to a Householder QR on
+        ill-conditioned data; ``solver_`` then says ``"qr"``). ``"gd"``: full-batch
         :func:`gradfit.gradient_descent`. ``"sgd"``: mini-batch gradient descent
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
@@ -139,7 +140,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     warm_start : bool, default False
         Continue a previous gradient-descent fit (its point and optimiser state) on ``fit``.
     fallback : bool, default True
-        Allow the exact solver's SVD fallback (else IllConditionedError).
+        Allow the exact solver's QR fallback (else IllConditionedError).
     precompute : bool or "auto", default "auto"
         solver="gd" only: run gradient descent on the Gram statistics (one pass over X, then
         O(n²) per step) as :func:`gradfit.gradient_descent`'s ``precompute``. ``"auto"``
@@ -159,7 +160,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     n_features_in_ : int
     feature_names_in_ : ndarray of str (when X has column names)
     solver_ : str
-        What actually ran: "cholesky", "lstsq" (SVD fallback), "eigh" (the fallback of
+        What actually ran: "cholesky", "qr" (the QR fallback), "eigh" (the fallback of
         partial_fit's accumulated statistics, whose rows are gone), "gradient_descent" or
         "sgd".
     loss_history_ : ndarray
@@ -314,8 +315,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         """solve_normal, keeping its statistics so that partial_fit can add to them."""
         l2 = check_penalty(self.l2, "l2")
         fit_intercept = bool(self.fit_intercept)
-        res, st = solve_data(X, y, sw, l2, fit_intercept, self.fallback)
-        self._accumulator = from_stats(st, X.dtype == np.float32)
+        # the weights divided by their largest, as solve_normal does: the fit is unchanged
+        # and weights of 1e300 or 1e-320 neither overflow nor underflow
+        scale = 1.0 if sw is None else float(sw.max())
+        res, st = solve_data(X, y, normalised(sw), l2, fit_intercept, self.fallback)
+        self._accumulator = from_stats(st, X.dtype == np.float32, scale)
         return res
 
     def _warm_init(self, solver: str, n_features: int):
@@ -404,6 +408,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             raise ValueError("y has no target columns.")
         fit_intercept = bool(self.fit_intercept)
         l2 = check_penalty(self.l2, "l2")
+        sw = normalised(sw)
         st = gram_stats(X, np.ascontiguousarray(Y[:, 0]), fit_intercept, sw)
         w = np.ones(X.shape[0]) if sw is None else sw
         ybar = (w @ Y) / w.sum() if fit_intercept else np.zeros(k)

@@ -1,6 +1,8 @@
 """The exact solver: the normal equations, factored by Cholesky."""
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -21,9 +23,26 @@ from .errors import IllConditionedError, IllConditionedWarning
 __all__ = ["solve_normal"]
 
 # Cholesky's relative forward error is bounded by about eps / rcond (rcond of the column-scaled
-# matrix). float64: trusted while that bound is below ~2e-6, else the SVD fallback runs. (The
-# float32 threshold, RCOND_MIN_FLOAT32, belongs to the float64 retry in _stats.py.)
+# matrix), a backward-stable solver's (QR, SVD) by about eps / sqrt(rcond) plus a residual term.
+# float64 with the rows at hand: below RCOND_REFINE Cholesky may lose more than half a digit
+# to QR, so its answer is refined (corrected semi-normal equations, residuals in
+# double-double); refinement contracts by about n eps / rcond per step, so below
+# RCOND_MIN_REFINED, or when it does not contract, the QR fallback runs instead.
+# Statistics alone (NormalAccumulator): trusted while eps / rcond is below ~2e-6, else the
+# eigh fallback. (The float32 threshold, RCOND_MIN_FLOAT32, belongs to the float64 retry in
+# _stats.py.)
 RCOND_MIN_FLOAT64 = 1e-10
+RCOND_REFINE = 5e-3
+# Refinement also runs when the fit explains less than half of y's variation (X^T y is then
+# formed with cancellation: its rounding, ~eps ||X|| ||y||, dominates the error) and when the
+# intercept b = mean(y) - mean(X) w cancels more than INTERCEPT_AMPLIFICATION_MAX-fold (its
+# rounding is then that many times eps relative to b); each loses digits that a QR of
+# [X, 1] keeps, whatever rcond says.
+MIN_EXPLAINED_FRACTION = 0.5
+INTERCEPT_AMPLIFICATION_MAX = 20.0
+RCOND_MIN_REFINED = 1e-12
+MAX_REFINEMENT_STEPS = 3
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
@@ -42,14 +61,33 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     One pass over X in row blocks computes X^T X (gradfit's own AVX2 kernel for rows of up to
     1600 bytes, BLAS ``syrk`` beyond), X^T y, the column sums and y^T y together; centring
     shifts each block by the mean of the first block, so columns with large means lose no
-    accuracy. The matrix is scaled to unit diagonal, factored (LAPACK
-    ``potrf``), its condition estimated (``pocon``) and the system solved (``potrs``).
-    When it is not positive definite or ``rcond`` is below ``RCOND_MIN_FLOAT64`` (1e-10),
-    the answer is not trusted: with ``fallback=True`` the problem is solved by SVD
-    (LAPACK ``gelsd``, as ``numpy.linalg.lstsq``: minimum-norm if X is rank deficient) on a
-    centred float64 copy of X, ``solver`` is ``"lstsq"`` and an
-    :class:`~gradfit.IllConditionedWarning` says why; with ``fallback=False``
-    :class:`~gradfit.IllConditionedError` is raised.
+    accuracy. The matrix is scaled to unit diagonal, factored (LAPACK ``potrf``), its
+    condition estimated (``pocon``) and the system solved (``potrs``).
+
+    **Refinement.** Cholesky's error grows like eps / rcond, a backward-stable solver's (QR,
+    SVD) only like eps / sqrt(rcond). When digits are at risk (``rcond < RCOND_REFINE``,
+    5e-3; less than ``MIN_EXPLAINED_FRACTION`` of y's variation explained; or an intercept
+    that cancels more than ``INTERCEPT_AMPLIFICATION_MAX``-fold), float64 solutions are
+    refined by the corrected semi-normal equations: r = y - X w - b and X^T r are computed
+    from X itself in double-double arithmetic (one fused pass, ``csrc/gf_refine.c``), the
+    correction solved with the same Cholesky factor, at most 3 steps while the correction
+    shrinks. The answer is then, as a rule, the exact least-squares solution of the data as
+    given, to the last digit or two. ``refinement_steps`` and ``forward_error`` of the result
+    say whether it ran and how accurate the coefficients are estimated to be. It costs one
+    pass over X per step (the Gram pass costs about as much for n ~ 50, several times less for
+    n < 10); well-conditioned problems skip it.
+
+    **Fallback.** When the matrix is not positive definite, ``rcond`` is below
+    ``RCOND_MIN_REFINED`` (1e-12) or refinement does not converge, the answer is not trusted:
+    with ``fallback=True`` the problem is solved by a Householder QR with column pivoting
+    (LAPACK ``geqp3``) of a centred, column-scaled float64 copy of X, rank decided on the
+    scaled columns (relative cutoff eps * max(m, n)), refined as above when of full rank and
+    the minimum-norm solution (in the user's units) when rank deficient; ``solver`` is
+    ``"qr"`` and an :class:`~gradfit.IllConditionedWarning` says why. With
+    ``fallback=False`` :class:`~gradfit.IllConditionedError` is raised.
+
+    A long call can be interrupted with Ctrl-C (KeyboardInterrupt within a fraction of a
+    second: the passes check for it between row blocks).
 
     Parameters
     ----------
@@ -64,7 +102,7 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     fit_intercept : bool, default True
         Fit an unpenalised intercept b.
     fallback : bool, default True
-        Allow the SVD fallback for singular or ill-conditioned problems.
+        Allow the QR fallback for singular or ill-conditioned problems.
     sample_weight : array_like of shape (m,), optional
         Row weights >= 0 (zero: the row counts for nothing). The objective becomes
         sum_i w_i (y_i - x_i.w - b)^2 / (2 sum_i w_i) + penalties, so integer weights give
@@ -97,8 +135,16 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     X = as_float_matrix(X, "X")
     y = as_target(y, X.shape[0], X.dtype, "y")
     l2 = check_penalty(l2, "l2")
-    sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     fit_intercept = bool(fit_intercept)
+    if sample_weight is None and X.dtype == np.float64:
+        # the common case in one compiled call; anything that needs a closer look (non-finite
+        # data, refinement, a fallback) goes the general way
+        plain = _normal.solve_plain(X, y, fit_intercept, l2, INTERCEPT_AMPLIFICATION_MAX,
+                                    MIN_EXPLAINED_FRACTION, RCOND_REFINE)
+        if plain is not None:
+            coef, intercept, rcond, objective = plain
+            return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
+    sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     return solve_data(X, y, sw, l2, fit_intercept, fallback)[0]
 
 
@@ -122,13 +168,11 @@ def solve_data(X, y, sw, l2: float, fit_intercept: bool,
 def solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note="",
                      st=None) -> tuple[FitResult | None, Stats]:
     """(FitResult, or None when float32 is not accurate enough; the Stats it was solved
-    from): one attempt in X's precision on validated input. ``st`` brings statistics gathered
-    elsewhere (one target of a shared Gram matrix)."""
+    from): one attempt in X's precision on validated input (``sw`` normalised weights or
+    None). ``st`` brings statistics gathered elsewhere (one target of a shared Gram matrix)."""
     if st is None:
         st = gram_stats(X, y, fit_intercept, sw)
-
-    def svd_solve():
-        return _lstsq(X, y, sw, st.mean_x, st.mean_y, l2, fit_intercept)
+    rows = _Rows(X, y, sw, st, l2, fit_intercept)
 
     def exact_objective(coef):
         if X.dtype != np.float32:
@@ -142,16 +186,16 @@ def solve_with_stats(X, y, sw, l2, fit_intercept, fallback, note="",
             rss = float(sw @ (r.astype(np.float64) ** 2))
         return rss / (2 * st.m) + 0.5 * l2 * float(coef @ coef)
 
-    return solve_stats(st, l2, fit_intercept, fallback, X.dtype, note, svd_solve,
+    return solve_stats(st, l2, fit_intercept, fallback, X.dtype, note, rows,
                        exact_objective), st
 
 
 def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work, note="",
-                svd_solve=None, exact_objective=None) -> FitResult | None:
+                rows=None, exact_objective=None) -> FitResult | None:
     """Cholesky on the statistics; None when float32 is not accurate enough (the caller
-    retries in float64). ``svd_solve()`` -> (coef, rank, objective) is the fallback when
-    the data are at hand; without it the fallback is an eigendecomposition of the normal
-    matrix (minimum-norm, accurate to about eps * cond(X)^2)."""
+    retries in float64). ``rows`` (a _Rows, float64 data at hand) enables refinement and the
+    QR fallback; without it the fallback is an eigendecomposition of the normal matrix
+    (minimum-norm, accurate to about eps * cond(X)^2)."""
     if fit_intercept and not st.centred:
         raise ValueError("these statistics were gathered without centring; they cannot give "
                          "an intercept.")
@@ -160,81 +204,236 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     mean_x, mean_y = st.mean_x, st.mean_y
     products = st if fit_intercept else to_raw(st)  # no intercept: raw products
     G, xty, yty = products.G, products.xty, products.yty
-    info, rcond, coef = _normal.solve_spd(np.ascontiguousarray(G), np.ascontiguousarray(xty),
-                                          float(m), l2, work == np.float32)
-    rcond_min = RCOND_MIN_FLOAT32 if work == np.float32 else RCOND_MIN_FLOAT64
-    if info == 0 and rcond >= rcond_min:
+    single = work == np.float32
+    info, rcond, coef, factor, d = _normal.solve_spd(
+        np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2, single)
+    stats = (G, xty, yty, mean_x, mean_y, m, l2, fit_intercept)
+    refinable = rows is not None and rows.X.dtype == np.float64
+    if refinable and info == 0 and rcond >= RCOND_MIN_REFINED:
+        if not _digits_at_risk(coef, rcond, G, xty, yty, mean_x, mean_y, m, l2,
+                               fit_intercept):
+            return _result(coef, *stats, "cholesky", rcond, note,
+                           forward_error=_EPS / rcond)
+        scale = 1.0 / m / l2 if not np.isfinite(m * l2) else 1.0
+        ref = rows.refine(coef, lambda rhs: _normal.solve_factored(factor, d, rhs, scale),
+                          contraction=min(0.5, n * _EPS / rcond))
+        if ref is not None:
+            coef, intercept, steps, err, objective = ref
+            return _result(coef, *stats, "cholesky", rcond, note, objective,
+                           intercept=intercept, steps=steps, forward_error=err)
+        why = (f"refinement of the Cholesky solution did not converge (rcond {rcond:.2e})")
+    elif not refinable and info == 0 and rcond >= (RCOND_MIN_FLOAT32 if single
+                                                   else RCOND_MIN_FLOAT64):
         objective = exact_objective(coef) if exact_objective else None
-        return _result(coef.astype(work, copy=False), G, xty, yty, mean_x, mean_y, m, l2,
-                       fit_intercept, "cholesky", rcond, note, objective)
-    if work == np.float32:
+        return _result(coef.astype(work, copy=False), *stats, "cholesky", rcond, note,
+                       objective, forward_error=(np.finfo(work).eps / rcond))
+    elif single:
         return None
-
-    why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
-           "collinear columns, a constant column, or more columns than rows)" if info else
-           f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
-           f"{RCOND_MIN_FLOAT64:g})")
+    else:
+        floor = RCOND_MIN_REFINED if refinable else RCOND_MIN_FLOAT64
+        why = ("X^T X + m*l2*I is not positive definite in floating point (exactly or nearly "
+               "collinear columns, a constant column, or more columns than rows)" if info else
+               f"X^T X + m*l2*I is too ill-conditioned for Cholesky (rcond {rcond:.2e} < "
+               f"{floor:g})")
     if not fallback:
         raise IllConditionedError(f"{why}. Add a ridge penalty (l2 > 0), drop collinear "
-                                  "columns, or pass fallback=True to solve by SVD instead.")
-    if svd_solve is not None:
-        coef, rank, objective = svd_solve()
-        how, solver = "solved by SVD (LAPACK gelsd)", "lstsq"
+                                  "columns, or pass fallback=True to solve by QR instead.")
+    intercept, steps, objective, err = None, 0, None, float("nan")
+    if rows is not None:
+        coef, intercept, rank, steps, err, objective = rows.qr_solve()
+        how, solver = ("solved by Householder QR of the centred, column-scaled X (LAPACK "
+                       "geqp3)"), "qr"
+        if steps:
+            how += f" and {steps} step{'s' if steps > 1 else ''} of refinement"
     else:
         big = not np.isfinite(m * l2)
         A = G / m / l2 if big else G.copy()
         A.flat[:: n + 1] += 1.0 if big else m * l2
         coef, rank = _eigh_solve(A, xty / m / l2 if big else xty, m)
-        objective = None
-        how, solver = ("solved by an eigendecomposition of the normal matrix (the rows are "
-                       "not at hand for an SVD of X)"), "eigh"
+        how, solver = ("solved by an eigendecomposition of the column-scaled normal matrix "
+                       "(the rows are not at hand for a QR of X)"), "eigh"
     msg = f"{note}{why}; {how}"
     if rank < n:
         msg += f"; X has numerical rank {rank} < {n} columns: minimum-norm solution"
-    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=4)
-    return _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver,
-                   0.0 if info else rcond, msg, objective)
+    warnings.warn(msg + ".", IllConditionedWarning, stacklevel=_caller_stacklevel())
+    return _result(coef, *stats, solver, 0.0 if info else rcond, msg, objective,
+                   intercept=intercept, steps=steps, forward_error=err)
+
+
+def _digits_at_risk(coef, rcond, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept) -> bool:
+    """Whether the Cholesky solution may have lost digits that refinement would recover:
+    O(n) tests on the statistics (see RCOND_REFINE and the constants below it)."""
+    if rcond < RCOND_REFINE:
+        return True
+    c = np.asarray(coef, dtype=np.float64)
+    rss = float(yty - c @ xty) - m * l2 * float(c @ c)
+    if yty > 0 and rss > (1.0 - MIN_EXPLAINED_FRACTION) * yty:
+        return True
+    if fit_intercept:
+        terms = abs(mean_y) + float(np.abs(mean_x) @ np.abs(c))
+        b = abs(mean_y - float(mean_x @ c))
+        if terms > INTERCEPT_AMPLIFICATION_MAX * b:
+            return True
+    return False
+
+
+class _Rows:
+    """The float64 rows behind a set of statistics: refinement of a candidate solution and
+    the QR fallback, both against the data themselves."""
+
+    def __init__(self, X, y, sw, st, l2, fit_intercept):
+        self.X, self.y, self.sw, self.st = X, y, sw, st
+        self.l2, self.fit_intercept = l2, fit_intercept
+
+    def refine(self, coef, solve, contraction=0.5, max_steps=MAX_REFINEMENT_STEPS):
+        """Corrected semi-normal equations: r = y - X w - b in double-double from X itself,
+        then (G + m l2 I) dw = Xc^T W r - m l2 w by the given factorisation (``solve``), and
+        db from 1^T W r; repeated while the correction shrinks, at most ``max_steps`` times.
+        Returns (w, b, steps, forward-error estimate, objective), or None when the
+        corrections do not contract (the factorisation is too inaccurate for this problem).
+        The estimate is the relative size (max-norm) of the last correction applied (the
+        error of the point it corrected) times the contraction: the error left after it,
+        at least eps."""
+        st, l2, m = self.st, self.l2, self.st.m
+        w = np.array(coef, dtype=np.float64)
+        b = float(st.mean_y - st.mean_x @ w) if self.fit_intercept else 0.0
+        prev, steps, err, rss = np.inf, 0, np.nan, np.nan
+        for _ in range(max_steps):
+            g, s, rss = _normal.refine_pass(self.X, self.y, self.sw, w, b)
+            s = s[0] + s[1]
+            rhs = g[0] + g[1] - m * l2 * w
+            if self.fit_intercept:
+                rhs -= st.mean_x * s
+            dw = solve(rhs)
+            db = s / m - float(st.mean_x @ dw) if self.fit_intercept else 0.0
+            size = max(np.abs(w).max(), np.finfo(np.float64).tiny)
+            rel = float(np.abs(dw).max() / size)
+            if not np.isfinite(rel):
+                return None
+            if rel > 0.5 * prev and rel > 16 * _EPS:
+                # not contracting: the first correction was noise too, unless already tiny
+                if prev > 1e-8:
+                    return None
+                break
+            w += dw
+            b += db
+            steps += 1
+            if steps > 1:
+                contraction = max(contraction, rel / prev)
+            err = max(rel * contraction, _EPS)
+            if rel <= 4 * _EPS or rel * contraction <= _EPS:
+                break
+            prev = rel
+        # rss was measured before the last correction; a correction that small changes it by
+        # its square (the gradient vanishes at the solution).
+        objective = rss / (2 * m) + 0.5 * l2 * float(w @ w)
+        return w, b, steps, err, objective
+
+    def qr_solve(self):
+        """Householder QR with column pivoting (geqp3) of the centred, weighted, column-scaled
+        X (ridge rows appended), rank decided on that scaled problem, then refinement when of
+        full rank. Returns (w, b, rank, steps, forward-error estimate, objective)."""
+        X, y, sw, st, l2 = self.X, self.y, self.sw, self.st, self.l2
+        m_rows, n = X.shape
+        msum = st.m
+        A = np.array(X, dtype=np.float64, order="F")
+        t = np.array(y, dtype=np.float64)
+        if self.fit_intercept:
+            A -= st.mean_x
+            t -= st.mean_y
+        if sw is not None:
+            root = np.sqrt(sw)
+            A *= root[:, None]
+            t *= root
+        d = np.sqrt(np.einsum("ij,ij->j", A, A))
+        d[d == 0] = 1.0
+        A /= d
+        if l2 > 0:
+            A = np.vstack([A, np.diag(np.sqrt(msum * l2) / d)])
+            t = np.concatenate([t, np.zeros(n)])
+        Q, R, P = scipy.linalg.qr(A, mode="economic", pivoting=True, overwrite_a=True,
+                                  check_finite=False)
+        diag = np.abs(np.diag(R))
+        # The same relative cutoff as LAPACK's gelsd default in numpy.linalg.lstsq, but on the
+        # scaled columns: a column's units cannot make it look negligible.
+        k = int(np.sum(diag > _EPS * max(A.shape) * diag[0])) if diag[0] > 0 else 0
+        qtb = Q[:, :k].T @ t
+        v = np.zeros(n)
+        v[P[:k]] = scipy.linalg.solve_triangular(R[:k, :k], qtb, check_finite=False)
+        w = v / d
+        steps, err = 0, _EPS * diag[0] / diag[k - 1] if k else np.nan
+        if k < n:
+            # minimum norm in the user's units: remove w's component in the null space
+            N = np.zeros((n, n - k))
+            N[P] = np.vstack([-scipy.linalg.solve_triangular(R[:k, :k], R[:k, k:],
+                                                             check_finite=False),
+                              np.eye(n - k)])
+            N /= d[:, None]
+            w = w - N @ np.linalg.lstsq(N, w, rcond=None)[0]
+            b = float(st.mean_y - st.mean_x @ w) if self.fit_intercept else 0.0
+            objective = self._objective(w, b)
+            return w, b, k, steps, np.nan, objective
+        Rk = R[:k, :k]
+
+        def solve(rhs):
+            z = (rhs / d)[P]
+            u = scipy.linalg.solve_triangular(Rk, z, trans="T", check_finite=False)
+            u = scipy.linalg.solve_triangular(Rk, u, check_finite=False)
+            out = np.empty(n)
+            out[P] = u
+            return out / d
+
+        ref = self.refine(w, solve)
+        if ref is not None:
+            w, b, steps, err, objective = ref
+        else:
+            b = float(st.mean_y - st.mean_x @ w) if self.fit_intercept else 0.0
+            objective = self._objective(w, b)
+        return w, b, k, steps, err, objective
+
+    def _objective(self, w, b):
+        _, _, rss = _normal.refine_pass(self.X, self.y, self.sw, w, b)
+        return rss / (2 * self.st.m) + 0.5 * self.l2 * float(w @ w)
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside gradfit: the
+    exact solve is reached through different depths of gradfit frames (solve_normal, the
+    accumulator, the estimator), and a fixed level would name one of them instead."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _eigh_solve(A, rhs, rows):
-    evals, evecs = scipy.linalg.eigh(A, check_finite=False)
+    """Minimum-norm solution of the symmetric semi-definite A x = rhs, the rank decided on A
+    scaled to unit diagonal (a column's units cannot make it look negligible)."""
+    n = A.shape[0]
+    d = np.sqrt(np.abs(np.diag(A)))
+    d[d == 0] = 1.0
+    evals, evecs = scipy.linalg.eigh(A / np.multiply.outer(d, d), check_finite=False)
     # Each entry of A sums `rows` products, so its rounding error, and that of an eigenvalue
     # that is zero in exact arithmetic, is up to about rows * eps * lambda_max: below that an
     # eigenvalue is noise, and keeping it adds a spurious null-space component.
-    cutoff = 10 * np.finfo(np.float64).eps * max(rows, A.shape[0]) * max(evals.max(), 0.0)
+    cutoff = 10 * np.finfo(np.float64).eps * max(rows, n) * max(evals.max(), 0.0)
     keep = evals > cutoff
-    coef = evecs[:, keep] @ ((evecs[:, keep].T @ rhs) / evals[keep])
-    return coef, int(keep.sum())
-
-
-def _lstsq(X, y, sw, mean_x, mean_y, l2, fit_intercept):
-    n = X.shape[1]
-    A = np.array(X, dtype=np.float64)
-    b = np.array(y, dtype=np.float64)
-    m = X.shape[0] if sw is None else float(sw.sum())
-    if fit_intercept:
-        A -= mean_x
-        b -= mean_y
-    if sw is not None:
-        root = np.sqrt(sw)
-        A *= root[:, None]
-        b *= root
-    if l2 > 0:
-        A = np.vstack([A, np.sqrt(m * l2) * np.eye(n)])
-        b = np.concatenate([b, np.zeros(n)])
-    cond = np.finfo(np.float64).eps * max(A.shape)
-    coef, _, rank, _ = scipy.linalg.lstsq(A, b, cond=cond, lapack_driver="gelsd",
-                                          check_finite=False)
-    # From the residual itself: on an ill-conditioned problem the statistics-based formula
-    # loses about eps * ||X||^2 ||w||^2, which can exceed the objective.
-    resid = b - A @ coef
-    return coef, int(rank), float(resid @ resid) / (2 * m)
+    coef = (evecs[:, keep] @ ((evecs[:, keep].T @ (rhs / d)) / evals[keep])) / d
+    k = int(keep.sum())
+    if k < n:  # minimum norm in the user's units: remove the null-space component
+        N = evecs[:, ~keep] / d[:, None]
+        coef = coef - N @ np.linalg.lstsq(N, coef, rcond=None)[0]
+    return coef, k
 
 
 def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rcond, msg,
-            objective=None):
+            objective=None, *, intercept=None, steps=0, forward_error=float("nan")):
     c = coef.astype(np.float64, copy=False)
-    intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
+    if intercept is None:
+        intercept = float(mean_y - mean_x @ c) if fit_intercept else 0.0
     if objective is None:
         # ||yc - Xc w||^2 from the statistics, without another pass over X: at the solution
         # of (G + m l2 I) w = Xc^T yc it is yc.yc - w.Xc^T yc - m l2 |w|^2, accurate to about
@@ -242,5 +441,6 @@ def _result(coef, G, xty, yty, mean_x, mean_y, m, l2, fit_intercept, solver, rco
         cc = float(c @ c)
         rss = max(float(yty - c @ xty) - (m * cc) * l2, 0.0)
         objective = rss / (2 * m) + 0.5 * l2 * cc
-    return FitResult(coef=coef, intercept=intercept, solver=solver, rcond=float(rcond),
-                     objective=float(objective), message=msg)
+    return FitResult(coef=coef, intercept=float(intercept), solver=solver, rcond=float(rcond),
+                     objective=float(objective), message=msg, refinement_steps=int(steps),
+                     forward_error=float(forward_error))

@@ -12,8 +12,8 @@ a UTF-8 byte-order mark skipped, no comment character; numbers, True/False (any 
 names the file, the line and the column: leave the column out (--drop, --columns) or encode
 it (--categorical: one 0/1 column per level, named COL=level, the first level in sorted
 order dropped as the baseline). Missing cells are errors unless --dropna leaves their rows
-out. pandas reads the file when installed (pip install 'gradfit[csv]': fast), else the
-standard csv module.
+out. pandas reads the file when installed (pip install 'gradfit[csv]': fast), else NumPy's
+reader (a file of numbers only) or the standard csv module (slower).
 
 Files larger than 1 GiB, or any file with --chunk-rows N, are streamed: N rows at a time
 (default 100000) go through NormalAccumulator, so memory stays bounded and the result is
@@ -136,7 +136,7 @@ def add_arguments(p) -> None:
     it.add_argument("--learning-rate", type=positive_float, metavar="R",
                     help=f"the rate of --step {', '.join(RATED)} (alone: --step fixed)")
     it.add_argument("--max-iter", type=positive_int, metavar="N",
-                    help="iteration cap (SGD: epochs; default 1000)")
+                    help="iteration cap (SGD: epochs)")
     it.add_argument("--tol", type=non_negative_float, metavar="T",
                     help="tolerance, measured before a fit is reported converged: relative "
                          "error of the standardised coefficients (default 1e-6; SGD: "
@@ -299,7 +299,7 @@ def run(args) -> int:
 
 
 def _fit_in_memory(args, table: CsvFile, spec: Spec) -> Fit:
-    chunks = list(checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS))
+    chunks = list(checked_chunks(table, spec, DEFAULT_CHUNK_ROWS, whole=True))
     n_seen = sum(c.n_read for c in chunks)
     if not chunks or sum(c.rows.size for c in chunks) == 0:
         raise UserError(f"{table.path}: no data rows" +

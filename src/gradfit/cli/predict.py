@@ -77,7 +77,8 @@ def run(args) -> int:
                         f"uses; the columns are {', '.join(table.names)}")
     spec = Spec(None, model["columns"], set(model["categorical"]), args.dropna)
     rows, predictions = [], []
-    for chunk in checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS):
+    for chunk in checked_chunks(table, spec, args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                                whole=args.chunk_rows is None):
         if chunk.rows.size == 0:
             continue
         X = design(table, spec, chunk, model["categorical"], model["fit_intercept"])
