@@ -30,9 +30,12 @@ BW_BYTES = 1 << 30  # the array whose NumPy sum gauges the memory read bandwidth
 
 
 def gd(X, y, step, max_iter, **kw):
-    """gradient_descent without intercept, tol=0 (so exactly max_iter steps) unless given."""
+    """gradient_descent without intercept, tol=0 (so exactly max_iter steps) and the
+    textbook iteration (standardize=False: rates derived from the raw problem) unless
+    given."""
     kw.setdefault("fit_intercept", False)
     kw.setdefault("tol", 0.0)
+    kw.setdefault("standardize", False)
     return gradfit.gradient_descent(X, y, step=step, max_iter=max_iter, **kw)
 
 

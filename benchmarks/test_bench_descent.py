@@ -60,8 +60,9 @@ def _gd_sizes():
 
 
 def _gradfit_gd(X, y, lr, k):
+    # standardize=False: the textbook iteration the NumPy loop runs
     return _quiet(gradfit.gradient_descent, X, y, step=steps.Fixed(lr), fit_intercept=False,
-                  max_iter=k, tol=0).coef
+                  max_iter=k, tol=0, standardize=False).coef
 
 
 @pytest.mark.parametrize("impl", ["gradfit", "numpy"])
@@ -88,7 +89,8 @@ def _sgd_gradfit(X, y, lr):
     m = X.shape[0]
     return _quiet(gradfit.gradient_descent, X, y, step=steps.Fixed(lr),
                   batch_size=ref.SGD_BATCH, max_iter=ref.SGD_EPOCHS, tol=0,
-                  average=int(ref.SGD_AVERAGE_FRACTION * m), random_state=0)
+                  average=int(ref.SGD_AVERAGE_FRACTION * m), random_state=0,
+                  standardize=False)  # the rate is the raw problem's (ref.sgd_rate)
 
 
 def _sgd_sklearn(X, y, params):

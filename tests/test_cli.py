@@ -75,6 +75,9 @@ def test_demo_converged_strategies_are_accurate(demo_run):
         converged += 1
         n_iter, objective, rel_error = int(fields[0]), float(fields[2]), float(fields[3])
         assert n_iter > 0, label
+        if label.startswith("sgd"):  # SGD's promise: the objective within its tol, 1e-3
+            assert 0 <= objective - f_star <= 1e-3 * f_star, (label, objective, f_star)
+            continue
         assert rel_error < 1e-5, (label, rel_error)
         assert abs(objective - f_star) <= 1e-8 * f_star, (label, objective, f_star)
     # the well-behaved strategies of the lecture converge on this cond-100 problem

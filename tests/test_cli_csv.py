@@ -422,7 +422,7 @@ def test_step_alone_means_gradient_descent(files):
 
 def test_batch_size_means_sgd_and_random_state_repeats(files):
     path, _ = files["diabetes"]
-    args = ("--target", "target", "--batch-size", "16", "--learning-rate", "0.5",
+    args = ("--target", "target", "--batch-size", "16", "--learning-rate", "0.05",
             "--max-iter", "3")
     first, err = fit(path, *args, "--random-state", "1")
     assert first["solver"] == "sgd" and first["n_iter"] == 3 and first["converged"] is False
@@ -449,7 +449,7 @@ def test_not_converged_warns_once_in_cli_terms(files):
 def test_diverged_exits_1_in_cli_terms(files):
     path, _ = files["grunfeld"]
     status, out, err = run_cli("fit", path, "--target", "invest", "--drop", "firm",
-                               "--learning-rate", "0.1")
+                               "--learning-rate", "10")
     assert status == 1 and out == ""
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("gradfit fit: error: gradient descent "
@@ -593,7 +593,7 @@ def test_subprocess_exit_statuses(files, tmp_path):
                             "bb", "--max-iter", "2")
     assert warned.returncode == 0 and len(warned.stderr.splitlines()) == 1
     diverged = run_subprocess("fit", path, "--target", "invest", "--drop", "firm",
-                              "--learning-rate", "1")
+                              "--learning-rate", "10")
     assert diverged.returncode == 1 and "Traceback" not in diverged.stderr
     data_error = run_subprocess("fit", path, "--target", "invest")
     assert data_error.returncode == 2 and "--categorical firm" in data_error.stderr

@@ -85,9 +85,10 @@ def test_fixed_name_default_rate_is_0_01(problem):
     assert quiet_fit(X, y, step="fixed", max_iter=1).step.learning_rate == 0.01
 
 
-def test_default_step_is_backtracking(problem):
+def test_default_step_is_conjugate_gradient(problem):
     X, y = problem
-    assert quiet_fit(X, y, max_iter=1).step == steps.Backtracking()
+    assert quiet_fit(X, y, max_iter=1).step == steps.ConjugateGradient()
+    assert quiet_fit(X, y, max_iter=1, l1=0.1).step == steps.FISTA()
 
 
 @pytest.mark.parametrize("bad", ["sgd", "", "fixed ", 3, 0.01, steps.Fixed])

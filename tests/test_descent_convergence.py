@@ -25,7 +25,9 @@ from descent_problems import hessian, make_problem, objective, rel_err
 from gradfit import steps
 
 N = 8   # columns of make_problem()
-TOL = {np.float64: 1e-10, np.float32: 1e-5}
+# tol bounds the relative error of the standardised coefficients (and tol**2 the relative
+# objective gap), measured before converged=True is reported.
+TOL = {np.float64: 1e-8, np.float32: 1e-4}
 ACCURACY = {np.float64: 1e-6, np.float32: 1e-3}
 CONVERGING = ["fixed", "lipschitz", "exact", "backtracking", "bb", "momentum", "nesterov",
               "adagrad", "adam"]
@@ -75,8 +77,9 @@ def test_reaches_normal_equations_solution(name, l2, fit_intercept, dtype):
     ref = gradfit.solve_normal(X, y, l2=l2, fit_intercept=fit_intercept)
     with warnings.catch_warnings():
         warnings.simplefilter("error", gradfit.ConvergenceWarning)
+        # standardize=False: the learning rates above are derived from the raw Hessian
         res = gradfit.gradient_descent(X, y, step=step, l2=l2, fit_intercept=fit_intercept,
-                                       tol=TOL[dtype], max_iter=5000)
+                                       tol=TOL[dtype], max_iter=5000, standardize=False)
     assert res.converged, res.message
     assert res.coef.dtype == dtype
     assert res.coef.shape == (N,)
@@ -131,14 +134,16 @@ def test_rmsprop_hovers_in_a_neighbourhood_proportional_to_the_rate(fit_intercep
 @pytest.mark.parametrize("name", CONVERGING)
 def test_c_and_f_order_give_the_same_answer(name, fit_intercept):
     # RMSprop is left out: it never settles, and where it hovers is decided by rounding.
-    # tol=1e-12 puts both answers within ~1e-12 of the optimum: at a looser tol the
-    # adaptive strategies can stop at different (equally valid) points, because the
-    # intercept's gradient starts at rounding level (c starts optimal) and they normalise it.
+    # tol=1e-10 puts both answers within ~1e-10 (standardised coefficients, measured) of the
+    # optimum: at a looser tol the adaptive strategies can stop at different (equally valid)
+    # points, because the intercept's gradient starts at rounding level (c starts optimal)
+    # and they normalise it. standardize=False: the rates are derived from the raw Hessian.
     X, y = make_problem()
     XF = np.asfortranarray(X)
     assert XF.flags.f_contiguous and not XF.flags.c_contiguous
     step = strategy(name, X, y, 0.1, fit_intercept)
-    kwargs = dict(step=step, l2=0.1, fit_intercept=fit_intercept, tol=1e-12, max_iter=5000)
+    kwargs = dict(step=step, l2=0.1, fit_intercept=fit_intercept, tol=1e-10, max_iter=5000,
+                  standardize=False)
     res_c = gradfit.gradient_descent(X, y, **kwargs)
     res_f = gradfit.gradient_descent(XF, y, **kwargs)
     assert res_c.converged and res_f.converged

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 
@@ -31,6 +32,9 @@ from descent_problems import (
 )
 from gradfit import steps
 
+# These tests check the textbook iteration, in the data's own coordinates.
+gradient_descent = functools.partial(gradfit.gradient_descent, standardize=False)
+
 
 def run(X, y, step, *, max_iter, init=None, fit_intercept=False, l2=0.0):
     """gradient_descent with tol=0, recording (coef, intercept) at every visited point."""
@@ -42,7 +46,7 @@ def run(X, y, step, *, max_iter, init=None, fit_intercept=False, l2=0.0):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gradfit.ConvergenceWarning)
-        res = gradfit.gradient_descent(X, y, step=step, l2=l2, fit_intercept=fit_intercept,
+        res = gradient_descent(X, y, step=step, l2=l2, fit_intercept=fit_intercept,
                                        tol=0.0, max_iter=max_iter, init=init, callback=record)
     assert res.n_iter == max_iter
     np.testing.assert_array_equal(points[-1][0], res.coef)
@@ -59,7 +63,7 @@ def test_lecture_one_dimensional_example():
     y = np.array([2.0 * math.sqrt(2.0)])
     assert engine_gradient(X, y, 0.0, np.array([0.0]), False)[0] == pytest.approx(-4.0)
     with pytest.warns(gradfit.ConvergenceWarning):
-        res = gradfit.gradient_descent(X, y, step=steps.Fixed(0.1), fit_intercept=False,
+        res = gradient_descent(X, y, step=steps.Fixed(0.1), fit_intercept=False,
                                        max_iter=1, tol=0, init=[0.0])
     assert res.n_iter == 1
     assert res.coef[0] == pytest.approx(0.4, rel=1e-12)
@@ -77,7 +81,7 @@ def test_lecture_two_dimensional_example():
     y = np.linalg.solve(X.T / m, W - grad)
     np.testing.assert_allclose(engine_gradient(X, y, 0.0, W, False), grad, rtol=1e-12)
     with pytest.warns(gradfit.ConvergenceWarning):
-        res = gradfit.gradient_descent(X, y, step=steps.Fixed(0.1), fit_intercept=False,
+        res = gradient_descent(X, y, step=steps.Fixed(0.1), fit_intercept=False,
                                        max_iter=1, tol=0, init=W)
     np.testing.assert_allclose(res.coef, [0.75, 2.12], rtol=1e-12)
 
@@ -180,7 +184,7 @@ def test_first_three_updates_with_intercept(step):
     X, y, l2, w0 = small_problem()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gradfit.ConvergenceWarning)
-        fresh = gradfit.gradient_descent(X, y, step=step, l2=l2, init=w0,
+        fresh = gradient_descent(X, y, step=step, l2=l2, init=w0,
                                          callback=lambda *args: True)
     assert fresh.n_iter == 0 and fresh.state["t"] == 0
     b_opt = float(y.mean() - X.mean(axis=0) @ w0)
@@ -205,7 +209,7 @@ def test_max_iter_gives_the_same_iterates_as_the_callback(n_steps):
     step = steps.Adam(learning_rate=0.1, beta1=0.8, beta2=0.95, eps=0.1)
     _, points = run(X, y, step, max_iter=3, init=w0, l2=l2)
     with pytest.warns(gradfit.ConvergenceWarning):
-        res = gradfit.gradient_descent(X, y, step=step, l2=l2, fit_intercept=False, tol=0,
+        res = gradient_descent(X, y, step=step, l2=l2, fit_intercept=False, tol=0,
                                        max_iter=n_steps, init=w0)
     np.testing.assert_array_equal(res.coef, points[n_steps][0])
 
@@ -220,7 +224,7 @@ def test_backtracking_never_increases_the_objective(grow, fit_intercept):
     step = steps.Backtracking(grow=grow)
     # The first trial step 1.0 is beyond 2/L, where a fixed step would increase f.
     assert step.initial > 2.0 / np.linalg.eigvalsh(hessian(X, 0.1, fit_intercept)).max()
-    res = gradfit.gradient_descent(X, y, step=step, l2=0.1, fit_intercept=fit_intercept,
+    res = gradient_descent(X, y, step=step, l2=0.1, fit_intercept=fit_intercept,
                                    tol=1e-10, max_iter=5000)
     assert res.converged
     h = res.loss_history
@@ -239,7 +243,7 @@ def test_exact_line_search_takes_the_minimising_step(fit_intercept):
     l2 = 0.1
     w0 = np.linspace(-1.0, 1.0, X.shape[1])
     with pytest.warns(gradfit.ConvergenceWarning):
-        res = gradfit.gradient_descent(X, y, step=steps.ExactLineSearch(), l2=l2,
+        res = gradient_descent(X, y, step=steps.ExactLineSearch(), l2=l2,
                                        fit_intercept=fit_intercept, tol=0, max_iter=1,
                                        init=w0)
     p0 = to_engine(X, w0, float(y.mean() - X.mean(axis=0) @ w0), fit_intercept)
@@ -275,7 +279,7 @@ def test_lipschitz_estimates_the_largest_eigenvalue(case, l2):
         raw = np.linalg.eigvalsh(A.T @ A / len(X)).max()
         assert raw > 1.5 * L
     with pytest.warns(gradfit.ConvergenceWarning):
-        res = gradfit.gradient_descent(X, y, step=steps.Lipschitz(), l2=l2,
+        res = gradient_descent(X, y, step=steps.Lipschitz(), l2=l2,
                                        fit_intercept=fit_intercept, tol=0, max_iter=1)
     assert res.state["lipschitz"] == pytest.approx(L, rel=1e-2)
     # ... and the step it takes is 1 / (that estimate).

@@ -127,7 +127,7 @@ def test_resume_on_new_data_takes_the_same_step_as_from_the_same_point():
     # Fixed has no state beyond the point, so resuming on new data is one Fixed step from
     # the earlier result's coef on the new data, the intercept at its optimum for that data.
     X, y = problem()
-    first = fit(X, y, steps.Fixed(0.05), 10)
+    first = fit(X, y, steps.Fixed(0.05), 10, standardize=False)  # the textbook step
     X2, y2 = make_problem(seed=99)
     second = fit(X2, y2, steps.Fixed(0.05), 1, init=first)
     p0 = np.append(first.coef, y2.mean())
@@ -167,7 +167,7 @@ def test_resume_with_new_hyperparameters_uses_them():
     # init=<result> with a strategy of the same type but another learning rate (e.g. to
     # continue RMSprop or Fixed with a smaller rate) continues with the new rate.
     X, y = problem()
-    first = fit(X, y, steps.Fixed(0.05), 10)
+    first = fit(X, y, steps.Fixed(0.05), 10, standardize=False)  # the textbook step
     second = fit(X, y, steps.Fixed(0.01), 1, init=first)
     assert second.step == steps.Fixed(0.01), f"ran {second.step!r}"
     p0 = to_engine(X, first.coef, first.intercept, True)

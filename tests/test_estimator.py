@@ -447,8 +447,8 @@ def test_auto_follows_the_documented_rule(small_threshold, n, params, expected):
         warnings.simplefilter("ignore", gradfit.ConvergenceWarning)
         est = LinearRegression(solver="auto", random_state=0, **params).fit(X, y)
     assert est.solver_ == expected
-    if expected == "gradient_descent":  # documented steps: FISTA for l1, else BB
-        want = steps.FISTA if params.get("l1", 0) > 0 else steps.BarzilaiBorwein
+    if expected == "gradient_descent":  # documented steps: FISTA for l1, else CG
+        want = steps.FISTA if params.get("l1", 0) > 0 else steps.ConjugateGradient
         assert isinstance(est.result_.step, want)
 
 
@@ -474,13 +474,16 @@ def test_auto_threshold_default_is_the_module_constant():
 # ---------------------------------------------------------------------- warm start
 def test_warm_start_gd_continues():
     X, y = problem(seed=21)
-    est = LinearRegression(solver="gd", tol=1e-10, warm_start=True).fit(X, y)
+    # backtracking: a strategy that takes more than a few steps (the default, conjugate
+    # gradient, needs about n_features)
+    est = LinearRegression(solver="gd", step="backtracking", tol=1e-10,
+                           warm_start=True).fit(X, y)
     first, coef = est.n_iter_, est.coef_.copy()
     assert first > 5
     est.fit(X, y)
     assert est.n_iter_ <= 1  # already converged: at most one step
     close(est.coef_, coef, 1e-9)
-    cold = LinearRegression(solver="gd", tol=1e-10).fit(X, y)
+    cold = LinearRegression(solver="gd", step="backtracking", tol=1e-10).fit(X, y)
     cold.fit(X, y)
     assert cold.n_iter_ == first  # without warm_start a refit starts over
 
@@ -491,7 +494,7 @@ def test_warm_start_gd_resumes_exactly():
     X, y = problem(seed=22)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gradfit.ConvergenceWarning)
-        est = LinearRegression(solver="gd", max_iter=5, warm_start=True)
+        est = LinearRegression(solver="gd", step="backtracking", max_iter=5, warm_start=True)
         est.fit(X, y).fit(X, y)
         ref = gradient_descent(X, y, step="backtracking", max_iter=10)
     close(est.coef_, ref.coef, 1e-12)
@@ -521,7 +524,7 @@ def test_partial_fit_sgd_equals_streaming_gradient_descent(solver, batch_size):
     k = batch_size or estimators.SGD_DEFAULT_BATCH_SIZE
     for idx in np.array_split(np.arange(len(y)), 5):
         est.partial_fit(X[idx], y[idx])
-        res = gradient_descent(X[idx], y[idx], step="fixed", batch_size=k, shuffle=False,
+        res = gradient_descent(X[idx], y[idx], batch_size=k, shuffle=False,  # default step
                                max_iter=1, init=res)
         close(est.coef_, res.coef, 1e-12)
         close(est.intercept_, res.intercept, 1e-12)
@@ -536,7 +539,7 @@ def test_partial_fit_sgd_with_weights_equals_streaming_gradient_descent():
     res = None
     for idx in np.array_split(np.arange(len(y)), 3):
         est.partial_fit(X[idx], y[idx], sample_weight=w[idx])
-        res = gradient_descent(X[idx], y[idx], step="fixed", batch_size=16, shuffle=False,
+        res = gradient_descent(X[idx], y[idx], batch_size=16, shuffle=False,  # default step
                                max_iter=1, init=res, l2=0.01, sample_weight=w[idx])
     close(est.coef_, res.coef, 1e-12)
     close(est.intercept_, res.intercept, 1e-12)

@@ -145,7 +145,8 @@ def test_state_reads_as_a_mapping_of_slots_and_vectors():
 
 
 def test_state_of_version_0_1_0_resumes_as_the_new_one():
-    X, y, res = sgd_result(average=100)
+    # 0.1.0 iterated on the raw coefficients (no standardize yet)
+    X, y, res = sgd_result(average=100, standardize=False)
     new = gradfit.gradient_descent(X, y, batch_size=50, max_iter=2, init=res)
     old = dataclasses.replace(res, state=legacy_dict(res.state))
     assert isinstance(old.state, DescentState)

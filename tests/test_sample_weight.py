@@ -223,7 +223,9 @@ def test_sgd_weighted_and_repeated_reach_the_same_objective():
     Xr, yr = repeated(X, y, w)
     coef, b = weighted_optimum(X, y, w)
     f_star = weighted_objective(X, y, w, coef, b)
-    kw = dict(step=gradfit.steps.Fixed(0.02), batch_size=8, max_iter=30, random_state=0)
+    # standardize=False: the rate is chosen for the data's own units
+    kw = dict(step=gradfit.steps.Fixed(0.02), batch_size=8, max_iter=30, random_state=0,
+              standardize=False)
     got = _sgd(X, y, sample_weight=w, average=len(y), **kw)
     ref = _sgd(Xr, yr, average=len(yr), **kw)
     for res in (got, ref):

@@ -31,8 +31,8 @@ import numpy as np
 import gradfit
 from gradfit import ConvergenceWarning, LinearRegression, gradient_descent
 
-FULL = ["default", "fixed", "lipschitz", "exact", "backtracking", "bb", "momentum", "nesterov",
-        "adagrad", "rmsprop", "adam", "invscaling", "fista"]
+FULL = ["default", "fixed", "lipschitz", "exact", "backtracking", "bb", "cg", "momentum",
+        "nesterov", "adagrad", "rmsprop", "adam", "invscaling", "fista"]
 MINI = ["default", "fixed", "invscaling", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 ENTRIES = ["estimator", "function", "cli"]
 COEF_RTOL, GAP_FULL, GAP_SGD = 1e-4, 1e-8, 1e-3
@@ -140,7 +140,7 @@ def fit_estimator(X, y, strategy, mini):
 
 
 def fit_function(X, y, strategy, mini):
-    kw = {"batch_size": 32, "random_state": 0} if mini else {}
+    kw = {"batch_size": min(32, len(y)), "random_state": 0} if mini else {}
     step = None if strategy == "default" else strategy
     res, flagged, note = _quiet_call(lambda: gradient_descent(X, y, step=step, **kw))
     if res is None:

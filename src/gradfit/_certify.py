@@ -6,10 +6,11 @@ exact minimiser, in a sense that does not depend on the units of the data:
 - full batch: the relative error of the standardised coefficients,
   ``||sigma * (w - w*)|| <= tol * ||sigma * w*||`` (sigma: the column scales), and the
   objective gap ``f - f* <= tol**2 * max(f*, FLOOR * f0)``;
-- mini-batch (SGD): the relative objective gap ``f - f* <= tol * max(f*, FLOOR * f0)``,
+- mini-batch (SGD): the relative objective gap ``f - f* <= tol * max(f*, FLOOR_SGD * f0)``,
 
-with f0 the objective of w = 0 (at the best intercept). ``FLOOR`` keeps the promise
-meaningful on data a linear model fits exactly (f* = 0).
+with f0 the objective of w = 0 (at the best intercept). The floors keep the promise
+meaningful on data a linear model fits (almost) exactly (f* = 0): there SGD's promise is
+the objective within tol * 1e-6 of f0, i.e. R² within 1e-9 of its best for tol = 1e-3.
 
 Both quantities are computed exactly from the sufficient statistics of the data (one pass over
 X, the exact solver's ``gram_stats``) and a Cholesky factor of the standardised normal matrix:
@@ -24,13 +25,14 @@ import math
 import numpy as np
 import scipy.linalg
 
-from .normal import Stats
+from ._stats import Stats
 
-__all__ = ["Certificate", "FLOOR", "MAX_COLUMNS"]
+__all__ = ["Certificate", "FLOOR", "FLOOR_SGD", "MAX_COLUMNS"]
 
 #: f* below FLOOR * f0 counts as FLOOR * f0 in the relative gap (an exact fit, f* = 0, cannot
 #: be approached to a relative gap in floating point).
 FLOOR = 1e-10
+FLOOR_SGD = 1e-6
 #: Beyond this many columns the statistics (m n^2 flops, n^2 memory) and the factor (n^3/3)
 #: cost more than the fits they would judge; convergence is then judged by the gradient test.
 MAX_COLUMNS = 2000
@@ -38,38 +40,71 @@ MAX_COLUMNS = 2000
 
 class Certificate:
     """Distances to the exact minimiser of f(w, b) = 1/(2m)||y - Xw - b||^2 + l2/2 ||w||^2
-    (l1 = 0), from the statistics ``st`` (centred when there is an intercept)."""
+    (l1 = 0), from centred statistics ``st`` (with or without an intercept in the model).
+
+    Without an intercept the Hessian is (Gc/m + mu mu^T) + l2 I: formed as one matrix, the
+    centred part is lost to rounding when the columns' means dwarf their spread (means of
+    1e10 and unit spread: a condition number of 1e20, and a certificate that would pass any
+    point). It is factored instead by a QR of the stacked square roots [B; sqrt(m) mu^T]
+    (B^T B = Gc), which loses digits in proportion to the condition number, not its square.
+    """
 
     def __init__(self, st: Stats, l2: float, fit_intercept: bool, scale: np.ndarray):
+        if not st.centred:
+            raise ValueError("Certificate needs centred statistics")
         m = float(st.m)
-        G, xty, yty = st.G, st.xty, st.yty
-        if st.centred and not fit_intercept:  # raw products, as solve_stats
-            G = G + m * np.multiply.outer(st.mean_x, st.mean_x)
-            xty = xty + m * st.mean_y * st.mean_x
-            yty = yty + m * st.mean_y ** 2
-        self.m, self.G, self.xty = m, G, xty
+        n = st.G.shape[0]
+        self.m, self.Gc, self.xtyc = m, st.G, st.xty
         self.l2, self.intercept = float(l2), bool(fit_intercept)
-        self.mean_x = st.mean_x if fit_intercept else np.zeros_like(st.mean_x)
-        self.mean_y = float(st.mean_y) if fit_intercept else 0.0
+        self.mean_x, self.mean_y = st.mean_x, float(st.mean_y)
         self.s = np.asarray(scale, dtype=np.float64)  # w = s * v, v standardised
-        H = (self.s[:, None] * G * self.s[None, :]) / m
-        H.flat[:: H.shape[0] + 1] += self.l2 * self.s ** 2
-        self.b = self.s * xty / m
-        self.f0 = 0.5 * yty / m  # f at w = 0 and the best intercept
-        try:
-            self._factor = scipy.linalg.cho_factor(H, lower=True, check_finite=False)
-            self._pinv: tuple[np.ndarray, np.ndarray] | None = None
-            if not np.all(np.isfinite(self._factor[0])) or \
-                    np.min(np.abs(np.diag(self._factor[0]))) <= 0.0:
-                raise np.linalg.LinAlgError
-        except (np.linalg.LinAlgError, ValueError):
-            # Singular (collinear columns): distances to the nearest minimiser, on the range.
-            evals, evecs = scipy.linalg.eigh(H, check_finite=False)
-            keep = evals > 1e-13 * max(evals.max(), 0.0) * max(H.shape[0], 1)
-            self._factor = None
-            self._pinv = (evecs[:, keep], evals[keep])
+        s = self.s
+        A = (s[:, None] * self.Gc * s[None, :]) / m  # the centred part of the Hessian in v
+        A.flat[:: n + 1] += self.l2 * s ** 2
+        self._factor: tuple[np.ndarray, bool] | None = None
+        self._pinv: tuple[np.ndarray, np.ndarray] | None = None
+        if fit_intercept:
+            self.b = s * self.xtyc / m
+            self.f0 = 0.5 * st.yty / m  # f at w = 0 and the best intercept
+            self._factor_spd(A)
+        else:
+            u = s * self.mean_x
+            self.b = s * self.xtyc / m + u * self.mean_y
+            self.f0 = 0.5 * (st.yty / m + self.mean_y ** 2)
+            self._factor_rank_one(A, u)
         v_star = self._solve(self.b)
         self.f_star = max(self.f0 - 0.5 * float(self.b @ v_star), 0.0)
+
+    def _factor_spd(self, H: np.ndarray) -> None:
+        try:
+            c, lower = scipy.linalg.cho_factor(H, lower=True, check_finite=False)
+            if not np.all(np.isfinite(c)) or np.min(np.abs(np.diag(c))) <= 0.0:
+                raise np.linalg.LinAlgError
+            self._factor = (c, lower)
+        except (np.linalg.LinAlgError, ValueError):
+            self._use_pinv(H)
+
+    def _factor_rank_one(self, A: np.ndarray, u: np.ndarray) -> None:
+        """H = A + u u^T through R of the QR of [B; u^T], B^T B = A."""
+        try:
+            B = scipy.linalg.cholesky(A, lower=False, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            lam, V = scipy.linalg.eigh(A, check_finite=False)
+            B = np.sqrt(np.maximum(lam, 0.0))[:, None] * V.T
+        R = scipy.linalg.qr(np.vstack([B, u[None, :]]), mode="r", check_finite=False)[0]
+        R = R[:A.shape[0]]
+        d = np.abs(np.diag(R))
+        if np.all(np.isfinite(R)) and d.min() > 1e-13 * d.max() * max(A.shape[0], 1):
+            self._factor = (R, False)  # upper: H = R^T R
+        else:  # singular: the minimum-norm distances, on the range of H = R^T R
+            self._use_pinv(R.T @ R)
+
+    def _use_pinv(self, H: np.ndarray) -> None:
+        # Singular (collinear columns): distances to the nearest minimiser, on the range.
+        evals, evecs = scipy.linalg.eigh(H, check_finite=False)
+        keep = evals > 1e-13 * max(evals.max(), 0.0) * max(H.shape[0], 1)
+        self._factor = None
+        self._pinv = (evecs[:, keep], evals[keep])
 
     def _solve(self, rhs: np.ndarray) -> np.ndarray:
         if self._factor is not None:
@@ -78,13 +113,17 @@ class Certificate:
         U, lam = self._pinv
         return U @ ((U.T @ rhs) / lam)
 
-    def measure(self, coef: np.ndarray, intercept: float) -> tuple[float, float]:
+    def measure(self, coef: np.ndarray, intercept: float,
+                floor: float = FLOOR) -> tuple[float, float]:
         """(relative error of the standardised coefficients, relative objective gap) of the
-        point (coef, intercept); the gap is relative to max(f*, FLOOR f0)."""
+        point (coef, intercept); the gap is relative to max(f*, floor f0)."""
         w = np.asarray(coef, dtype=np.float64)
         if not (np.isfinite(w).all() and math.isfinite(intercept)):
             return math.inf, math.inf
-        g = self.s * ((self.G @ w - self.xty) / self.m + self.l2 * w)
+        grad = (self.Gc @ w - self.xtyc) / self.m + self.l2 * w
+        if not self.intercept:  # the mean part, (mu mu^T w - mu ybar), without cancellation
+            grad += self.mean_x * (float(self.mean_x @ w) - self.mean_y)
+        g = self.s * grad
         e = self._solve(g)
         v = w / self.s
         gap = 0.5 * float(g @ e)
@@ -94,10 +133,10 @@ class Certificate:
         ref = float(np.linalg.norm(v - e))
         err = float(np.linalg.norm(e))
         cerr = 0.0 if err == 0.0 else (err / ref if ref > 0 else math.inf)
-        return cerr, max(gap, 0.0) / max(self.f_star, FLOOR * self.f0, 1e-300)
+        return cerr, max(gap, 0.0) / max(self.f_star, floor * self.f0, 1e-300)
 
     def holds(self, coef, intercept, tol: float, mini: bool) -> tuple[bool, float, float]:
         """Whether the promise of ``converged`` holds at the point, with the two measures."""
-        cerr, gap = self.measure(coef, intercept)
+        cerr, gap = self.measure(coef, intercept, FLOOR_SGD if mini else FLOOR)
         ok = gap <= tol if mini else (cerr <= tol and gap <= tol * tol)
         return ok, cerr, gap

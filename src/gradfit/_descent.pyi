@@ -26,6 +26,7 @@ class Rule(IntEnum):
     ADAM = 9
     INVSCALING = 10
     FISTA = 11
+    CONJUGATE = 12
 
 class Status(IntEnum):
     """Why ``run`` stopped."""
@@ -69,6 +70,7 @@ def run(
     xty: NDArray[np.float64] | None = None,  # const double[::1]  (n,)
     yty: float = 0.0,  # double
     gram_weight: float = 0.0,  # double: total row weight of the statistics
+    scale: NDArray[np.float64] | None = None,  # const double[::1]  (n,) or None: w = scale * v
 ) -> tuple[int, int, float, float, NDArray[np.float64]]:
     """Run up to ``max_iter`` steps or epochs; returns ``(n_iter, status, objective,
     grad_norm, history)``, history holding the objective at the n_iter + 1 visited points

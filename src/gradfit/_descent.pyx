@@ -46,6 +46,7 @@ cpdef enum Rule:
     ADAM = 9
     INVSCALING = 10
     FISTA = 11
+    CONJUGATE = 12
 
 
 cdef struct Scalars:
@@ -124,6 +125,7 @@ cdef struct Problem:
     gf_int row_stride          # X[i, j] = X[i * row_stride + j * col_stride], in elements
     gf_int col_stride
     const double *shift        # mu: the model is (X - 1 mu^T) w + c
+    bint float32_data          # X is float32 (its passes round at float32's level)
     bint intercept
     bint intercept_fixed       # full batch: c stays at its optimum mean(y)
     double l2
@@ -146,6 +148,15 @@ cdef struct Problem:
     residual_gradient_fn residual_gradient
     residual_sqnorm_fn residual_sqnorm
     batch_gradient_fn batch_gradient_sums
+    # Internal standardisation: the iterate holds v = w / scale (and c); the data are read
+    # with w = scale * v (NULL: no scaling, p holds w itself). X is never scaled or copied:
+    # the scale is applied to the n coefficients before a pass and to the gradient after it,
+    # by wrappers around the source's functions (scaled_*), chosen once like the source.
+    const double *scale
+    double *point_in_units     # (scale * v, c)
+    evaluate_fn evaluate_in_units
+    value_fn objective_in_units
+    value_fn curvature_in_units
 
 
 cdef double _offset(Problem *P, const double *p) noexcept nogil:
@@ -157,6 +168,26 @@ cdef double _offset(Problem *P, const double *p) noexcept nogil:
     for j in range(P.n):
         s += P.shift[j] * p[j]
     return p[P.n] - s
+
+
+cdef const double *_in_units(Problem *P, const double *p) noexcept nogil:
+    """The point (w, c) in the data's units: p itself without standardisation."""
+    cdef gf_int j
+    if P.scale == NULL:
+        return p
+    for j in range(P.n):
+        P.point_in_units[j] = P.scale[j] * p[j]
+    if P.intercept:
+        P.point_in_units[P.n] = p[P.n]
+    return P.point_in_units
+
+
+cdef void _gradient_to_standardised(Problem *P, double *g) noexcept nogil:
+    """d f / d v = scale * d f / d w (the intercept's entry is unchanged)."""
+    cdef gf_int j
+    if P.scale != NULL:
+        for j in range(P.n):
+            g[j] *= P.scale[j]
 
 
 cdef const float *_as_float(Problem *P, const double *p) noexcept nogil:
@@ -270,11 +301,14 @@ cdef double batch_gradient(Problem *P, const gf_int *idx, gf_int start, gf_int k
     f's least-squares term. With weights, sums over the batch are scaled by m / (k wsum): an
     unbiased estimate of the weighted full sums. Passes over X only."""
     cdef double sums[2]
-    cdef double offset = _offset(P, p), scale = P.total_weight * k / P.m
+    cdef double offset, weight = P.total_weight * k / P.m
+    p = _in_units(P, p)
+    offset = _offset(P, p)
     P.batch_gradient_sums(P, idx, start, k, p, offset, sums)
     P.elements += k * P.n
-    _finish_gradient(P, p, g, sums[0], 1.0 / scale)
-    return 0.5 * sums[1] / scale
+    _finish_gradient(P, p, g, sums[0], 1.0 / weight)
+    _gradient_to_standardised(P, g)
+    return 0.5 * sums[1] / weight
 
 
 # -- passes over the Gram statistics ---------------------------------------------------------
@@ -314,6 +348,40 @@ cdef double gram_curvature(Problem *P, const double *d) noexcept nogil:
     return s / P.total_weight + P.l2 * _dot(d, d, n)
 
 
+# -- the standardised view of any source ------------------------------------------------------
+
+cdef double scaled_evaluate(Problem *P, const double *p, double *g,
+                            bint with_y) noexcept nogil:
+    cdef double f = P.evaluate_in_units(P, _in_units(P, p), g, with_y)
+    _gradient_to_standardised(P, g)
+    return f
+
+
+cdef double scaled_objective(Problem *P, const double *p) noexcept nogil:
+    return P.objective_in_units(P, _in_units(P, p))
+
+
+cdef double scaled_curvature(Problem *P, const double *d) noexcept nogil:
+    return P.curvature_in_units(P, _in_units(P, d))
+
+
+cdef void use_scale(Problem *P, const double *scale) noexcept nogil:
+    """Read the source through the standardised coordinates v = w / scale."""
+    P.scale = scale
+    P.evaluate_in_units = P.evaluate
+    P.objective_in_units = P.objective
+    P.curvature_in_units = P.curvature
+    P.evaluate = scaled_evaluate
+    P.objective = scaled_objective
+    P.curvature = scaled_curvature
+
+
+cdef double _rounding(Problem *P, double f) noexcept nogil:
+    """How much a computed objective near f can rise by rounding alone: residuals lose about
+    eps * |y| / |r| to cancellation (more on statistics, and in float32 data)."""
+    return (1e-5 if P.float32_data else 1e-10) * fabs(f)
+
+
 cdef bint _zero_coefficients(const double *p, gf_int n) noexcept nogil:
     cdef gf_int j
     for j in range(n):
@@ -330,10 +398,14 @@ cdef double _dot(const double *a, const double *b, gf_int d) noexcept nogil:
     return s
 
 
-cdef void prox_l1(double *p, gf_int n, double t) noexcept nogil:
-    """Soft-thresholding of the coefficients (never the intercept): exact zeros."""
+cdef void prox_l1(double *p, gf_int n, double t0, const double *scale) noexcept nogil:
+    """Soft-thresholding of the coefficients (never the intercept): exact zeros. With
+    standardisation the penalty l1 |w_j| is l1 scale_j |v_j|: threshold t0 scale_j."""
     cdef gf_int j
+    cdef double t = t0
     for j in range(n):
+        if scale != NULL:
+            t = t0 * scale[j]
         if p[j] > t:
             p[j] -= t
         elif p[j] < -t:
@@ -351,7 +423,7 @@ cdef double mapping_norm(Problem *P, const double *p, const double *g, double ep
         return sqrt(_dot(g, g, d))
     for j in range(d):
         scratch[j] = p[j] - eps * g[j]
-    prox_l1(scratch, P.n, eps * P.l1)
+    prox_l1(scratch, P.n, eps * P.l1, P.scale)
     cdef double s = 0.0, t
     for j in range(d):
         t = (p[j] - scratch[j]) / eps
@@ -361,18 +433,20 @@ cdef double mapping_norm(Problem *P, const double *p, const double *g, double ep
 
 cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
                                double *v, double *hv) noexcept nogil:
-    """Largest eigenvalue of H by power iteration; the Rayleigh quotient is returned."""
+    """Largest eigenvalue L of H by power iteration: ||H v|| for the last unit vector v, a
+    lower bound of L (the loops that use it double it when a step shows it too small)."""
     cdef gf_int j
     cdef int k
     cdef unsigned long long state = 0x9E3779B97F4A7C15ULL
     cdef double nrm, rq = 0.0, rq_old
-    # A fixed pseudo-random start (xorshift): reproducible, and not orthogonal to the top
-    # eigenvector except by accident.
+    # A seeded pseudo-random start (xorshift), symmetric about 0: reproducible, and orthogonal
+    # to the top eigenvector only with probability zero. (A start of one sign can be nearly
+    # orthogonal to it, and the quotient then settles on a smaller eigenvalue.)
     for j in range(d):
         state ^= state << 13
         state ^= state >> 7
         state ^= state << 17
-        v[j] = <double> (state >> 11) / 9007199254740992.0 + 0.5
+        v[j] = <double> (state >> 11) / 9007199254740992.0 - 0.5
     if P.intercept_fixed:
         v[P.n] = 0.0
     nrm = sqrt(_dot(v, v, d))
@@ -389,7 +463,8 @@ cdef double lipschitz_estimate(Problem *P, gf_int d, int max_iter, double rtol,
             v[j] = hv[j] / nrm
         if k > 0 and fabs(rq - rq_old) <= rtol * rq:
             break
-    return rq
+    # ||H v|| of the unit vector v lies between its Rayleigh quotient and L: the closer one.
+    return nrm
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,14 +582,14 @@ cdef void first_order_full_step(Problem *P, Loop *loop) noexcept nogil:
                                              loop.gradient, loop.vectors, loop.scalars,
                                              loop.d)
     if P.l1 > 0.0:
-        prox_l1(loop.point, P.n, step_size * P.l1)
+        prox_l1(loop.point, P.n, step_size * P.l1, P.scale)
 
 
 cdef void lipschitz_step(Problem *P, Loop *loop) noexcept nogil:
     """p -= g / L (step_size = 1/L was set before the loop), then the proximal step."""
     descend(loop.point, loop.gradient, loop.scalars.step_size, loop.d)
     if P.l1 > 0.0:
-        prox_l1(loop.point, P.n, loop.scalars.step_size * P.l1)
+        prox_l1(loop.point, P.n, loop.scalars.step_size * P.l1, P.scale)
 
 
 cdef void exact_step(Problem *P, Loop *loop) noexcept nogil:
@@ -585,7 +660,7 @@ cdef void proximal_armijo_step(Problem *P, Loop *loop) noexcept nogil:
     while True:
         for j in range(d):
             move[j] = point[j] - step_size * loop.gradient[j]
-        prox_l1(move, P.n, step_size * P.l1)
+        prox_l1(move, P.n, step_size * P.l1, P.scale)
         dd = 0.0
         for j in range(d):
             move[j] -= point[j]
@@ -599,7 +674,40 @@ cdef void proximal_armijo_step(Problem *P, Loop *loop) noexcept nogil:
     loop.scalars.step_size = step_size * params[3] if params[3] > 0 else params[0]
 
 
+cdef void conjugate_step(Problem *P, Loop *loop) noexcept nogil:
+    """Polak-Ribiere+ conjugate gradient (Nocedal & Wright, eqs. 5.44-5.45) with the exact step
+    along the direction (one curvature pass): on a quadratic the linear CG method, at most n
+    steps in exact arithmetic. State vectors: the direction, the last gradient."""
+    cdef gf_int j, d = loop.d
+    cdef double *g = loop.gradient
+    cdef double *direction = loop.vectors
+    cdef double *previous = loop.vectors + d
+    cdef double beta = 0.0, gg = _dot(g, g, d), pp, slope, q, step_size
+    if loop.scalars.have_previous != 0:
+        pp = _dot(previous, previous, d)
+        if pp > 0:
+            beta = (gg - _dot(g, previous, d)) / pp
+        if beta < 0:
+            beta = 0.0
+    for j in range(d):
+        direction[j] = beta * direction[j] - g[j]
+        previous[j] = g[j]
+    slope = _dot(g, direction, d)
+    if slope >= 0:  # not a descent direction (rounding): steepest descent
+        for j in range(d):
+            direction[j] = -g[j]
+        slope = -gg
+    q = P.curvature(P, direction)
+    step_size = -slope / q if q > 0 else 0.0
+    loop.scalars.step_size = step_size
+    loop.scalars.have_previous = 1.0
+    for j in range(d):
+        loop.point[j] += step_size * direction[j]
+
+
 cdef full_batch_step full_batch_rule(int rule, double l1) noexcept nogil:
+    if rule == CONJUGATE:
+        return conjugate_step
     if rule == EXACT:
         return exact_step
     if rule == BB:
@@ -658,10 +766,12 @@ cdef int record_and_test(Problem *P, Loop *loop, int k, double *point, double f,
     record(loop, k, f)
     if not (isfinite(f) and isfinite(gnorm)):
         return NONFINITE_START if k == 0 else DIVERGED
-    if k == 0:
-        if scalars.t == 0:
+    if k == 0 and scalars.t == 0:
+        # The references of the very first start: a resumed fit (init=result) keeps them,
+        # so that a divergence spread over many short calls is still seen. descent.py may
+        # have set the gradient's from w = 0 (a start near the solution has none to offer).
+        if scalars.grad_norm_start <= 0:
             scalars.grad_norm_start = gnorm
-        # On new data a resumed fit may start higher than the first fit did.
         if f > scalars.objective_start:
             scalars.objective_start = f
     if f > DIVERGENCE_FACTOR * scalars.objective_start and f > 1e-300:
@@ -670,11 +780,13 @@ cdef int record_and_test(Problem *P, Loop *loop, int k, double *point, double f,
         check_signals(P)
         if callback is not None:
             with gil:
-                stop = call_user_callback(callback, k, point, P.n, P.intercept, P.shift, f)
+                stop = call_user_callback(callback, k, point, P.n, P.intercept, P.shift,
+                                          P.scale, f)
             if stop:
                 return STOPPED_BY_CALLBACK
-    if gnorm <= loop.tol * (scalars.grad_norm_start if scalars.grad_norm_start > 1.0
-                            else 1.0):
+    # Relative to the first start's gradient: no absolute floor, so that the test means the
+    # same at any scale of the data (descent.py then checks the point itself).
+    if gnorm <= loop.tol * scalars.grad_norm_start:
         return CONVERGED
     if k == loop.max_iter:
         return MAX_ITER
@@ -696,17 +808,33 @@ cdef void prepare_full_batch(Problem *P, Loop *loop) noexcept nogil:
 cdef LoopResult full_batch(Problem *P, Loop *loop, object callback) except *:
     """Full-batch gradient descent (every rule but FISTA): evaluate, record and test, step."""
     cdef int k = 0, status = MAX_ITER
-    cdef double f = 0.0, gnorm = 0.0
+    cdef double f = 0.0, gnorm = 0.0, f_before = 0.0, decrease = 0.0
+    cdef bint undo = False
     cdef full_batch_step take_step = full_batch_rule(loop.rule, P.l1)
     with nogil:
         prepare_full_batch(P, loop)
         while True:
             f = P.evaluate(P, loop.point, loop.gradient, True)
+            if undo and f - f_before > _rounding(P, f_before) and f - f_before > decrease:
+                # A 1/L step increased f, by more than rounding: the estimate of L was too
+                # small (a power iteration can stall below L). Go back, double it, step again.
+                memcpy(loop.point, loop.candidate, loop.d * sizeof(double))
+                loop.scalars.lipschitz *= 2.0
+                loop.scalars.step_size = 1.0 / loop.scalars.lipschitz
+                undo = False
+                continue
+            undo = False
             gnorm = mapping_norm(P, loop.point, loop.gradient, planned_step_size(loop),
                                  loop.d, loop.scratch)
             status = record_and_test(P, loop, k, loop.point, f, gnorm, callback)
             if status >= 0:
                 break
+            if loop.rule == LIPSCHITZ:  # keep the point, to go back if the step goes up
+                memcpy(loop.candidate, loop.point, loop.d * sizeof(double))
+                f_before = f
+                decrease = 0.1 * loop.scalars.step_size * \
+                    _dot(loop.gradient, loop.gradient, loop.d)
+                undo = True
             take_step(P, loop)
             loop.scalars.t += 1.0
             k += 1
@@ -722,7 +850,7 @@ cdef double prox_gradient_from(Problem *P, Loop *loop, const double *yk,
     cdef double gnorm = 0.0
     for j in range(d):
         candidate[j] = yk[j] - inv_l * loop.gradient[j]
-    prox_l1(candidate, P.n, inv_l * P.l1)
+    prox_l1(candidate, P.n, inv_l * P.l1, P.scale)
     for j in range(d):
         gnorm += (yk[j] - candidate[j]) * (yk[j] - candidate[j])
     return sqrt(gnorm) / inv_l if inv_l > 0 else 0.0
@@ -761,10 +889,15 @@ cdef LoopResult fista(Problem *P, Loop *loop, object callback) except *:
             f_new = P.objective(P, xn)
             t = scalars.fista_t
             # Restart: keep x_k, drop the momentum. A step from y_k = x_k (t = 1) is a plain
-            # proximal gradient step, which cannot increase f but by rounding: take it.
+            # proximal gradient step, which cannot increase f with a step <= 1/L: when it
+            # does, beyond rounding, the estimate of L was too small: double it.
             if f_new > f and t > 1.0:
                 scalars.fista_t = 1.0
                 memcpy(yk, x, d * sizeof(double))
+            elif f_new - f > _rounding(P, f):
+                scalars.lipschitz *= 2.0
+                inv_l = 1.0 / scalars.lipschitz
+                scalars.step_size = inv_l
             else:
                 t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
                 beta = (t - 1.0) / t_new
@@ -803,7 +936,7 @@ cdef int end_of_epoch(Problem *P, Loop *loop, MiniBatch *mb, int epoch, double f
     record(loop, epoch, f)
     if not isfinite(f):
         return NONFINITE_START if epoch == 0 else DIVERGED
-    if epoch == 0 and f > scalars.objective_start:
+    if epoch == 0 and scalars.t == 0 and f > scalars.objective_start:
         scalars.objective_start = f
     if f > DIVERGENCE_FACTOR * scalars.objective_start and f > 1e-300:
         return DIVERGED
@@ -820,7 +953,7 @@ cdef int end_of_epoch(Problem *P, Loop *loop, MiniBatch *mb, int epoch, double f
     if callback is not None:
         with gil:
             stop = call_user_callback(callback, epoch, reported_point(loop, mb), P.n,
-                                      P.intercept, P.shift, f)
+                                      P.intercept, P.shift, P.scale, f)
         if stop:
             return STOPPED_BY_CALLBACK
     if epoch > 0 and scalars.epochs_no_improvement >= mb.n_iter_no_change:
@@ -851,7 +984,7 @@ cdef int one_epoch(Problem *P, Loop *loop, MiniBatch *mb, double *blown_up) exce
         step_size = first_order_step(loop.rule, loop.params, loop.point, loop.gradient,
                                      loop.vectors, scalars, d)
         if P.l1 > 0.0:
-            prox_l1(loop.point, P.n, step_size * P.l1)
+            prox_l1(loop.point, P.n, step_size * P.l1, P.scale)
         scalars.t += 1.0
         scalars.rows_seen += k
         if mb.average != NULL and scalars.rows_seen > mb.average_start:
@@ -921,6 +1054,7 @@ cdef void describe_data(Problem *P, const floating[:, :] X, const floating[::1] 
         P.total_weight = 0.0
         for i in range(X.shape[0]):
             P.total_weight += sample_weight[i]
+    P.float32_data = floating is float
     if floating is float:
         P.residual_gradient = x32_residual_gradient
         P.residual_sqnorm = x32_residual_sqnorm
@@ -954,6 +1088,7 @@ cdef int allocate_buffers(Problem *P, Loop *loop, size_t batch_scratch_bytes) ex
     P.direction_f32 = <float *> malloc(n * sizeof(float))
     P.xtr = <double *> malloc(n * sizeof(double))
     P.gw = <double *> malloc(n * sizeof(double))
+    P.point_in_units = <double *> malloc(d * sizeof(double))
     P.batch_scratch = malloc(batch_scratch_bytes) if batch_scratch_bytes > 0 else NULL
     loop.gradient = <double *> malloc(d * sizeof(double))
     loop.scratch = <double *> malloc(d * sizeof(double))
@@ -961,7 +1096,8 @@ cdef int allocate_buffers(Problem *P, Loop *loop, size_t batch_scratch_bytes) ex
     # a first history buffer for up to 1024 points; record() grows it
     loop.history_size = loop.max_iter + 1 if loop.max_iter < 1024 else 1024
     loop.history = <double *> malloc(loop.history_size * sizeof(double))
-    if P.direction_f32 == NULL or P.xtr == NULL or P.gw == NULL or loop.gradient == NULL \
+    if P.direction_f32 == NULL or P.xtr == NULL or P.gw == NULL or P.point_in_units == NULL \
+            or loop.gradient == NULL \
             or loop.scratch == NULL or loop.candidate == NULL or loop.history == NULL \
             or (batch_scratch_bytes > 0 and P.batch_scratch == NULL):
         raise MemoryError()
@@ -972,6 +1108,7 @@ cdef void free_buffers(Problem *P, Loop *loop) noexcept:
     free(P.direction_f32)
     free(P.xtr)
     free(P.gw)
+    free(P.point_in_units)
     free(P.batch_scratch)
     free(loop.gradient)
     free(loop.scratch)
@@ -986,14 +1123,16 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
         object callback, Py_ssize_t batch_size=0, bint shuffle=False,
         unsigned long long[::1] rng=None, double[::1] average=None,
         double average_start=0.0, int n_iter_no_change=5, const double[:, ::1] G=None,
-        const double[::1] xty=None, double yty=0.0, double gram_weight=0.0):
+        const double[::1] xty=None, double yty=0.0, double gram_weight=0.0,
+        const double[::1] scale=None):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) of ``rule`` from
     ``point``, updating ``point``, ``vectors`` and ``scalars`` (the rule's state, slots in
     STATE_SLOTS) in place. Returns ``(n_iter, status, objective, grad_norm, history)``,
     history (n_iter + 1 values) holding the objective at every visited point (epoch). Full
     batch with ``G`` (see ``Problem``): every pass uses the statistics G, xty, yty of total
-    row weight ``gram_weight`` instead of X (which is then not read). Arguments by keyword
-    only; their types are in _descent.pyi."""
+    row weight ``gram_weight`` instead of X (which is then not read). With ``scale`` the
+    coefficients of ``point`` (and the rule's state) are standardised, v = w / scale.
+    Arguments by keyword only; their types are in _descent.pyi."""
     cdef Problem P
     cdef Loop loop
     cdef MiniBatch mb
@@ -1002,7 +1141,7 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     cdef double[::1] history
     _check_run_arguments(X.shape[0], n, d, y.shape[0], sample_weight is None or
                          sample_weight.shape[0] == X.shape[0], shift, point, vectors, scalars,
-                         max_iter, batch_size, rng, average, G, xty)
+                         max_iter, batch_size, rng, average, G, xty, scale)
     describe_data(&P, X, y, sample_weight)
     P.shift = &shift[0]
     P.intercept = fit_intercept
@@ -1012,6 +1151,9 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     P.elements = 0.0
     if G is not None:
         use_gram(&P, G, xty, yty, gram_weight)
+    P.scale = NULL
+    if scale is not None:
+        use_scale(&P, &scale[0])
     loop.rule = rule
     loop.params = &params[0]
     loop.point = &point[0]
@@ -1025,6 +1167,7 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
     P.direction_f32 = NULL
     P.xtr = NULL
     P.gw = NULL
+    P.point_in_units = NULL
     P.batch_scratch = NULL
     try:
         allocate_buffers(&P, &loop, gf_batch_scratch_size(n) * sizeof(floating)
@@ -1051,7 +1194,7 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
 
 
 def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalars,
-                         max_iter, batch_size, rng, average, G, xty):
+                         max_iter, batch_size, rng, average, G, xty, scale=None):
     """run's arrays must fit one another: the engine reads and writes them without bounds
     checks. descent.py validates everything first; this is the last line against a call
     that did not."""
@@ -1072,13 +1215,17 @@ def _check_run_arguments(m, n, d, m_y, weights_ok, shift, point, vectors, scalar
     if G is not None and (G.shape[0] != n or G.shape[1] != n or xty is None
                           or xty.shape[0] != n):
         problems.append("G must be n x n and xty of length n")
+    if scale is not None and scale.shape[0] != n:
+        problems.append("scale must have n entries")
     if problems:
         raise ValueError("_descent.run: " + "; ".join(problems) + " (see _descent.pyi).")
 
 
 cdef bint call_user_callback(object callback, int k, double *p, gf_int n, bint intercept,
-                             const double *mu, double f) except -1:
+                             const double *mu, const double *scale, double f) except -1:
     coef = np.array(<double[:n]> p)
+    if scale != NULL:
+        coef *= np.asarray(<double[:n]> <double *> scale)
     intercept_value = float(p[n] - np.dot(np.asarray(<double[:n]> <double *> mu), coef)) \
         if intercept else 0.0
     return bool(callback(k, coef, intercept_value, f))

@@ -61,6 +61,12 @@ class DescentState(Mapping):
         The running average of the iterates (mini-batch ``average``), else None.
     rng : tuple of 4 int or None
         The xoshiro256** generator's state (mini-batch), each in [0, 2**64), not all zero.
+    scale : ndarray of shape (n_features,) or None
+        Internal standardisation: the point holds v = w / scale (None: w itself). Positive
+        and finite.
+    auto_average : bool
+        The fit runs the automatic SGD rate with tail averaging (``step=None``), which a
+        resumed fit continues.
 
     Raises
     ------
@@ -77,6 +83,8 @@ class DescentState(Mapping):
     vector_names: tuple[str, ...] = ()
     average: np.ndarray | None = None
     rng: tuple[int, int, int, int] | None = None
+    scale: np.ndarray | None = None
+    auto_average: bool = False
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -100,6 +108,12 @@ class DescentState(Mapping):
             raise ValueError(f"invalid resume state: vector_names must be a tuple of at most "
                              f"two names other than the scalar slots', got {names!r}.")
         set_(self, "rng", None if self.rng is None else _rng(self.rng))
+        set_(self, "auto_average", _boolean(self.auto_average, "auto_average"))
+        if self.scale is not None:
+            scale = _float_array(self.scale, "scale", shape=(self.shift.shape[0],))
+            if not np.all(scale > 0):
+                raise ValueError("invalid resume state: scale must be positive.")
+            set_(self, "scale", scale)
 
     # ------------------------------------------------------------------ the public mapping
     def __getitem__(self, key: str) -> Any:
@@ -149,7 +163,8 @@ class DescentState(Mapping):
         return DescentState(rule=self.rule, point=self.point, shift=self.shift,
                             exact_shift=self.exact_shift, vectors=self.vectors,
                             scalars=self.scalars, vector_names=self.vector_names,
-                            average=self.average, rng=self.rng)
+                            average=self.average, rng=self.rng, scale=self.scale,
+                            auto_average=self.auto_average)
 
     @classmethod
     def from_dict(cls, state: Mapping, step) -> DescentState:

@@ -6,11 +6,11 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _descent, steps as _steps
+from . import _certify, _descent, steps as _steps
 from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
 from ._state import DescentState
@@ -32,6 +32,13 @@ from .errors import ConvergenceWarning, DivergenceError
 
 __all__ = ["gradient_descent"]
 
+# descent.py's own outcomes, beyond the engine's Status: SGD stopped improving short of the
+# optimum (_STALLED), or stopped improving where nothing measured the distance (_UNCERTIFIED);
+# a full-batch strategy met its own test but its steps no longer move the point (_STUCK).
+_STALLED, _UNCERTIFIED, _STUCK = 5, 6, 7
+# The automatic SGD rate is divided by 4 at most this many times when it stalls.
+_MAX_RATE_REDUCTIONS = 8
+
 # precompute="auto": the Gram matrix when X has at least this many rows per column and at most
 # this many columns. Measured (benchmarks/RESULTS.md, lasso): the statistics cost as much as
 # 5 to 45 passes over X for n = 20 to 1000 (10-15 at n = 200), fewer than a FISTA run's power
@@ -46,9 +53,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
                      max_iter: int = 1000, tol: float | None = None, init=None,
                      callback: Callable[[int, np.ndarray, float, float], bool | None]
                      | None = None, batch_size: int | None = None, shuffle: bool = True,
-                     random_state=None, average: bool | int = False,
+                     random_state=None, average: bool | int | str = "auto",
                      n_iter_no_change: int = 5, sample_weight=None,
-                     precompute: bool | str = False) -> FitResult:
+                     precompute: bool | str = False, standardize: bool = True) -> FitResult:
     r"""Minimise the least-squares objective by gradient descent, entirely in compiled code.
 
     The objective is the one every gradfit solver shares::
@@ -59,6 +66,23 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     ``Ridge(alpha).alpha / m`` and (l2, l1) is
     ``ElasticNet(alpha=l2 + l1, l1_ratio=l1 / (l2 + l1))``. With l1 = 0 it converges to
     :func:`solve_normal`'s answer.
+
+    **Standardisation** (``standardize=True``, the default): the iteration runs on
+    v = σ·w, σ the columns' standard deviations (root mean squares without an intercept),
+    so that every column has unit scale, as glmnet does; X is never copied (σ is applied
+    to the n coefficients before each pass and to the gradient after it) and coefficients
+    are reported in X's units. Learning rates and tolerances then mean the same on any data
+    set, whatever its units; ``standardize=False`` runs the textbook iteration on w itself.
+
+    **What converged=True promises** (l1 = 0, at most ``_certify.MAX_COLUMNS`` = 2000
+    columns): the returned point was *measured* against the exact minimiser w*, from the
+    data's sufficient statistics, before success was reported — full batch:
+    ``||σ·(w − w*)|| <= tol·||σ·w*||`` (standardised coefficients) and
+    ``f − f* <= tol²·max(f*, 1e-10·f0)``; mini-batch: ``f − f* <= tol·max(f*, 1e-6·f0)``
+    (f0: the objective at w = 0). When a strategy's own test is met but the measurement is
+    not, the same iteration goes on with a tighter test; when ``max_iter`` runs out first,
+    ``converged`` is False and a ConvergenceWarning says how far the point is. With l1 > 0
+    or more columns the promise rests on the relative gradient (mapping) norm alone.
 
     **Full batch** (``batch_size=None``): each iteration is one fused pass over X (residual
     and gradient together), plus one for the line searches (``"exact"``, ``"backtracking"``),
@@ -75,8 +99,12 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     row once, in an order drawn from ``random_state`` when ``shuffle``; one step per batch of
     k rows (the last batch of an epoch may be smaller). ``loss_history`` holds the exact
     objective of the returned coefficients after each epoch (one extra pass over X per
-    epoch); the fit stops when it has not improved by ``tol`` (relative) for
-    ``n_iter_no_change`` epochs.
+    epoch); the fit stops, converged, once the measured gap is within ``tol`` (above), and
+    gives up, not converged, when the epoch objective has not improved for
+    ``n_iter_no_change`` epochs (the noise floor of its steps). ``step=None``: a constant
+    rate k / (R² + (k − 1) L) from the data (R² the mean squared row norm, L the largest
+    Hessian eigenvalue, in standardised units), iterates averaged from the second epoch on,
+    and the rate divided by 4 whenever it stalls above ``tol``.
 
     **L1** (``l1 > 0``): proximal gradient steps, soft-thresholding the coefficients (never
     the intercept) after each gradient step, so removed coefficients are exactly 0.0.
@@ -92,20 +120,23 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         float32 data are read in float32; the iterate and the optimiser's state are float64.
     y : array_like of shape (m,)
     step : str, gradfit.steps.StepStrategy or None
-        The step-size strategy; None means ``"backtracking"`` (``"fixed"`` with mini-batches),
-        or the strategy of ``init`` when resuming. An object from :mod:`gradfit.steps` or one
-        of the names ``"fixed"`` (ε = 0.01), ``"lipschitz"``, ``"exact"``, ``"backtracking"``,
-        ``"bb"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
-        ``"invscaling"``, ``"fista"`` (each the class with its defaults).
+        The step-size strategy; None means ``"cg"`` (conjugate gradient: the exact solution of
+        ill-conditioned problems in about n steps), ``"fista"`` with ``l1 > 0``, the automatic
+        rate with mini-batches (see above), or the strategy of ``init`` when resuming. An
+        object from :mod:`gradfit.steps` or one of the names ``"fixed"`` (ε = 0.01),
+        ``"lipschitz"``, ``"exact"``, ``"backtracking"``, ``"bb"``, ``"cg"``, ``"momentum"``,
+        ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"invscaling"``,
+        ``"fista"`` (each the class with its defaults).
     l2, l1 : float, default 0.0
         Penalties, >= 0.
     fit_intercept : bool, default True
     max_iter : int, default 1000
         Maximum number of gradient steps (full batch) or epochs (mini-batch).
     tol : float, optional
-        Full batch (default 1e-6): stop when ||∇f|| (or the proximal mapping's norm) <=
-        tol * max(1, its value at the start). Mini-batch (default 1e-4): the relative
-        improvement of the epoch objective that counts as progress (see above).
+        The promise of ``converged`` (above). Full batch: the relative error of the
+        standardised coefficients, default 1e-6 (1e-4 for float32 data, whose rounding
+        allows no better); the strategy's own test is ||∇f|| <= tol·||∇f|| at w = 0 (at the
+        start with l1 > 0). Mini-batch: the relative objective gap, default 1e-3.
     init : None, array_like of shape (n,), or FitResult
         Starting coefficients (zeros by default; the intercept starts at its best value for
         them in full batch, and at that value estimated on the first batch with
@@ -129,14 +160,15 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     random_state : None, int or numpy.random.Generator
         Seeds the shuffling (xoshiro256**, run without the GIL). Same seed, same data, same
         thread count: bit-identical results. When resuming, None continues the generator.
-    average : bool or int, default False
+    average : bool, int or "auto", default "auto"
         Mini-batch: return the running average of the iterates (Polyak & Juditsky 1992)
         instead of the last one; an int k starts averaging once k rows have been seen
         (scikit-learn's ``average`` has the same meaning). With a constant rate SGD hovers
         around the optimum; the average converges to it. Starting after the first epoch
-        (``average=m``) keeps the far-off first iterates out of the average.
+        (``average=m``) keeps the far-off first iterates out of the average. ``"auto"``:
+        after the first epoch with ``step=None`` (when a batch is smaller than X), else off.
     n_iter_no_change : int, default 5
-        Mini-batch stopping rule, in epochs.
+        Mini-batch: epochs without improvement after which the fit gives up (see above).
     sample_weight : array_like of shape (m,), optional
         Row weights >= 0: the least-squares term becomes
         sum_i w_i (y_i - x_i.w - b)^2 / (2 sum_i w_i), as in :func:`solve_normal`.
@@ -151,6 +183,10 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
         columns (measured break-even: benchmarks/RESULTS.md), else passes over X, and always
         passes with ``batch_size``. Statistics are recomputed at every call, so short calls
         that resume one another (``init=result``) are better off without.
+    standardize : bool, default True
+        Iterate on standardised coefficients (above). Mini-batch fits take σ from the first
+        batch, like the shift, so that a stream of chunks is standardised as one pass over
+        them would be; a resumed fit keeps the coordinates of the fit it continues.
 
     Returns
     -------
@@ -174,9 +210,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     Warns
     -----
     ConvergenceWarning
-        ``max_iter`` was reached before ``tol`` (in mini-batch mode only when
-        ``max_iter >= n_iter_no_change``, so one-epoch streaming calls stay quiet);
-        ``converged`` is then False.
+        ``max_iter`` was reached, or SGD stopped improving, before the promise above held (in
+        mini-batch mode only when ``max_iter >= n_iter_no_change``, so one-epoch streaming
+        calls stay quiet); ``converged`` is then False.
 
     Examples
     --------
@@ -207,11 +243,17 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     m, n = X.shape
     y = as_target(y, m, X.dtype, "y")
     weights = normalised(as_sample_weight(sample_weight, m))
-    opts = _check_options(m, n, step=step, l2=l2, l1=l1, fit_intercept=fit_intercept,
-                          max_iter=max_iter, tol=tol, init=init, callback=callback,
-                          batch_size=batch_size, shuffle=shuffle, average=average,
-                          n_iter_no_change=n_iter_no_change, precompute=precompute)
+    opts = _check_options(m, n, float32=X.dtype == np.float32, step=step, l2=l2, l1=l1,
+                          fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, init=init,
+                          callback=callback, batch_size=batch_size, shuffle=shuffle,
+                          average=average, n_iter_no_change=n_iter_no_change,
+                          precompute=precompute, standardize=standardize)
     start = _starting_point(X, y, weights, opts, init, random_state)
+    if opts.auto_rate:
+        assert opts.batch_size is not None  # the automatic rate is SGD's
+        opts = replace(opts, strategy=_steps.Fixed(_sgd_rate(
+            start.stats, X, weights, start.shift, start.scale, opts.fit_intercept,
+            opts.batch_size)))
     run = _run_engine(X, y, weights, opts, start)
     return _to_result(X, y, opts, start, run)
 
@@ -232,6 +274,10 @@ class _Options:
     average_start: int | None       # rows seen before averaging starts; None: no averaging
     n_iter_no_change: int
     use_gram: bool                  # full batch on the Gram statistics (precompute)
+    standardize: bool               # iterate on v = w / scale (see _starting_point)
+    auto_rate: bool                 # SGD's constant rate chosen from the data (step=None)
+    auto_average: bool              # tail averaging that comes with the automatic rate
+    certifiable: bool               # converged is measured against the minimiser (_certify)
 
     @property
     def mini(self) -> bool:
@@ -241,7 +287,8 @@ class _Options:
 @dataclass
 class _Start:
     """Where the engine starts: its arrays (updated in place by the run), the shift mu of the
-    parametrisation c = b + mu.w, and the Gram statistics when it runs on them."""
+    parametrisation c = b + mu.w, the scale of standardisation (w = scale * v), the Gram
+    statistics when it runs on them and the statistics that judge convergence."""
 
     point: np.ndarray
     vectors: np.ndarray
@@ -251,24 +298,34 @@ class _Start:
     shift: np.ndarray
     gram: Stats | None
     resumed: bool = False           # continues init's state (init=<FitResult>)
+    scale: np.ndarray | None = None
+    stats: Stats | None = None
+
+    def in_units(self, point: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, float]:
+        """(w, b) of an engine point (v, c): w = scale * v, b = c - mu.w."""
+        n = self.shift.shape[0]
+        w = point[:n] if self.scale is None else point[:n] * self.scale
+        return w, (float(point[n] - self.shift @ w) if fit_intercept else 0.0)
 
 
 @dataclass(frozen=True)
 class _Run:
-    """What the engine returned."""
+    """What the engine returned (over one call, or several when a fit is continued)."""
 
     n_iter: int
-    status: Status
+    status: int                     # a Status, _STALLED, _UNCERTIFIED or _STUCK
     objective: float
     grad_norm: float
     history: np.ndarray
-    start_coef: np.ndarray          # the coefficients the run started from
+    start_coef: np.ndarray          # the coefficients the run started from, in X's units
     resumed: bool
+    strategy: _steps.StepStrategy   # the last one run (the automatic SGD rate may drop)
+    verdict: tuple[bool, float, float] | None  # the last measurement (_certify.holds)
 
 
-def _check_options(m: int, n: int, *, step, l2, l1, fit_intercept, max_iter, tol, init,
-                   callback, batch_size, shuffle, average, n_iter_no_change,
-                   precompute) -> _Options:
+def _check_options(m: int, n: int, *, float32, step, l2, l1, fit_intercept, max_iter, tol,
+                   init, callback, batch_size, shuffle, average, n_iter_no_change,
+                   precompute, standardize) -> _Options:
     """The settings checked and normalised, with a ValueError that says what to change."""
     l2 = check_penalty(l2, "l2")
     l1 = check_penalty(l1, "l1")
@@ -277,36 +334,52 @@ def _check_options(m: int, n: int, *, step, l2, l1, fit_intercept, max_iter, tol
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}.")
     if callback is not None:
         callback = _checked_callback(callback)
+    if not isinstance(standardize, (bool, np.bool_)):
+        raise ValueError(f"standardize must be True or False, got {standardize!r}.")
     mini = batch_size is not None
-    tol = check_penalty((1e-4 if mini else 1e-6) if tol is None else tol, "tol")
+    if tol is None:  # what float32 data can support: its rounding floor is ~1e-7 relative
+        tol = 1e-3 if mini else (1e-4 if float32 else 1e-6)
+    tol = check_penalty(tol, "tol")
     if mini:
         batch_size = _check_int(batch_size, "batch_size", minimum=1, maximum=math.inf)
         if batch_size > m:
             raise ValueError(f"batch_size={batch_size} exceeds the {m} rows of X; use at most "
                              f"{m} (or None for full-batch gradient descent).")
         n_iter_no_change = _check_int(n_iter_no_change, "n_iter_no_change", minimum=1)
-    elif average is not False and average != 0:
+    elif average is not False and average != 0 and not _is_auto(average):
         raise ValueError("average averages mini-batch SGD iterates; pass batch_size too "
                          "(full-batch gradient descent converges without averaging).")
-    if isinstance(average, bool) or average is None or average == 0:
+    resuming = isinstance(init, FitResult)
+    # An automatic SGD rate (step=None with batch_size, or resuming such a fit) comes with
+    # tail averaging unless average says otherwise.
+    auto_rate = step is None and mini and not resuming
+    auto_average = step is None and mini and \
+        (not resuming or bool(getattr(init.state, "auto_average", False)))
+    if _is_auto(average):
+        average_start = m if auto_average and batch_size is not None and batch_size < m \
+            else None
+    elif isinstance(average, (bool, np.bool_)) or average is None or average == 0:
         average_start = 0 if average else None  # average=0 is off, as in scikit-learn
     else:
         average_start = _check_int(average, "average", minimum=1, maximum=2**53)
     if step is None:
-        step = init.step if isinstance(init, FitResult) and init.step is not None else \
-            ("fixed" if mini else "backtracking")
+        step = init.step if resuming and init.step is not None else \
+            (_steps.Fixed() if mini else "fista" if l1 > 0 else "cg")
     strategy = _steps.get(step)
     _check_combination(strategy, mini, l1)
+    certifiable = l1 == 0 and n <= _certify.MAX_COLUMNS and \
+        (not mini or max_iter >= n_iter_no_change)
     return _Options(strategy=strategy, l2=l2, l1=l1, fit_intercept=bool(fit_intercept),
                     max_iter=max_iter, tol=tol, callback=callback, batch_size=batch_size,
                     shuffle=bool(shuffle) and mini, average_start=average_start,
                     n_iter_no_change=n_iter_no_change,
-                    use_gram=_use_gram(precompute, mini, m, n))
+                    use_gram=_use_gram(precompute, mini, m, n), standardize=bool(standardize),
+                    auto_rate=auto_rate, auto_average=auto_average, certifiable=certifiable)
 
 
 def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start:
     """The engine's starting point and state: from scratch, from init's coefficients, or
-    resumed from init's state; the shift mu (and the Gram statistics with precompute)."""
+    resumed from init's state; the shift mu, the scale, and the statistics the run needs."""
     m, n = X.shape
     d = n + opts.fit_intercept
     mini, batch = opts.mini, opts.batch_size
@@ -333,19 +406,59 @@ def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start
         ybar = float(_mean(y, weights)) if opts.fit_intercept and not mini else 0.0
     if not (np.isfinite(start.shift).all() and math.isfinite(ybar)):
         raise_nonfinite(X, y)
+    # The statistics that judge convergence (_certify): SGD needs them from the start (its
+    # rate and its per-epoch test), full batch only once its gradient test is met.
+    start.stats = start.gram if start.gram is not None and start.gram.centred else None
+    if start.stats is None and opts.certifiable and mini:
+        start.stats = _certify_stats(X, y, weights)
+    start.scale = _choose_scale(X, weights, opts, start, state)
     if state is not None:
         _resume(init, state, start, n, opts.fit_intercept)
         if mini and random_state is None and state.rng is not None:
             start.rng = np.array(state.rng, dtype=np.uint64)
     elif init is not None:
-        start.point[:n] = _check_init_coefficients(init, n)
+        w0 = _check_init_coefficients(init, n)
+        start.point[:n] = w0 if start.scale is None else w0 / start.scale
+        if not mini and opts.l1 == 0:  # the tolerance's reference: the gradient at w = 0
+            start.scalars[STATE_SLOTS.index("grad_norm_start")] = _gradient_norm_at_zero(
+                X, y, weights, ybar if opts.fit_intercept else 0.0, start.scale)
     if opts.fit_intercept and not mini:
         start.point[n] = ybar  # c = b + mu.w: its optimum mean(y), exactly, as mu is X's mean
     elif opts.fit_intercept and not resuming:  # the first batch's mean, like the shift mu
         start.point[n] = float(_mean(y[:batch], None if weights is None else weights[:batch]))
     if mini and start.rng is None:
         start.rng = _seed(random_state)
+    # Divergence is judged against the objective at w = 0 as well as at the first start, so
+    # that a fit resumed over many short calls (streaming) is judged as one fit.
+    slot = STATE_SLOTS.index("objective_start")
+    start.scalars[slot] = max(start.scalars[slot],
+                              _objective_at_zero(y, weights, opts.fit_intercept))
     return start
+
+
+def _choose_scale(X, weights, opts: _Options, start: _Start,
+                  state: DescentState | None) -> np.ndarray | None:
+    """The engine iterates on v = w / scale, scale = 1 / sigma (the columns' standard
+    deviations about the shift). A resumed fit keeps the coordinates of the fit it continues
+    (its state lives in them)."""
+    mu = start.shift if opts.fit_intercept else None
+    if state is not None:
+        return None if state.scale is None else np.array(state.scale)
+    if not opts.standardize:
+        return None
+    if opts.mini:
+        # From the first batch, like the shift: a stream of chunks is then standardised as
+        # one pass over their concatenation would be. Columns constant in that batch take
+        # their scale from all rows of this call.
+        batch = opts.batch_size
+        first = None if weights is None else weights[:batch]
+        sd = _scales(X[:batch], first, mu, None, default=0.0)
+        if not sd.all():
+            constant = sd == 0
+            sd[constant] = _scales(X[:, constant], weights,
+                                   None if mu is None else mu[constant], None)
+        return 1.0 / sd
+    return 1.0 / _scales(X, weights, mu, start.stats)
 
 
 def _check_init_coefficients(init, n: int) -> np.ndarray:
@@ -360,60 +473,145 @@ def _check_init_coefficients(init, n: int) -> np.ndarray:
 
 
 def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
-    """One call of the compiled engine (see _descent.pyi); start's arrays are updated."""
-    gram = start.gram
+    """The compiled engine (see _descent.pyi), called again while a fit must go on: full
+    batch until the measured distance to the minimiser keeps the promise of ``tol`` (a
+    tighter gradient test each time), the automatic SGD rate divided by 4 when it stalls.
+    start's arrays are updated."""
+    n = X.shape[1]
+    gram, mini, tol = start.gram, opts.mini, opts.tol
     # Squares that underflow leave a zero gradient and a "converged" wrong answer: refused
     # before the run (y in full; X's first batch with mini-batches, all of it otherwise).
-    reason = scale_problem(X[:opts.batch_size] if opts.mini else X, y, large=False)
+    reason = scale_problem(X[:opts.batch_size] if mini else X, y, large=False)
     if reason is not None:
         raise ValueError(reason)
-    start_coef = start.point[:X.shape[1]].copy()
+    start_coef = start.in_units(start.point, opts.fit_intercept)[0].copy()
     kernel_weights = None if weights is None or gram is not None else weights.astype(X.dtype)
-    n_iter, status, objective, grad_norm, history = _descent.run(
-        X=X, y=y, sample_weight=kernel_weights, shift=start.shift,
-        fit_intercept=opts.fit_intercept, intercept_fixed=not opts.mini, l2=opts.l2,
-        l1=opts.l1, rule=opts.strategy.code,
-        params=np.asarray(opts.strategy.params(), dtype=np.float64), point=start.point,
-        vectors=start.vectors, scalars=start.scalars, max_iter=opts.max_iter, tol=opts.tol,
-        callback=opts.callback, batch_size=opts.batch_size or 0,
-        shuffle=opts.shuffle, rng=start.rng, average=start.average,
-        average_start=float(opts.average_start or 0),
-        n_iter_no_change=opts.n_iter_no_change,
-        G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
-        yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m)
-    return _Run(n_iter=int(n_iter), status=Status(status), objective=float(objective),
-                grad_norm=float(grad_norm), history=history[:n_iter + 1].copy(),
-                start_coef=start_coef, resumed=start.resumed)
+    strategy = opts.strategy
+    average_start = float(opts.average_start or 0)
+    cert = None
+    if mini and opts.certifiable:
+        assert start.stats is not None  # gathered for certifiable mini-batch fits
+        cert = _certify.Certificate(start.stats, opts.l2, opts.fit_intercept,
+                                    _ones(start.scale, n))
+    # SGD: the per-epoch test is the measured gap; "no improvement by engine_tol for
+    # n_iter_no_change epochs" only gives up, when the iterates no longer move the objective.
+    measured_epochs = cert is not None
+    engine_tol = tol * 1e-4 if measured_epochs else tol
+    used = 0
+    reductions = 0
+    verdict: tuple[bool, float, float] | None = None
+    user_stop = False
+
+    def engine_callback(k, coef, intercept, f):
+        nonlocal verdict, user_stop
+        if k == 0 and used > 0:
+            return False  # a continuation's start: the caller has seen this point
+        if opts.callback is not None and opts.callback(k + used, coef, intercept, f):
+            user_stop = True
+            return True
+        if measured_epochs:  # every epoch: SGD's stopping test
+            assert cert is not None
+            verdict = cert.holds(coef, intercept, tol, True)
+            return verdict[0]
+        return False
+
+    histories: list[np.ndarray] = []
+    while True:
+        n_run, status, objective, grad_norm, history = _descent.run(
+            X=X, y=y, sample_weight=kernel_weights, shift=start.shift,
+            fit_intercept=opts.fit_intercept, intercept_fixed=not mini, l2=opts.l2,
+            l1=opts.l1, rule=strategy.code,
+            params=np.asarray(strategy.params(), dtype=np.float64), point=start.point,
+            vectors=start.vectors, scalars=start.scalars, max_iter=opts.max_iter - used,
+            tol=engine_tol,
+            callback=engine_callback if opts.callback is not None or measured_epochs
+            else None,
+            batch_size=opts.batch_size or 0, shuffle=opts.shuffle, rng=start.rng,
+            average=start.average, average_start=average_start,
+            n_iter_no_change=opts.n_iter_no_change,
+            G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
+            yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m,
+            scale=start.scale)
+        histories.append(history if not histories else history[1:])
+        used += n_run
+        if mini and opts.auto_rate and cert is not None and status == Status.CONVERGED \
+                and used < opts.max_iter and reductions < _MAX_RATE_REDUCTIONS:
+            # The automatic rate has reached its noise floor short of tol: a quarter of the
+            # rate lowers the floor (scikit-learn's "adaptive" schedule divides by 5); the
+            # new phase starts from the average and averages again after one more epoch.
+            reductions += 1
+            assert isinstance(strategy, _steps.Fixed)  # the automatic rate
+            strategy = _steps.Fixed(strategy.learning_rate / 4.0)
+            scalars = start.scalars
+            if start.average is not None:
+                if scalars[STATE_SLOTS.index("averaged")] > 0:
+                    start.point[:] = start.average
+                scalars[STATE_SLOTS.index("averaged")] = 0.0
+                average_start = scalars[STATE_SLOTS.index("rows_seen")] + X.shape[0]
+            scalars[STATE_SLOTS.index("epochs_no_improvement")] = 0.0
+            scalars[STATE_SLOTS.index("best_objective")] = math.inf
+            continue
+        if mini or status != Status.CONVERGED or not opts.certifiable:
+            break
+        # The gradient test is met: measure the point itself before promising anything.
+        if cert is None:
+            if start.stats is None:
+                start.stats = _certify_stats(X, y, weights)
+            cert = _certify.Certificate(start.stats, opts.l2, opts.fit_intercept,
+                                        _ones(start.scale, n))
+        verdict = cert.holds(*start.in_units(start.point, opts.fit_intercept), tol, False)
+        if verdict[0]:
+            break
+        if used >= opts.max_iter:
+            status = Status.MAX_ITER
+            break
+        # Not there yet: the same iteration goes on with a tighter gradient test ...
+        shortfall = max(verdict[1] / tol, math.sqrt(verdict[2]) / tol, 10.0)
+        engine_tol = engine_tol / min(shortfall, 1e3)
+        if n_run == 0:  # ... one that the point where it stopped does not meet
+            reference = start.scalars[STATE_SLOTS.index("grad_norm_start")]
+            if not (grad_norm > 0 and reference > 0):
+                status = _STUCK  # a zero gradient (mapping) far from the minimiser
+                break
+            engine_tol = min(engine_tol, 0.5 * grad_norm / reference)
+
+    if mini and status == Status.STOPPED_BY_CALLBACK and not user_stop:
+        status = Status.CONVERGED  # the measured gap is within tol
+    elif mini and status == Status.CONVERGED and cert is not None:
+        status = _STALLED  # no progress, and not within tol of the optimum
+    elif mini and status == Status.CONVERGED:
+        status = _UNCERTIFIED
+    return _Run(n_iter=used, status=status, objective=float(objective),
+                grad_norm=float(grad_norm), history=np.concatenate(histories),
+                start_coef=start_coef, resumed=start.resumed, strategy=strategy,
+                verdict=verdict)
 
 
 def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
-    """The FitResult of a run, or the error its status means; warns when it stopped at
-    max_iter."""
-    n = X.shape[1]
-    mini, strategy, scalars = opts.mini, opts.strategy, start.scalars
+    """The FitResult of a run, or the error its status means; warns when it stopped short of
+    the promise of ``tol``."""
+    mini, strategy, scalars = opts.mini, run.strategy, start.scalars
     _diagnose(X, y, run.status, run.objective, scalars, strategy, run.start_coef,
               run.resumed, opts.fit_intercept, opts.l2)
     if run.status == Status.DIVERGED:
-        raise DivergenceError(
-            f"gradient descent diverged at {'epoch' if mini else 'iteration'} {run.n_iter} "
-            f"with {strategy!r}: the objective{' (on a mini-batch)' if mini else ''} went "
-            f"from {scalars[STATE_SLOTS.index('objective_start')]:.6g} to "
-            f"{run.objective:.6g}. The step size is too large for this problem: use a "
-            f"smaller learning rate, or step='backtracking' or step='lipschitz', which choose "
-            f"a safe step themselves.")
+        raise DivergenceError(_divergence_message(
+            strategy, mini, run.n_iter, scalars[STATE_SLOTS.index("objective_start")],
+            run.objective, start.scale is not None))
     message, converged = _report(run.status, strategy, mini, opts.max_iter,
-                                 opts.n_iter_no_change, opts.tol, run.grad_norm, scalars,
-                                 run.objective)
-    point, mu = start.point, start.shift
+                                 opts.n_iter_no_change, opts.tol, run.grad_norm,
+                                 run.objective, run.verdict, start.scale is not None,
+                                 opts.certifiable)
+    point = start.point
     if start.average is not None and scalars[STATE_SLOTS.index("averaged")] > 0:
         point = start.average
-    state = DescentState(rule=strategy.code, point=start.point, shift=mu, exact_shift=not mini,
-                         vectors=start.vectors,
+    w, intercept = start.in_units(point, opts.fit_intercept)
+    state = DescentState(rule=strategy.code, point=start.point, shift=start.shift,
+                         exact_shift=not mini, vectors=start.vectors,
                          scalars=dict(zip(STATE_SLOTS, scalars.tolist(), strict=True)),
                          vector_names=strategy.state_vectors, average=start.average,
-                         rng=None if start.rng is None else start.rng.tolist())
-    return FitResult(coef=check_coef_range(point[:n], X.dtype),
-                     intercept=float(point[n] - mu @ point[:n]) if opts.fit_intercept else 0.0,
+                         rng=None if start.rng is None else start.rng.tolist(),
+                         scale=start.scale, auto_average=opts.auto_average)
+    return FitResult(coef=check_coef_range(w, X.dtype), intercept=intercept,
                      n_iter=run.n_iter, converged=converged, loss_history=run.history,
                      solver="sgd" if mini else "gradient_descent", objective=run.objective,
                      message=message, step=strategy,
@@ -447,10 +645,151 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
                              f"step strategy.")
     if status == Status.MAX_ITER and scal[STATE_SLOTS.index("step_size")] == 0.0 \
             and strategy.code in (_steps.ExactLineSearch.code, _steps.BarzilaiBorwein.code,
-                                  _steps.Backtracking.code):
+                                  _steps.Backtracking.code, _steps.ConjugateGradient.code):
         reason = scale_problem(X, y)  # an infinite curvature made the step zero
         if reason is not None:
             raise ValueError(reason)
+
+
+def _certify_stats(X, y, weights) -> Stats:
+    """The statistics _certify measures with: centred even without an intercept, where raw
+    products would lose the columns' spread to their means."""
+    return float64_stats(X, y, True, weights)
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def _ones(scale, n):
+    return np.ones(n) if scale is None else scale
+
+
+def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarray:
+    """The per-column scale of standardisation: the (weighted) standard deviation about mu
+    (the root mean square without an intercept); 1 for a constant column. From the
+    statistics' diagonal when they exist, else one pass over X in float64 blocks."""
+    if stats is not None:
+        m = float(stats.m)
+        if mu is None and stats.centred:
+            var = np.diag(stats.G) / m + stats.mean_x ** 2
+        elif mu is not None and stats.centred:
+            var = np.diag(stats.G) / m + (stats.mean_x - mu) ** 2
+        else:
+            var = np.diag(stats.G) / m
+    else:
+        n = X.shape[1]
+        total = np.zeros(n)
+        rows = min(chunk_rows(n), X.shape[0])
+        buf = np.empty((rows, n))  # one block, centred in cache (no cancellation)
+        for i in range(0, X.shape[0], rows):
+            block = X[i:i + rows]
+            b = buf[:block.shape[0]]
+            np.subtract(block, 0.0 if mu is None else mu, out=b)
+            if weights is None:
+                total += np.einsum("ij,ij->j", b, b)
+            else:
+                total += np.einsum("i,ij,ij->j", weights[i:i + rows], b, b)
+        wsum = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
+        var = total / wsum
+    sd = np.sqrt(np.maximum(var, 0.0))
+    good = np.isfinite(sd) & (sd > 0)
+    return np.where(good, sd, default)
+
+
+def _gradient_norm_at_zero(X, y, weights, ybar: float, scale) -> float:
+    """||grad f(0)|| in the engine's coordinates: X^T W (y - ybar) / sum(W) (centring X adds
+    nothing, as the residuals sum to zero), in float64 blocks."""
+    g = np.zeros(X.shape[1])
+    rows = chunk_rows(X.shape[1])
+    for i in range(0, X.shape[0], rows):
+        r = y[i:i + rows].astype(np.float64) - ybar
+        if weights is not None:
+            r = r * weights[i:i + rows]
+        g += r @ X[i:i + rows].astype(np.float64, copy=False)
+    total = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
+    g /= total
+    if scale is not None:
+        g *= scale
+    return float(np.linalg.norm(g))
+
+
+def _objective_at_zero(y, weights, fit_intercept) -> float:
+    """f at w = 0 with the best intercept: the scale of the problem's objective."""
+    yy = y.astype(np.float64, copy=False)
+    if weights is None or not weights.any():
+        c = yy.mean() if fit_intercept else 0.0
+        r = yy - c
+        return 0.5 * float(r @ r) / len(yy)
+    c = float(weights @ yy) / weights.sum() if fit_intercept else 0.0
+    r = yy - c
+    return 0.5 * float(weights @ (r * r)) / float(weights.sum())
+
+
+def _sgd_rate(stats, X, weights, mu, scale, fit_intercept, batch: int) -> float:
+    """The automatic SGD rate, k / (R^2 + (k - 1) L), for batches of k rows: R^2 the mean
+    squared norm of a row in the engine's coordinates (bounding the curvature one row sees),
+    L the largest eigenvalue of the Hessian (the curvature of the full sum), both estimated
+    from the statistics when they exist (L <= R^2 otherwise): the constant rate under which
+    averaged SGD converges on least squares (Bach & Moulines, NeurIPS 2013, with a mini-batch
+    of k rows; measured: twice it diverges on real data)."""
+    n = X.shape[1]
+    s = _ones(scale, n)
+    if stats is not None:
+        m = float(stats.m)
+        G = stats.G if stats.centred else stats.G - m * np.multiply.outer(stats.mean_x,
+                                                                          stats.mean_x)
+        H = s[:, None] * G * s[None, :] / m
+        off = s * (stats.mean_x - mu) if mu is not None else s * stats.mean_x
+        R2 = float(np.trace(H) + off @ off + (1.0 if fit_intercept else 0.0))
+        v = np.ones(n) / math.sqrt(n)
+        lam = 0.0
+        for _ in range(100):
+            hv = H @ v
+            lam_new = float(np.linalg.norm(hv))
+            if lam_new == 0.0:
+                break
+            v = hv / lam_new
+            if abs(lam_new - lam) <= 1e-4 * lam_new:
+                lam = lam_new
+                break
+            lam = lam_new
+        # the offset of the columns' means from the shift adds a rank-one term off off^T
+        L = max(lam, 1.0 if fit_intercept else 0.0) + float(off @ off)
+        L = min(L, R2)
+    else:  # from the first batch, as the scale: a stream gets the rate of one long pass
+        first = None if weights is None else weights[:batch]
+        R2 = float(np.sum((_scales(X[:batch], first, mu, None) * s) ** 2)) \
+            + float(fit_intercept)
+        L = R2
+    if not (R2 > 0 and math.isfinite(R2)):
+        return 1.0
+    if batch >= X.shape[0]:  # every step sees every row: plain gradient descent, rate 1/L
+        return 1.0 / L if L > 0 else 1.0 / R2
+    return batch / (R2 + (batch - 1) * L)
+
+
+def _divergence_message(strategy, mini, n_iter, start, objective, standardized) -> str:
+    name = type(strategy).__name__
+    where = f"{'epoch' if mini else 'iteration'} {n_iter}"
+    lr = getattr(strategy, "learning_rate", None)
+    advice = []
+    if lr is not None:
+        advice.append(f"a smaller learning rate (learning_rate={lr:g} is too large for this "
+                      f"problem; try {lr / 10:g})")
+    if mini:
+        if not (isinstance(strategy, _steps.Fixed) and lr is not None):
+            advice.append("step=None (an automatic rate with averaging)")
+    else:
+        advice.append("step=None (conjugate gradient, which chooses every step itself)")
+        if not isinstance(strategy, _steps.Backtracking):
+            advice.append("step='backtracking'")
+    if not standardized:
+        advice.append("standardize=True (columns of very different scales make every rule "
+                      "harder)")
+    return (f"gradient descent diverged at {where} with {strategy!r}: the objective"
+            f"{' (on a mini-batch)' if mini else ''} went from {start:.6g} to {objective:.6g}. "
+            f"{name} took steps too large for this problem; use " + ", or ".join(advice) + ".")
 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
@@ -530,30 +869,63 @@ def _seed(random_state) -> np.ndarray:
     return state
 
 
-def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, scalars,
-            objective):
-    target = tol * max(1.0, scalars[STATE_SLOTS.index("grad_norm_start")])
+def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, objective,
+            verdict, standardized, certifiable):
+    """(message, converged), warning when the fit stopped short of its promise."""
+    name = repr(strategy)
     if status == Status.CONVERGED:
+        if verdict is None:  # not measured (l1 > 0, or too many columns): the gradient test
+            return (f"converged: ||grad|| = {grad_norm:.3e} <= tol x its starting value "
+                    f"(tol={tol:g})"), True
         if mini:
-            return (f"converged: the objective improved by less than tol={tol:g} (relative) "
-                    f"for {n_iter_no_change} epochs"), True
-        return f"converged: ||grad|| = {grad_norm:.3e} <= {target:.3e}", True
+            return (f"converged: the objective is within {verdict[2]:.1e} (relative) of "
+                    f"its minimum (tol={tol:g})"), True
+        return (f"converged: the standardised coefficients are within {verdict[1]:.1e} "
+                f"(relative) of the exact solution, the objective within {verdict[2]:.1e} "
+                f"(tol={tol:g})"), True
     if status == Status.STOPPED_BY_CALLBACK:
         return "stopped by callback", False
+    hint = "" if standardized else " or standardize=True,"
     if mini:
-        message = f"stopped at max_iter={max_iter} epochs"
+        if status == _STALLED:
+            message = (f"stopped: no progress by {n_iter_no_change} epochs, with the "
+                       f"objective still {verdict[2]:.1e} (relative) above its minimum "
+                       f"(tol={tol:g}): the steps' noise")
+            advice = ("use step=None (an automatic rate with averaging), a smaller learning "
+                      "rate, average=<rows>, or a larger batch_size")
+        elif status == _UNCERTIFIED:
+            message = (f"stopped: no progress by {n_iter_no_change} epochs; how close this "
+                       f"is to the minimum was not measured "
+                       f"({'l1 > 0' if certifiable is False else 'too many columns'})")
+            advice = "check the fit against solver='cholesky' on a sample"
+        else:
+            message = f"stopped at max_iter={max_iter} epochs"
+            if verdict is not None:
+                message += f", the objective {verdict[2]:.1e} (relative) above its minimum"
+            advice = "increase max_iter, or resume with init=<this result>"
         if max_iter >= n_iter_no_change:
-            warnings.warn(
-                f"SGD did not converge in {max_iter} epochs with {strategy!r}: objective "
-                f"{objective:.8g}. Increase max_iter, or resume with init=<this result>.",
-                ConvergenceWarning, stacklevel=4)
+            warnings.warn(f"SGD did not converge with {name}: {message}. To get there, "
+                          f"{advice}{hint}.", ConvergenceWarning, stacklevel=4)
         return message, False
+    where = (f"the standardised coefficients {verdict[1]:.1e} and the objective "
+             f"{verdict[2]:.1e} (relative) from the exact solution"
+             if verdict is not None else f"||grad|| = {grad_norm:.3e}")
+    advice = [] if status == _STUCK else ["increase max_iter", "resume with init=<this result>"]
+    if hint:
+        advice.append("standardize=True")
+    if not isinstance(strategy, _steps.ConjugateGradient):
+        advice.append("use step=None (conjugate gradient: at most a few times n_features "
+                      "iterations)")
+    elif status == _STUCK or not advice:
+        advice.append("use solver='cholesky' (the exact solver)")
+    stopped = f"stopped: {name} makes no progress" if status == _STUCK else \
+        f"stopped at max_iter={max_iter} iterations"
     warnings.warn(
-        f"gradient descent did not converge in {max_iter} iterations with {strategy!r}: "
-        f"||grad|| = {grad_norm:.3e}, target {target:.3e}, objective {objective:.8g}. "
-        f"Increase max_iter, loosen tol, resume with init=<this result>, or try "
-        f"step='lipschitz', 'bb' or 'backtracking'.", ConvergenceWarning, stacklevel=4)
-    return f"stopped at max_iter={max_iter}: ||grad|| = {grad_norm:.3e} > {target:.3e}", False
+        f"gradient descent did not converge with {name}: {stopped}, {where} (tol={tol:g}), "
+        f"objective {objective:.8g}. To get there, {', or '.join(advice)}.",
+        ConvergenceWarning, stacklevel=4)
+    return f"{stopped}: {where}", False
+
 
 
 def _resumable_state(init: FitResult, strategy, n, fit_intercept) -> DescentState:
@@ -585,24 +957,27 @@ def _resume(init: FitResult, state: DescentState, start: _Start, n: int,
             fit_intercept: bool) -> None:
     """start's point, vectors, scalars and average from init's state, re-expressed with
     start's shift."""
-    p, avg, mu = start.point, start.average, start.shift
+    p, avg, mu, scale = start.point, start.average, start.shift, start.scale
     # Resume from the float64 point, not the (possibly float32) coef, so that resuming is
-    # exact, unless coef or intercept were replaced (dataclasses.replace) since.
+    # exact, unless coef or intercept were replaced (dataclasses.replace) since. The point
+    # holds standardised coefficients v = w / scale when the fit was standardised.
     point, old_mu, old_avg = state.point, state.shift, state.average
+    s = np.ones(n) if scale is None else scale
     shown = old_avg if old_avg is not None and state.scalars["averaged"] > 0 else point
-    w, b = shown[:n], (float(shown[n] - old_mu @ shown[:n]) if fit_intercept else 0.0)
+    w = shown[:n] * s if scale is not None else shown[:n]
+    b = float(shown[n] - old_mu @ w) if fit_intercept else 0.0
     if np.array_equal(w.astype(init.coef.dtype), init.coef) and b == init.intercept:
         p[:] = point
         if fit_intercept and not np.array_equal(old_mu, mu):  # another shift: same b
-            p[n] = point[n] - old_mu @ point[:n] + mu @ point[:n]
+            p[n] = point[n] + (mu - old_mu) @ (point[:n] * s)
         if avg is not None and old_avg is not None:
             avg[:] = old_avg
             if fit_intercept:
-                avg[n] += (mu - old_mu) @ avg[:n]
+                avg[n] += (mu - old_mu) @ (avg[:n] * s)
     else:
-        p[:n] = init.coef
+        p[:n] = init.coef / s
         if fit_intercept:
-            p[n] = init.intercept + mu @ p[:n]
+            p[n] = init.intercept + mu @ init.coef
     start.vectors[:] = state.vectors
     start.scalars[:] = [state.scalars[k] for k in STATE_SLOTS]
     if avg is None or old_avg is None or not np.array_equal(p, point):

@@ -121,10 +121,12 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         (``batch_size`` default ``SGD_DEFAULT_BATCH_SIZE`` = 32). ``"auto"``: ``"sgd"`` when
         ``batch_size`` is set; else ``"gd"`` with FISTA when ``l1 > 0``; otherwise
         ``"cholesky"`` while ``n_features <= AUTO_MAX_FEATURES`` (4000) and ``"gd"``
-        (Barzilai–Borwein) beyond: the measured crossover (see Notes).
+        (conjugate gradient) beyond: the measured crossover (see Notes).
     step : str or gradfit.steps.StepStrategy, optional
-        The step-size strategy for "gd"/"sgd" (default "backtracking", FISTA with l1 > 0,
-        Fixed(0.01) for "sgd"). Giving one with solver="cholesky" is an error.
+        The step-size strategy for "gd"/"sgd". Default: conjugate gradient for "gd" (FISTA
+        with l1 > 0); for "sgd" a constant rate computed from the data with tail averaging
+        (see :func:`gradfit.gradient_descent`). Giving one with solver="cholesky" is an
+        error.
     l2, l1 : float, default 0.0
     fit_intercept : bool, default True
     max_iter : int, default 1000
@@ -133,8 +135,9 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         As in :func:`gradfit.gradient_descent`.
     batch_size : int, optional
     shuffle : bool, default True
-    average : bool or int, default False
-        Polyak averaging of SGD iterates (as scikit-learn's SGDRegressor).
+    average : bool, int or "auto", default "auto"
+        Polyak averaging of SGD iterates (as scikit-learn's SGDRegressor); "auto": from the
+        second epoch on when the rate is automatic (step=None), else off.
     n_iter_no_change : int, default 5
     random_state : None, int or numpy.random.Generator
     warm_start : bool, default False
@@ -147,6 +150,10 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         uses them for tall data (at least 10 rows per column, at most 1000 columns), where a
         fit to convergence measured 1.4-7x faster with them (benchmarks/RESULTS.md).
         ``precompute=True`` with solver="sgd" is an error.
+    standardize : bool, default True
+        Gradient descent and SGD iterate on standardised columns internally (no copy of X)
+        and report coefficients in X's units; see :func:`gradfit.gradient_descent`. No
+        effect on the exact solver, which scales its normal matrix itself.
 
     Attributes
     ----------
@@ -185,9 +192,9 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     """
 
     def __init__(self, *, solver="auto", step=None, l2=0.0, l1=0.0, fit_intercept=True,
-                 max_iter=1000, tol=None, batch_size=None, shuffle=True, average=False,
+                 max_iter=1000, tol=None, batch_size=None, shuffle=True, average="auto",
                  n_iter_no_change=5, random_state=None, warm_start=False, fallback=True,
-                 precompute="auto"):
+                 precompute="auto", standardize=True):
         self.solver = solver
         self.step = step
         self.l2 = l2
@@ -203,6 +210,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         self.warm_start = warm_start
         self.fallback = fallback
         self.precompute = precompute
+        self.standardize = standardize
 
     # ------------------------------------------------------------------ fitting
     def _resolve_solver(self, n_features: int, multi_target: bool) -> str:
@@ -236,13 +244,13 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         return solver
 
     def _step_for(self, solver: str):
+        """The strategy to pass on: None lets gradient_descent choose (conjugate gradient,
+        FISTA with l1 > 0, the automatic SGD rate)."""
         if self.step is not None:
             return self.step
-        if solver == "sgd":
-            return "fixed"
-        if check_penalty(self.l1, "l1") > 0:
+        if solver != "sgd" and check_penalty(self.l1, "l1") > 0:
             return "fista"
-        return "bb" if self.solver == "auto" else "backtracking"
+        return None
 
     def _validate(self, X, y=None, reset=True, multi_output=True, predicting=False):
         reject_masked(X, "X")  # scikit-learn's validation would drop the mask silently
@@ -327,7 +335,9 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         prev = getattr(self, "result_", None)
         if not isinstance(prev, FitResult) or prev.coef.shape != (n_features,):
             return None
-        step = _steps.get(self._step_for(solver))
+        chosen = self._step_for(solver)
+        step = _steps.get(chosen if chosen is not None else
+                          "fixed" if solver == "sgd" else "cg")
         resumable = (prev.solver == ("sgd" if solver == "sgd" else "gradient_descent")
                      and type(prev.step) is type(step)
                      and isinstance(prev.state, DescentState)
@@ -381,10 +391,11 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             kwargs.update(batch_size=batch, shuffle=self.shuffle, average=self.average,
                           n_iter_no_change=self.n_iter_no_change,
                           random_state=_seed_for(self.random_state))
-        return gradient_descent(X, y, step=_steps.get(self._step_for(solver)), l2=self.l2,
-                                l1=self.l1, fit_intercept=self.fit_intercept,
+        step = self._step_for(solver)
+        return gradient_descent(X, y, step=None if step is None else _steps.get(step),
+                                l2=self.l2, l1=self.l1, fit_intercept=self.fit_intercept,
                                 max_iter=max_iter, tol=self.tol, init=init, sample_weight=sw,
-                                **kwargs)
+                                standardize=self.standardize, **kwargs)
 
     def _store(self, res: FitResult):
         self.result_ = res

@@ -39,7 +39,8 @@ def add_arguments(p) -> None:
     p.add_argument("--max-iter", type=positive_int, default=3000,
                    help="iteration cap per strategy (default 3000; SGD: 10 epochs)")
     p.add_argument("--tol", type=positive_float, default=1e-8,
-                   help="gradient-norm tolerance, relative to the start (default 1e-8)")
+                   help="tolerance: relative error of the standardised coefficients, "
+                        "measured before a fit counts as converged (default 1e-8)")
     p.add_argument("--plot", metavar="FILE.png", help="write the convergence picture")
 
 
@@ -55,6 +56,7 @@ def strategies(L: float, m: int):
         ("exact line search", dict(step="exact")),
         ("backtracking", dict(step="backtracking")),
         ("barzilai-borwein", dict(step="bb")),
+        ("conjugate gradient", dict(step="cg")),
         ("momentum 0.5/L", dict(step=steps.Momentum(0.5 / L, beta=0.9))),
         ("nesterov 0.5/L", dict(step=steps.Nesterov(0.5 / L, beta=0.9))),
         ("adagrad 0.5", dict(step=steps.AdaGrad(0.5))),
@@ -65,6 +67,7 @@ def strategies(L: float, m: int):
                                      random_state=0, max_iter=10)),
         ("sgd 0.5/L, batch 32, avg", dict(step=steps.Fixed(0.5 / L), batch_size=min(32, m),
                                           average=m, random_state=0, max_iter=10)),
+        ("sgd default, batch 32", dict(batch_size=min(32, m), random_state=0, max_iter=10)),
     ]
 
 
@@ -89,7 +92,7 @@ def run(args) -> int:
         raise UserError("the problem has no curvature (its columns do not vary): use more "
                         "--rows")
     print(f"gradfit demo: {m} rows x {n} columns, condition number {args.cond:g}, seed "
-          f"{args.seed}; L = {L:.4g}; tolerance {args.tol:g} (relative gradient norm), at "
+          f"{args.seed}; L = {L:.4g}; tolerance {args.tol:g} (coefficients, relative), at "
           f"most {args.max_iter} iterations")
     header = (f"{'strategy':<26}{'iter':>7}{'seconds':>10}{'objective':>16}{'rel. error':>12}"
               f"  outcome")

@@ -138,8 +138,12 @@ def add_arguments(p) -> None:
     it.add_argument("--max-iter", type=positive_int, metavar="N",
                     help="iteration cap (SGD: epochs)")
     it.add_argument("--tol", type=non_negative_float, metavar="T",
-                    help="stopping tolerance (gradient norm relative to the start; SGD: "
-                         "relative improvement per epoch)")
+                    help="tolerance, measured before a fit is reported converged: relative "
+                         "error of the standardised coefficients (default 1e-6; SGD: "
+                         "relative objective gap, default 1e-3)")
+    it.add_argument("--no-standardize", action="store_true",
+                    help="iterate on the raw columns (default: standardised internally; "
+                         "coefficients are always reported in the data's units)")
     it.add_argument("--batch-size", type=positive_int, metavar="K",
                     help="rows per step: mini-batch SGD")
     it.add_argument("--random-state", type=int, metavar="S", help="seed of SGD's shuffling")
@@ -243,6 +247,8 @@ def estimator_params(args, n_features: int) -> dict:
                             f"form); use --step {', '.join(ok)}")
     params = dict(solver=solver, step=step, l2=args.l2, l1=args.l1,
                   fit_intercept=not args.no_intercept)
+    if args.no_standardize:
+        params["standardize"] = False
     params.update({dest: getattr(args, dest) for dest in PASS_THROUGH
                    if getattr(args, dest) is not None})
     return params
@@ -378,7 +384,7 @@ def _warn(caught, result, step: str | None, params: dict) -> None:
               f"rate SGD hovers around the optimum)", file=sys.stderr)
         return
     others = [s for s in (("fista", "backtracking") if params["l1"] > 0
-                          else ("bb", "lipschitz", "backtracking")) if s != step]
+                          else ("cg", "bb")) if s != step]
     norms = re.search(r"= (\S+) > (\S+)", result.message or "")
     detail = (f": gradient norm {norms.group(1)}, above the --tol target {norms.group(2)}"
               if norms else "")
