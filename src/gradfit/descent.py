@@ -496,6 +496,14 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
     # SGD: the per-epoch test is the measured gap; "no improvement by engine_tol for
     # n_iter_no_change epochs" only gives up, when the iterates no longer move the objective.
     measured_epochs = cert is not None
+    # how far the engine's objective may be off by rounding, relative to f0 (float32 data are
+    # read and multiplied in float32)
+    objective_rounding = 1e-5 if X.dtype == np.float32 else 1e-12
+    # Without a user callback the engine calls back (into Python) only at epochs whose
+    # objective may keep the promise: an epoch of a small problem costs little more.
+    callback_below = math.inf
+    if cert is not None and opts.callback is None:
+        callback_below = cert.sgd_objective_threshold(tol, objective_rounding)
     engine_tol = tol * 1e-4 if measured_epochs else tol
     used = 0
     reductions = 0
@@ -511,6 +519,12 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
             return True
         if measured_epochs:  # every epoch: SGD's stopping test
             assert cert is not None
+            # The epoch's objective bounds the gap for free; the O(n^2) measurement runs only
+            # once that bound no longer rules the promise out (an epoch can cost less).
+            bound = cert.sgd_gap_from_objective(f, objective_rounding)
+            if bound > tol:
+                verdict = (False, math.nan, bound)
+                return False
             verdict = cert.holds(coef, intercept, tol, True)
             return verdict[0]
         return False
@@ -528,7 +542,7 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
             else None,
             batch_size=opts.batch_size or 0, shuffle=opts.shuffle, rng=start.rng,
             average=start.average, average_start=average_start,
-            n_iter_no_change=opts.n_iter_no_change,
+            n_iter_no_change=opts.n_iter_no_change, callback_below=callback_below,
             G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
             yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m,
             scale=start.scale)
@@ -581,6 +595,12 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
         status = _STALLED  # no progress, and not within tol of the optimum
     elif mini and status == Status.CONVERGED:
         status = _UNCERTIFIED
+    if mini and cert is not None and status != Status.CONVERGED:
+        # the measurement at the point returned, for the message (epochs may have skipped it)
+        reported = start.point
+        if start.average is not None and start.scalars[STATE_SLOTS.index("averaged")] > 0:
+            reported = start.average
+        verdict = cert.holds(*start.in_units(reported, opts.fit_intercept), tol, True)
     return _Run(n_iter=used, status=status, objective=float(objective),
                 grad_norm=float(grad_norm), history=np.concatenate(histories),
                 start_coef=start_coef, resumed=start.resumed, strategy=strategy,
