@@ -922,7 +922,6 @@ cdef struct MiniBatch:
     double callback_below    # the callback sees epochs whose objective is at most this
 
 
-
 cdef double *reported_point(Loop *loop, MiniBatch *mb) noexcept nogil:
     """The point a mini-batch fit reports: the average once averaging has begun."""
     return mb.average if mb.average != NULL and loop.scalars.averaged > 0 else loop.point
