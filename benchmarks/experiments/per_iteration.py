@@ -83,9 +83,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for c in cases:
             k1, k2 = (5, 9) if c[1] == "sgd" else (5, 25)
-            if c[0] != "100000x100":
-                k2 = k2 * 4 if c[1] == "sgd" else k2 * 4
-                k1 = k1 if c[1] == "sgd" else k1 * 4
+            if c[0] != "100000x100":  # smaller problems: more iterations per sample
+                k1, k2 = (k1, k2 * 4) if c[1] == "sgd" else (k1 * 4, k2 * 4)
             modes = list(procs)
             random.shuffle(modes)
             for mode in modes:
@@ -104,7 +103,8 @@ def main() -> None:
         line = f"{c[0] + ' ' + c[1]:22s}" + "".join(
             f"{statistics.median(per[c][m]) * 1e6:10.1f}" for m in procs)
         for a, b in pairs:
-            lo, med, hi = quartiles([x / y for x, y in zip(per[c][a], per[c][b])])
+            lo, med, hi = quartiles([x / y for x, y in zip(per[c][a], per[c][b],
+                                                              strict=True)])
             line += f"   {med:.3f} ({lo:.3f}-{hi:.3f})        "
         print(line)
 
