@@ -620,7 +620,7 @@ def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
     message, converged = _report(run.status, strategy, mini, opts.max_iter,
                                  opts.n_iter_no_change, opts.tol, run.grad_norm,
                                  run.objective, run.verdict, start.scale is not None,
-                                 opts.certifiable)
+                                 _unmeasured_reason(opts, X.shape[1]), opts.auto_rate)
     point = start.point
     if start.average is not None and scalars[STATE_SLOTS.index("averaged")] > 0:
         point = start.average
@@ -669,6 +669,15 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
         reason = scale_problem(X, y)  # an infinite curvature made the step zero
         if reason is not None:
             raise ValueError(reason)
+
+
+def _unmeasured_reason(opts: _Options, n: int) -> str:
+    """Why convergence is judged by the strategy's own test, unmeasured (_certify)."""
+    if opts.l1 > 0:
+        return "l1 > 0"
+    if n > _certify.MAX_COLUMNS:
+        return f"more than {_certify.MAX_COLUMNS} columns"
+    return f"max_iter < n_iter_no_change={opts.n_iter_no_change}"
 
 
 def _certify_stats(X, y, weights) -> Stats:
@@ -890,7 +899,7 @@ def _seed(random_state) -> np.ndarray:
 
 
 def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, objective,
-            verdict, standardized, certifiable):
+            verdict, standardized, unmeasured, auto_rate):
     """(message, converged), warning when the fit stopped short of its promise."""
     name = repr(strategy)
     if status == Status.CONVERGED:
@@ -911,12 +920,12 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
             message = (f"stopped: no progress by {n_iter_no_change} epochs, with the "
                        f"objective still {verdict[2]:.1e} (relative) above its minimum "
                        f"(tol={tol:g}): the steps' noise")
-            advice = ("use step=None (an automatic rate with averaging), a smaller learning "
+            advice = ("increase n_iter_no_change or batch_size" if auto_rate else
+                      "use step=None (an automatic rate with averaging), a smaller learning "
                       "rate, average=<rows>, or a larger batch_size")
         elif status == _UNCERTIFIED:
             message = (f"stopped: no progress by {n_iter_no_change} epochs; how close this "
-                       f"is to the minimum was not measured "
-                       f"({'l1 > 0' if certifiable is False else 'too many columns'})")
+                       f"is to the minimum was not measured ({unmeasured})")
             advice = "check the fit against solver='cholesky' on a sample"
         else:
             message = f"stopped at max_iter={max_iter} epochs"
