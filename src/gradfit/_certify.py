@@ -60,7 +60,9 @@ class Certificate:
         self.s = np.asarray(scale, dtype=np.float64)  # w = s * v, v standardised
         s = self.s
         A = (s[:, None] * self.Gc * s[None, :]) / m  # the centred part of the Hessian in v
-        A.flat[:: n + 1] += self.l2 * s ** 2
+        if self.l2 > 0:  # the ridge in v; columns of ~1e-160 give s**2 beyond float64
+            with np.errstate(over="ignore"):
+                A.flat[:: n + 1] += self.l2 * s * s
         self._factor: tuple[np.ndarray, bool] | None = None
         self._pinv: tuple[np.ndarray, np.ndarray] | None = None
         if fit_intercept:

@@ -722,7 +722,10 @@ def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarr
         wsum = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
         var = total / wsum
     sd = np.sqrt(np.maximum(var, 0.0))
-    good = np.isfinite(sd) & (sd > 0)
+    # A column constant up to the rounding of its mean (51 in every row, weighted mean
+    # 51 + 1e-14) is constant: 1/sd would turn that rounding into a coefficient of 1e11.
+    level = 0.0 if mu is None else np.abs(mu)
+    good = np.isfinite(sd) & (sd > 1e-11 * level) & (sd > 0)
     return np.where(good, sd, default)
 
 
