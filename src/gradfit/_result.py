@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._state import DescentState
-from ._validation import as_float_matrix, check_finite
+from ._validation import as_float_matrix, check_finite, linear_prediction
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,4 +125,4 @@ class FitResult:
         if X.shape[1] != self.coef.shape[0]:
             raise ValueError(f"X has {X.shape[1]} columns but the model was fitted with "
                              f"{self.coef.shape[0]}; pass data with the same columns.")
-        return X @ self.coef.astype(X.dtype, copy=False) + self.intercept
+        return linear_prediction(X, self.coef.astype(X.dtype, copy=False), self.intercept)

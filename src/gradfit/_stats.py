@@ -138,3 +138,17 @@ def solve_with_float64_retry(attempt: Callable[[np.dtype, str], FitResult | None
             raise RuntimeError("the float64 solve returned no result")
         res = dataclasses.replace(res, coef=check_coef_range(res.coef, np.dtype(np.float32)))
     return res
+
+
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+def constant_columns(G, mean_x, m) -> np.ndarray:
+    """Columns whose centred diagonal is no more than the centring's rounding, about
+    eps * m * mean^2 (a constant column with weights: its weighted mean is not exactly its
+    value): constant, not a spread to fit."""
+    with np.errstate(over="ignore", under="ignore"):
+        level = 64 * _EPS64 * m * mean_x * mean_x
+    # a level in the subnormals says nothing (columns of 1e-161: their squares underflow,
+    # which the solvers detect on their own)
+    return (np.diagonal(G) <= level) & (level >= np.finfo(np.float64).tiny)

@@ -270,3 +270,15 @@ def raise_nonfinite(X: np.ndarray, y: np.ndarray, row_offset: int = 0, *,
     raise ValueError(f"{name} values so large (|X| up to {xmax:.3g}, |y| up to {ymax:.3g}) "
                      f"that their squares or products overflow {X.dtype}; rescale the data "
                      f"(e.g. divide each column by its standard deviation).")
+
+
+def linear_prediction(X: np.ndarray, coef: np.ndarray, intercept) -> np.ndarray:
+    """X @ coef (+ intercept) for finite X, or a ValueError when the products overflow (a
+    prediction of infinity is no prediction)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        pred = X @ coef + intercept
+    if not np.isfinite(pred).all():
+        raise ValueError(f"X has values so large (up to {_largest(X):.3g}) that X @ coef "
+                         f"overflows {pred.dtype}: the prediction would be infinite. Rescale "
+                         f"X as the training data were scaled.")
+    return pred

@@ -299,7 +299,18 @@ def _merge_scaled(a: Stats | None, sa: float, b: Stats | None,
         a = _scaled(a, sa / s)
     if sb != s:
         b = _scaled(b, sb / s)
-    return chan_merge(a, b), s
+    with np.errstate(over="ignore", invalid="ignore"):
+        merged = chan_merge(a, b)
+    assert merged is not None  # both sides hold rows
+    if not (np.isfinite(merged.G).all() and np.isfinite(merged.xty).all()
+            and np.isfinite(merged.yty)):
+        # each chunk's sums were finite, their merge is not (the chunks' means differ by
+        # more than sqrt(float64's max)): an error, as the same rows in one chunk would be
+        raise ValueError("X or y has values so large that the accumulated statistics "
+                         "(X^T X, X^T y, y^T y about the means) overflow float64; rescale "
+                         "the data (e.g. divide each column by its standard deviation) "
+                         "before accumulating them.")
+    return merged, s
 
 
 def weight_scale_of(acc: NormalAccumulator) -> float:

@@ -14,7 +14,7 @@ from . import _certify, _descent, steps as _steps
 from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
 from ._state import DescentState
-from ._stats import Stats, chunk_rows, float64_stats
+from ._stats import Stats, chunk_rows, constant_columns, float64_stats
 from ._validation import (
     MAX_COUNT,
     as_float_matrix,
@@ -390,7 +390,8 @@ def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start
                    shift=np.zeros(n), gram=None, resumed=resuming)
     state = _resumable_state(init, opts.strategy, n, opts.fit_intercept) if resuming else None
     if opts.use_gram:  # the engine's shift and c must be the statistics' own means
-        start.gram = float64_stats(X, y, opts.fit_intercept, weights)
+        start.gram = _without_rounding_columns(float64_stats(X, y, opts.fit_intercept,
+                                                             weights))
         start.shift = start.gram.mean_x
     elif not opts.fit_intercept:
         pass
@@ -680,10 +681,26 @@ def _unmeasured_reason(opts: _Options, n: int) -> str:
     return f"max_iter < n_iter_no_change={opts.n_iter_no_change}"
 
 
+def _without_rounding_columns(st: Stats) -> Stats:
+    """Centred statistics with the columns constant up to the centring's rounding (weighted
+    means) made exactly constant: their noise would otherwise be a direction of curvature
+    1e-32, which a 1/L step or a line search turns into coefficients of 1e13."""
+    if not st.centred:
+        return st
+    const = constant_columns(st.G, st.mean_x, st.m)
+    if not const.any():
+        return st
+    G, xty = st.G.copy(), st.xty.copy()
+    G[const, :] = 0.0
+    G[:, const] = 0.0
+    xty[const] = 0.0
+    return st._replace(G=G, xty=xty)
+
+
 def _certify_stats(X, y, weights) -> Stats:
     """The statistics _certify measures with: centred even without an intercept, where raw
     products would lose the columns' spread to their means."""
-    return float64_stats(X, y, True, weights)
+    return _without_rounding_columns(float64_stats(X, y, True, weights))
 
 
 def _is_auto(value) -> bool:
@@ -749,6 +766,11 @@ def _gradient_norm_at_zero(X, y, weights, ybar: float, scale) -> float:
 def _objective_at_zero(y, weights, fit_intercept) -> float:
     """f at w = 0 with the best intercept: the scale of the problem's objective."""
     yy = y.astype(np.float64, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # y near float64's max: inf, judged
+        return _objective_at_zero_of(yy, weights, fit_intercept)  # after the run
+
+
+def _objective_at_zero_of(yy, weights, fit_intercept) -> float:
     if weights is None or not weights.any():
         c = yy.mean() if fit_intercept else 0.0
         r = yy - c

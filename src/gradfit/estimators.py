@@ -22,6 +22,7 @@ from ._validation import (
     as_target,
     check_finite,
     check_penalty,
+    linear_prediction,
     normalised,
     raise_nonfinite,
     reject_masked,
@@ -259,9 +260,12 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             # scikit-learn keeps any strided layout (negative strides, for one); the kernels
             # read X through a unit stride on one axis: as_float_matrix copies what they
             # cannot read (a reversed float32 X gave a Gram matrix of garbage)
-            if predicting:
-                return as_float_matrix(validate_data(
-                    self, X, dtype=[np.float64, np.float32], reset=reset), "X"), None
+            if predicting:  # finiteness checked by gradfit (scikit-learn's float32 sum
+                # of values near float32's max warns of overflow instead of answering)
+                X = as_float_matrix(validate_data(self, X, dtype=[np.float64, np.float32],
+                                                  reset=reset, ensure_all_finite=False), "X")
+                check_finite(X, "X")
+                return X, None
             # X's finiteness is checked by the solvers' own pass over X (the Gram pass or the
             # first gradient), at no extra cost; scikit-learn's check is one more pass.
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
@@ -464,7 +468,8 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
             from .dask import predict
             return predict(X, self.coef_, self.intercept_)
         X, _ = self._validate(X, reset=False, predicting=True)
-        return X.astype(np.float64, copy=False) @ self.coef_.T + self.intercept_
+        return linear_prediction(X.astype(np.float64, copy=False), self.coef_.T,
+                                 self.intercept_)
 
     def score(self, X, y, sample_weight=None):
         """R² of the prediction (scikit-learn's ``r2_score``; averaged over targets),

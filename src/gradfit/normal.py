@@ -11,7 +11,14 @@ import scipy.linalg
 
 from . import _normal
 from ._result import FitResult
-from ._stats import RCOND_MIN_FLOAT32, Stats, gram_stats, solve_with_float64_retry, to_raw
+from ._stats import (
+    RCOND_MIN_FLOAT32,
+    Stats,
+    constant_columns,
+    gram_stats,
+    solve_with_float64_retry,
+    to_raw,
+)
 from ._validation import (
     as_float_matrix,
     as_sample_weight,
@@ -216,14 +223,23 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     products = st if fit_intercept else to_raw(st)  # no intercept: raw products
     G, xty, yty = products.G, products.xty, products.yty
     single = work == np.float32
-    underflow = _underflows(G, xty, yty, m, work)
+    underflow = _underflows(G, xty, yty, m, work, mean_x, mean_y)
     if not underflow and rows is not None:
         underflow = _vanished(rows.X, rows.y, G, yty, fit_intercept)
+    elif not underflow and not fit_intercept:
+        # raw sums of squares of zero under a nonzero mean can only have underflowed
+        underflow = (yty == 0 and mean_y != 0) or \
+            bool(((np.diagonal(G) == 0) & (mean_x != 0)).any())
     if underflow and single:
         return None  # squares in float32's subnormal range lost their precision: float64
     info, rcond, coef, factor, d = _normal.solve_spd(
         np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2, single)
     if underflow:  # whatever Cholesky said, its answer lost its precision: the fallback
+        info, rcond = 1, 0.0
+    if fit_intercept and constant_columns(G, mean_x, m).any():
+        # a column constant up to the centring's rounding (weighted means): Cholesky would
+        # fit that rounding as a direction (coefficients of 1e28 and an intercept of 1e30
+        # that cancel them); the fallback drops it (minimum norm)
         info, rcond = 1, 0.0
     stats = (G, xty, yty, mean_x, mean_y, m, l2, fit_intercept)
     refinable = rows is not None and rows.X.dtype == np.float64
@@ -279,7 +295,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
             # A constant column's centred diagonal is the centring's rounding (about
             # eps * m * mean^2), not a spread: dropped, or the column scaling of _eigh_solve
             # would blow that noise up into a full-size direction (coefficients of 1e12).
-            const = np.diagonal(G) <= 64 * _EPS * m * mean_x * mean_x
+            const = constant_columns(G, mean_x, m)
             A[const, :] = 0.0
             A[:, const] = 0.0
             rhs[const] = 0.0
@@ -377,6 +393,7 @@ class _Rows:
         if self.fit_intercept:
             A -= st.mean_x
             t -= st.mean_y
+            A[:, constant_columns(st.G, st.mean_x, msum)] = 0.0  # rounding, not spread
         if sw is not None:
             root = np.sqrt(sw)
             A *= root[:, None]
@@ -459,7 +476,7 @@ def _ridge_term(l2: float, w: np.ndarray) -> float:
         return 0.5 * l2 * float(w @ w)
 
 
-def _underflows(G, xty, yty, m, work) -> bool:
+def _underflows(G, xty, yty, m, work, mean_x, mean_y) -> bool:
     """Whether the data are so small that their squares came near the subnormals of the
     working precision (float32 data are squared in float32 by the Gram pass), where they lose
     their relative precision: a mean square below tiny / eps (float32: about 1e-31, values
@@ -468,7 +485,13 @@ def _underflows(G, xty, yty, m, work) -> bool:
     limit = float(fin.tiny) / float(fin.eps) * m
     diag = np.diagonal(G)
     tiny_xty = (xty != 0) & (np.abs(xty) < limit)
-    return 0 < yty < limit or bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
+    # means whose squares are that small: the centred sums of squares may have underflowed
+    # to zero, which looks like a constant column (or y)
+    with np.errstate(under="ignore"):
+        tiny_mean = bool(((mean_x != 0) & (mean_x * mean_x * m < limit)).any()) or \
+            (mean_y != 0 and mean_y * mean_y * m < limit)
+    return 0 < yty < limit or tiny_mean or \
+        bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
 
 
 def _vanished(X, y, G, yty, centred: bool) -> bool:
