@@ -74,12 +74,14 @@ def build(case: dict):
         target = {"X": X, "y": y, "sw": sw}[where]
         if target is not None:
             target[tuple(index) if isinstance(index, (list, tuple)) else index] = value
-    # the reference reads exactly what gradfit reads (after the cast), in unit coordinates
-    with np.errstate(all="ignore"):
-        X_unit = X.astype(np.float64) / sx
-        y_unit = y.astype(np.float64) / sy
     X_pass = _layout(X, case.get("layout", "C"))
     y_pass = _layout(y, case.get("ylayout", "C")) if case.get("ylayout") else y
+    # the reference reads exactly what gradfit reads (after the casts: y is read in the
+    # working precision of X as passed), in unit coordinates
+    with np.errstate(all="ignore"):
+        X_unit = X.astype(np.float64) / sx
+        y_read = y.astype(out_dtype(X_pass)) if y.dtype.kind == "f" else y
+        y_unit = y_read.astype(np.float64) / sy
     return X_pass, y_pass, sw, X_unit, y_unit
 
 

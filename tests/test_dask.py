@@ -317,6 +317,40 @@ def test_gradient_descent_bb_reaches_the_exact_solution(client, route):
 
 
 @pytest.mark.parametrize("route", ["statistics", "gradient"])
+def test_tiny_data_are_not_declared_converged_at_zero(client, route):
+    # X * 1e-8: gradients of ~1e-8. A stopping test with an absolute floor,
+    # ||g|| <= tol * max(1, ||g0||), declared w = 0 converged at once; the test is relative.
+    Xn, yn = problem()
+    Xn = Xn * 1e-8
+    ref = gradfit.solve_normal(Xn, yn)
+    X = da.from_array(Xn, chunks=(500, 6)).persist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradfit.ConvergenceWarning)
+        res = gdask.gradient_descent(X, yn, step="bb", route=route, max_iter=500)
+    assert res.n_iter > 0
+    if res.converged:
+        np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-4)
+
+
+def test_gradient_route_power_iteration_counterexample(client):
+    # A start of one sign, (1, ..., 1)/sqrt(n), is orthogonal to the top eigenvector here:
+    # the power iteration settled on the small eigenvalue (L = 0.25 against 1) and the
+    # 1/L steps diverged. Seeded symmetric start, and L doubled when a step goes up.
+    rng = np.random.default_rng(27)
+    u, _ = np.linalg.qr(rng.standard_normal((29, 2)))
+    v = np.array([[1.0, 1.0], [-1.0, 1.0]]) / np.sqrt(2.0)  # top direction (1, -1)/sqrt(2)
+    Xn = (u * [1.0, 0.5] * 29 ** 0.5) @ v.T
+    yn = Xn @ np.array([1.0, -2.0]) + 0.1 * rng.standard_normal(29)
+    ref = gradfit.solve_normal(Xn, yn, fit_intercept=False)
+    X = da.from_array(Xn, chunks=(10, 2))
+    for step in ("lipschitz", "fista"):
+        res = gdask.gradient_descent(X, yn, step=step, fit_intercept=False, tol=1e-10,
+                                     route="gradient")
+        assert res.converged, step
+        np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-8)
+
+
+@pytest.mark.parametrize("route", ["statistics", "gradient"])
 def test_fista_lasso_equals_the_local_lasso(client, route):
     rng = np.random.default_rng(3)
     Xn = rng.standard_normal((2000, 10)) + rng.uniform(-2, 2, 10)

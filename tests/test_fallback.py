@@ -204,13 +204,17 @@ def test_near_collinear_consistent_coefficients(fit_intercept, order):
     assert_no_fallback_error(X, y, fit_intercept=fit_intercept)
 
 
+def near_collinear_fit(fit_intercept, rho=0.05):
+    """(X, y, m, rho, result): the near-collinear design with a residual of norm
+    rho * sqrt(m) orthogonal to its columns, fitted through the fallback."""
+    X, w, b, r = near_collinear_design(fit_intercept)
+    y = X @ w + b + rho * r
+    return X, y, len(y), rho, fit_expecting_fallback(X, y, fit_intercept=fit_intercept)
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_near_collinear_residual_norm(fit_intercept):
-    X, w, b, r = near_collinear_design(fit_intercept)
-    rho = 0.05
-    y = X @ w + b + rho * r
-    m = len(y)
-    res = fit_expecting_fallback(X, y, fit_intercept=fit_intercept)
+    X, y, m, rho, res = near_collinear_fit(fit_intercept)
     w_ref, b_ref, r_ref = lstsq_with_ones(X, y, fit_intercept)
     norm = np.linalg.norm(residual(X, y, res.coef, res.intercept))
     # The coefficients are not compared here: with a non-zero residual their sensitivity is
@@ -231,11 +235,7 @@ def test_near_collinear_residual_norm(fit_intercept):
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_near_collinear_objective(fit_intercept):
     """``objective`` is documented as f at the returned coefficients, on the fallback path too."""
-    X, w, b, r = near_collinear_design(fit_intercept)
-    rho = 0.05
-    y = X @ w + b + rho * r
-    m = len(y)
-    res = fit_expecting_fallback(X, y, fit_intercept=fit_intercept)
+    X, y, m, _, res = near_collinear_fit(fit_intercept)
     res_vec = residual(X, y, res.coef, res.intercept)
     f = res_vec @ res_vec / (2 * m)
     # f from the residual computed here is accurate to ~2 * eps ||X|| ||x_hat|| / ||r|| (about

@@ -66,6 +66,8 @@ def run(
     average: NDArray[np.float64] | None = None,  # double[::1]  (d,) or None
     average_start: float = 0.0,  # double: rows seen before averaging starts
     n_iter_no_change: int = 5,  # int
+    callback_below: float = ...,  # double, default inf: mini-batch epochs whose objective
+    # exceeds this do not call the callback
     G: NDArray[np.float64] | None = None,  # const double[:, ::1]  (n, n) or None
     xty: NDArray[np.float64] | None = None,  # const double[::1]  (n,)
     yty: float = 0.0,  # double

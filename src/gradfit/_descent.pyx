@@ -14,7 +14,7 @@ Mini-batch runs shift by the mean of the first batch and learn c like any coordi
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport sqrt, fabs, pow, isfinite
+from libc.math cimport sqrt, fabs, pow, isfinite, INFINITY
 from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcpy
 
@@ -919,6 +919,7 @@ cdef struct MiniBatch:
     double *average          # running average of the iterates (NULL: none)
     double average_start     # rows seen before averaging starts
     int n_iter_no_change
+    double callback_below    # the callback sees epochs whose objective is at most this
 
 
 cdef double *reported_point(Loop *loop, MiniBatch *mb) noexcept nogil:
@@ -950,7 +951,7 @@ cdef int end_of_epoch(Problem *P, Loop *loop, MiniBatch *mb, int epoch, double f
     elif scalars.t == 0 or f < scalars.best_objective:
         scalars.best_objective = f
     check_signals(P)
-    if callback is not None:
+    if callback is not None and f <= mb.callback_below:
         with gil:
             stop = call_user_callback(callback, epoch, reported_point(loop, mb), P.n,
                                       P.intercept, P.shift, P.scale, f)
@@ -1122,7 +1123,8 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
         double[:, ::1] vectors, double[::1] scalars, int max_iter, double tol,
         object callback, Py_ssize_t batch_size=0, bint shuffle=False,
         unsigned long long[::1] rng=None, double[::1] average=None,
-        double average_start=0.0, int n_iter_no_change=5, const double[:, ::1] G=None,
+        double average_start=0.0, int n_iter_no_change=5, double callback_below=INFINITY,
+        const double[:, ::1] G=None,
         const double[::1] xty=None, double yty=0.0, double gram_weight=0.0,
         const double[::1] scale=None):
     """Run up to ``max_iter`` steps (epochs when ``batch_size`` > 0) of ``rule`` from
@@ -1180,6 +1182,7 @@ def run(*, const floating[:, :] X, const floating[::1] y, const floating[::1] sa
             mb.average = &average[0] if average is not None else NULL
             mb.average_start = average_start
             mb.n_iter_no_change = n_iter_no_change
+            mb.callback_below = callback_below
             result = mini_batch(&P, &loop, &mb, callback)
         elif rule == FISTA:
             result = fista(&P, &loop, callback)

@@ -548,10 +548,11 @@ def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l
     # squares near the subnormals (values below about 1e-146) lost their relative precision:
     # the general path decides (normal.py's _underflows)
     cdef double tiny_limit = 2.2250738585072014e-308 / 2.220446049250313e-16 * mm
-    if 0.0 < yy < tiny_limit:
+    # (zero sums of squares too: squares that underflowed to zero, or a constant column)
+    if yy < tiny_limit:
         return None, stats
     for i in range(n):
-        if 0.0 < G[i, i] < tiny_limit or (xty[i] != 0.0 and fabs(xty[i]) < tiny_limit):
+        if G[i, i] < tiny_limit or (xty[i] != 0.0 and fabs(xty[i]) < tiny_limit):
             return None, stats
     if not isfinite(mm * l2):
         return None, stats

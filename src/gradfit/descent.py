@@ -496,6 +496,14 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
     # SGD: the per-epoch test is the measured gap; "no improvement by engine_tol for
     # n_iter_no_change epochs" only gives up, when the iterates no longer move the objective.
     measured_epochs = cert is not None
+    # how far the engine's objective may be off by rounding, relative to f0 (float32 data are
+    # read and multiplied in float32)
+    objective_rounding = 1e-5 if X.dtype == np.float32 else 1e-12
+    # Without a user callback the engine calls back (into Python) only at epochs whose
+    # objective may keep the promise: an epoch of a small problem costs little more.
+    callback_below = math.inf
+    if cert is not None and opts.callback is None:
+        callback_below = cert.sgd_objective_threshold(tol, objective_rounding)
     engine_tol = tol * 1e-4 if measured_epochs else tol
     used = 0
     reductions = 0
@@ -511,6 +519,12 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
             return True
         if measured_epochs:  # every epoch: SGD's stopping test
             assert cert is not None
+            # The epoch's objective bounds the gap for free; the O(n^2) measurement runs only
+            # once that bound no longer rules the promise out (an epoch can cost less).
+            bound = cert.sgd_gap_from_objective(f, objective_rounding)
+            if bound > tol:
+                verdict = (False, math.nan, bound)
+                return False
             verdict = cert.holds(coef, intercept, tol, True)
             return verdict[0]
         return False
@@ -528,7 +542,7 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
             else None,
             batch_size=opts.batch_size or 0, shuffle=opts.shuffle, rng=start.rng,
             average=start.average, average_start=average_start,
-            n_iter_no_change=opts.n_iter_no_change,
+            n_iter_no_change=opts.n_iter_no_change, callback_below=callback_below,
             G=None if gram is None else gram.G, xty=None if gram is None else gram.xty,
             yty=0.0 if gram is None else gram.yty, gram_weight=0.0 if gram is None else gram.m,
             scale=start.scale)
@@ -581,6 +595,12 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
         status = _STALLED  # no progress, and not within tol of the optimum
     elif mini and status == Status.CONVERGED:
         status = _UNCERTIFIED
+    if mini and cert is not None and status != Status.CONVERGED:
+        # the measurement at the point returned, for the message (epochs may have skipped it)
+        reported = start.point
+        if start.average is not None and start.scalars[STATE_SLOTS.index("averaged")] > 0:
+            reported = start.average
+        verdict = cert.holds(*start.in_units(reported, opts.fit_intercept), tol, True)
     return _Run(n_iter=used, status=status, objective=float(objective),
                 grad_norm=float(grad_norm), history=np.concatenate(histories),
                 start_coef=start_coef, resumed=start.resumed, strategy=strategy,
@@ -600,7 +620,7 @@ def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
     message, converged = _report(run.status, strategy, mini, opts.max_iter,
                                  opts.n_iter_no_change, opts.tol, run.grad_norm,
                                  run.objective, run.verdict, start.scale is not None,
-                                 opts.certifiable)
+                                 _unmeasured_reason(opts, X.shape[1]), opts.auto_rate)
     point = start.point
     if start.average is not None and scalars[STATE_SLOTS.index("averaged")] > 0:
         point = start.average
@@ -651,6 +671,15 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
             raise ValueError(reason)
 
 
+def _unmeasured_reason(opts: _Options, n: int) -> str:
+    """Why convergence is judged by the strategy's own test, unmeasured (_certify)."""
+    if opts.l1 > 0:
+        return "l1 > 0"
+    if n > _certify.MAX_COLUMNS:
+        return f"more than {_certify.MAX_COLUMNS} columns"
+    return f"max_iter < n_iter_no_change={opts.n_iter_no_change}"
+
+
 def _certify_stats(X, y, weights) -> Stats:
     """The statistics _certify measures with: centred even without an intercept, where raw
     products would lose the columns' spread to their means."""
@@ -693,7 +722,10 @@ def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarr
         wsum = X.shape[0] if weights is None or not weights.any() else float(weights.sum())
         var = total / wsum
     sd = np.sqrt(np.maximum(var, 0.0))
-    good = np.isfinite(sd) & (sd > 0)
+    # A column constant up to the rounding of its mean (51 in every row, weighted mean
+    # 51 + 1e-14) is constant: 1/sd would turn that rounding into a coefficient of 1e11.
+    level = 0.0 if mu is None else np.abs(mu)
+    good = np.isfinite(sd) & (sd > 1e-11 * level) & (sd > 0)
     return np.where(good, sd, default)
 
 
@@ -870,7 +902,7 @@ def _seed(random_state) -> np.ndarray:
 
 
 def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, objective,
-            verdict, standardized, certifiable):
+            verdict, standardized, unmeasured, auto_rate):
     """(message, converged), warning when the fit stopped short of its promise."""
     name = repr(strategy)
     if status == Status.CONVERGED:
@@ -891,12 +923,12 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
             message = (f"stopped: no progress by {n_iter_no_change} epochs, with the "
                        f"objective still {verdict[2]:.1e} (relative) above its minimum "
                        f"(tol={tol:g}): the steps' noise")
-            advice = ("use step=None (an automatic rate with averaging), a smaller learning "
+            advice = ("increase n_iter_no_change or batch_size" if auto_rate else
+                      "use step=None (an automatic rate with averaging), a smaller learning "
                       "rate, average=<rows>, or a larger batch_size")
         elif status == _UNCERTIFIED:
             message = (f"stopped: no progress by {n_iter_no_change} epochs; how close this "
-                       f"is to the minimum was not measured "
-                       f"({'l1 > 0' if certifiable is False else 'too many columns'})")
+                       f"is to the minimum was not measured ({unmeasured})")
             advice = "check the fit against solver='cholesky' on a sample"
         else:
             message = f"stopped at max_iter={max_iter} epochs"

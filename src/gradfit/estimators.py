@@ -256,13 +256,18 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         reject_masked(X, "X")  # scikit-learn's validation would drop the mask silently
         reject_masked(y, "y")
         if _HAVE_SKLEARN:
+            # scikit-learn keeps any strided layout (negative strides, for one); the kernels
+            # read X through a unit stride on one axis: as_float_matrix copies what they
+            # cannot read (a reversed float32 X gave a Gram matrix of garbage)
             if predicting:
-                return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset), None
+                return as_float_matrix(validate_data(
+                    self, X, dtype=[np.float64, np.float32], reset=reset), "X"), None
             # X's finiteness is checked by the solvers' own pass over X (the Gram pass or the
             # first gradient), at no extra cost; scikit-learn's check is one more pass.
-            return validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
                                  multi_output=multi_output, reset=reset,
                                  ensure_all_finite=False)
+            return as_float_matrix(X, "X"), y
         if y is None and not predicting:
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
                              f"but the target y is None.")

@@ -219,7 +219,9 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     products = st if fit_intercept else to_raw(st)  # no intercept: raw products
     G, xty, yty = products.G, products.xty, products.yty
     single = work == np.float32
-    underflow = _underflows(G, xty, yty, m, work)
+    underflow = _underflows(G, xty, yty, m, work, mean_x, mean_y)
+    if not underflow and rows is not None:
+        underflow = _vanished(rows.X, rows.y, G, yty, fit_intercept)
     if underflow and single:
         return None  # squares in float32's subnormal range lost their precision: float64
     info, rcond, coef, factor, d = _normal.solve_spd(
@@ -302,7 +304,8 @@ def _digits_at_risk(coef, rcond, G, xty, yty, mean_x, mean_y, m, l2, fit_interce
     if rcond < RCOND_REFINE:
         return True
     c = np.asarray(coef, dtype=np.float64)
-    rss = float(yty - c @ xty) - m * l2 * float(c @ c)
+    with np.errstate(over="ignore", invalid="ignore"):  # coefficients beyond 1e154
+        rss = float(yty - c @ xty) - (m * l2 * float(c @ c) if l2 > 0 else 0.0)
     if yty > 0 and rss > (1.0 - MIN_EXPLAINED_FRACTION) * yty:
         return True
     if fit_intercept:
@@ -381,9 +384,14 @@ class _Rows:
             root = np.sqrt(sw)
             A *= root[:, None]
             t *= root
+        # column norms scaled by their largest entry: squares of 1e-161 underflow to zero
+        peak = np.max(np.abs(A), axis=0) if m_rows else np.zeros(n)
+        peak[peak == 0] = 1.0
+        A /= peak
         d = np.sqrt(np.einsum("ij,ij->j", A, A))
         d[d == 0] = 1.0
         A /= d
+        d *= peak
         if l2 > 0:
             A = np.vstack([A, np.diag(np.sqrt(msum * l2) / d)])
             t = np.concatenate([t, np.zeros(n)])
@@ -454,7 +462,7 @@ def _ridge_term(l2: float, w: np.ndarray) -> float:
         return 0.5 * l2 * float(w @ w)
 
 
-def _underflows(G, xty, yty, m, work) -> bool:
+def _underflows(G, xty, yty, m, work, mean_x, mean_y) -> bool:
     """Whether the data are so small that their squares came near the subnormals of the
     working precision (float32 data are squared in float32 by the Gram pass), where they lose
     their relative precision: a mean square below tiny / eps (float32: about 1e-31, values
@@ -463,7 +471,23 @@ def _underflows(G, xty, yty, m, work) -> bool:
     limit = float(fin.tiny) / float(fin.eps) * m
     diag = np.diagonal(G)
     tiny_xty = (xty != 0) & (np.abs(xty) < limit)
-    return 0 < yty < limit or bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
+    # squares that underflowed all the way to zero: a sum of squares of zero with a nonzero
+    # mean (y of 1e-301: y^T y = 0 and X^T y = 0, and Cholesky answers w = 0)
+    vanished = (yty == 0 and mean_y != 0) or bool(((diag == 0) & (mean_x != 0)).any())
+    return 0 < yty < limit or vanished or \
+        bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
+
+
+def _vanished(X, y, G, yty, centred: bool) -> bool:
+    """Whether squares underflowed all the way to zero: y^T y = 0 (or a zero diagonal entry
+    of G) while y (that column of X) is not zero (centred: not constant). y of 1e-301 gives
+    y^T y = 0 and X^T y = 0, and Cholesky then answers w = 0 without a sign of trouble."""
+    def spread(a, axis=None):
+        return np.ptp(a, axis=axis) > 0 if centred else np.any(a != 0, axis=axis)
+    if yty == 0 and bool(spread(y)):
+        return True
+    zero = np.flatnonzero(np.diagonal(G) == 0)
+    return zero.size > 0 and bool(np.any(spread(X[:, zero], axis=0)))
 
 
 def _eigh_solve(A, rhs, rows):
