@@ -194,6 +194,7 @@ def run_case(case: dict) -> dict:
         f = objective(X_unit, y_unit, sw, lam, w_u, b_u)
         out.update(w_unit=w_u.tolist(), w_ref=w_ref.tolist(), b_unit=b_u, b_ref=b_ref,
                    f=f, f_opt=f_opt, f_start=f_start, cond=cond,
+                   y_square=0.5 * float(np.mean(y_unit * y_unit)),
                    gap=(f - f_opt) / max(f_start - f_opt, 1e-300),
                    coef_err=float(np.linalg.norm(w_u - w_ref))
                    / max(float(np.linalg.norm(w_ref)), 1e-300))
@@ -361,7 +362,7 @@ def run_state_case(case: dict) -> dict:
             else:
                 object.__setattr__(state, field, value)
         elif how == "pickle":
-            drop = (field,) if value == "<missing>" else ()
+            drop = (field,) if isinstance(value, str) and value == "<missing>" else ()
             changes = {} if drop else (
                 {"scalars": dict(state.scalars, **{field: value})}
                 if field in state.scalars else {field: value})

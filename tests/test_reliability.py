@@ -571,3 +571,21 @@ def test_estimator_reads_reversed_and_strided_x_as_its_values(dtype, solver, n):
                                    np.float32 else 1e-12, atol=1e-6)
         np.testing.assert_allclose(model.predict(layout), expected.predict(X),
                                    rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("sx,sy", [(1e-25, 1e-301), (1e-161, 1.0), (1e-161, 1e-150)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_exact_solver_when_squares_underflow_to_zero(sx, sy, fit_intercept):
+    # y of 1e-301: y^T y and X^T y are exactly 0, and Cholesky answered w = 0 without a
+    # warning; X of 1e-161: the QR fallback's column norms were 0 and its rank wrong.
+    X, y = data(15)
+    A = np.column_stack([X, np.ones(M)]) if fit_intercept else X
+    ref = np.linalg.lstsq(A, y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradfit.IllConditionedWarning)
+        res = gradfit.solve_normal(X * sx, y * sy, fit_intercept=fit_intercept)
+        est = gradfit.LinearRegression(fit_intercept=fit_intercept).fit(X * sx, y * sy)
+    for coef in (res.coef, est.coef_):
+        np.testing.assert_allclose(coef * sx / sy, ref[:N], rtol=1e-9)
+    if fit_intercept:
+        assert res.intercept / sy == pytest.approx(ref[N], rel=1e-9)

@@ -219,7 +219,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     products = st if fit_intercept else to_raw(st)  # no intercept: raw products
     G, xty, yty = products.G, products.xty, products.yty
     single = work == np.float32
-    underflow = _underflows(G, xty, yty, m, work, mean_x, mean_y)
+    underflow = _underflows(G, xty, yty, m, work)
     if not underflow and rows is not None:
         underflow = _vanished(rows.X, rows.y, G, yty, fit_intercept)
     if underflow and single:
@@ -462,7 +462,7 @@ def _ridge_term(l2: float, w: np.ndarray) -> float:
         return 0.5 * l2 * float(w @ w)
 
 
-def _underflows(G, xty, yty, m, work, mean_x, mean_y) -> bool:
+def _underflows(G, xty, yty, m, work) -> bool:
     """Whether the data are so small that their squares came near the subnormals of the
     working precision (float32 data are squared in float32 by the Gram pass), where they lose
     their relative precision: a mean square below tiny / eps (float32: about 1e-31, values
@@ -471,17 +471,14 @@ def _underflows(G, xty, yty, m, work, mean_x, mean_y) -> bool:
     limit = float(fin.tiny) / float(fin.eps) * m
     diag = np.diagonal(G)
     tiny_xty = (xty != 0) & (np.abs(xty) < limit)
-    # squares that underflowed all the way to zero: a sum of squares of zero with a nonzero
-    # mean (y of 1e-301: y^T y = 0 and X^T y = 0, and Cholesky answers w = 0)
-    vanished = (yty == 0 and mean_y != 0) or bool(((diag == 0) & (mean_x != 0)).any())
-    return 0 < yty < limit or vanished or \
-        bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
+    return 0 < yty < limit or bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
 
 
 def _vanished(X, y, G, yty, centred: bool) -> bool:
     """Whether squares underflowed all the way to zero: y^T y = 0 (or a zero diagonal entry
     of G) while y (that column of X) is not zero (centred: not constant). y of 1e-301 gives
-    y^T y = 0 and X^T y = 0, and Cholesky then answers w = 0 without a sign of trouble."""
+    y^T y = 0 and X^T y = 0, and Cholesky then answers w = 0 without a sign of trouble. The
+    statistics alone cannot tell this from a constant y or column: the rows are needed."""
     def spread(a, axis=None):
         return np.ptp(a, axis=axis) > 0 if centred else np.any(a != 0, axis=axis)
     if yty == 0 and bool(spread(y)):
