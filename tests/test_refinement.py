@@ -207,13 +207,18 @@ def test_refine_pass_double_double_sums_are_exact(portable, order, weighted, m, 
 
 @pytest.mark.skipif(_normal._kernel_isa() != "avx2-fma", reason="needs the AVX2 + FMA kernels")
 @pytest.mark.parametrize("m, n", [(1, 3), (7, 1), (1000, 7), (517, 13), (300, 100)])
-@pytest.mark.parametrize("order", ["C", "F", "strided"])
+@pytest.mark.parametrize("order", ["C", "F", "strided", "reversed"])
 def test_refine_pass_portable_and_avx2_give_the_same_bits(m, n, order):
     # the two paths perform the same operations in the same order (gf_refine.c), so the
     # vector path is checked operation for operation against the plain C one
     rng = np.random.default_rng([m, n])
     X = rng.standard_normal((m, 2 * n)) * 10.0 ** rng.integers(-3, 4, 2 * n)
-    X = X[:, ::2] if order == "strided" else np.asarray(X[:, :n], order=order)
+    if order == "strided":  # no unit stride at all
+        X = X[:, ::2]
+    elif order == "reversed":  # a negative row stride
+        X = X[::-1, :n]
+    else:
+        X = np.asarray(X[:, :n], order=order)
     w = rng.standard_normal(n)
     y = X @ w + 0.5 + 1e-6 * rng.standard_normal(m)
     for wt in (None, rng.uniform(0.1, 2.0, m)):
