@@ -5,7 +5,7 @@ trusts its inputs and releases the GIL for all per-element work."""
 import numpy as np
 
 from libc.math cimport sqrt, isfinite, fabs, NAN
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from cython.parallel cimport prange
 
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
@@ -77,50 +77,62 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
     if nthreads > nblocks:
         nthreads = <int> nblocks
-    dtype = np.float32 if floating is float else np.float64
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
     shift_arr = np.zeros(n, dtype=np.float64)
     colsum_arr = np.zeros(n, dtype=np.float64)  # column sums of the shifted rows
-    cshift_arr = np.zeros(n, dtype=dtype)  # the shift, in X's precision
-    sums_arr = np.zeros(2, dtype=np.float64)  # sums of the shifted y and of its squares
-    block_arr = np.empty(B * n if center else 1, dtype=dtype)  # the first block's copy
-    # Partial sums of threads 1.. (thread 0 adds into the outputs): G, xty, colsum; and
-    # (ysum, yy) and a status per thread.
-    parts_arr = np.zeros(max(nthreads - 1, 0) * (n * n + 2 * n) + 1, dtype=np.float64)
-    tsums_arr = np.zeros(2 * nthreads, dtype=np.float64)
-    tstatus_arr = np.zeros(nthreads, dtype=np.intc)
     cdef double[:, ::1] G = G_arr
     cdef double[::1] xty = xty_arr
     cdef double[::1] shift = shift_arr
     cdef double[::1] colsum = colsum_arr
-    cdef floating[::1] cshift = cshift_arr
-    cdef double[::1] sums = sums_arr
-    cdef floating[::1] block = block_arr
-    cdef double[::1] parts = parts_arr
-    cdef double[::1] tsums = tsums_arr
-    cdef int[::1] tstatus = tstatus_arr
+    # The partial sums of threads 1.. (thread 0 adds into the outputs): G, xty, colsum; and
+    # (ysum, yy) and a status per thread. Only threaded (large) passes need them; the small
+    # scratch every pass needs (the shift in X's precision) is a calloc, because a NumPy
+    # array and its memoryview cost about a microsecond, which small problems notice.
+    cdef double[::1] parts
+    cdef double[::1] tsums
+    cdef int[::1] tstatus
+    cdef double *parts_p = NULL
+    cdef double *tsums_p = NULL
+    cdef int *tstatus_p = NULL
+    if nthreads > 1:
+        parts = np.zeros((nthreads - 1) * (n * n + 2 * n), dtype=np.float64)
+        tsums = np.zeros(2 * nthreads, dtype=np.float64)
+        tstatus = np.zeros(nthreads, dtype=np.intc)
+        parts_p = &parts[0]
+        tsums_p = &tsums[0]
+        tstatus_p = &tstatus[0]
     cdef const floating *sw = &sqrt_weight[0] if sqrt_weight is not None else NULL
+    cdef double sums[2]  # sums of the shifted y and of its squares
     cdef double wsum = m, yshift = 0.0, yy = 0.0
     cdef floating cy = 0
     cdef int failed = 0
     cdef int stop = 0  # set on Ctrl-C by the thread that polls for it
     cdef bint finite
-    with nogil:
-        if sw != NULL:
-            wsum = _weight_sum(sw, m)
-        if center:
-            cy = _first_block_shift(X, y, sw, B, &block[0], &cshift[0], &shift[0])
-            yshift = cy
-        failed = _threaded_pass(X, y, sw, B, nblocks, nthreads, center, own_kernel,
-                                &cshift[0], cy, &G[0, 0], &xty[0], &colsum[0], &sums[0],
-                                &parts[0], &tsums[0], &tstatus[0], &stop)
+    cdef floating *cshift = <floating *> calloc(n, sizeof(floating))
+    if cshift == NULL:
+        raise MemoryError()
+    sums[0] = 0.0
+    sums[1] = 0.0
+    try:
+        with nogil:
+            if sw != NULL:
+                wsum = _weight_sum(sw, m)
+            if center:
+                failed = _first_block_shift(X, y, sw, B, cshift, &shift[0], &cy)
+                yshift = cy
+            if not failed:
+                failed = _threaded_pass(X, y, sw, B, nblocks, nthreads, center, own_kernel,
+                                        cshift, cy, &G[0, 0], &xty[0], &colsum[0], sums,
+                                        parts_p, tsums_p, tstatus_p, &stop)
+    finally:
+        free(cshift)
     if stop:
         _raise_pending()
     if failed:
         raise MemoryError()
     with nogil:
-        finite = _centre(center, wsum, n, &G[0, 0], &xty[0], &colsum[0], &shift[0], &sums[0],
+        finite = _centre(center, wsum, n, &G[0, 0], &xty[0], &colsum[0], &shift[0], sums,
                          &yshift, &yy)
     return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
 
@@ -134,33 +146,39 @@ cdef double _weight_sum(const floating *sw, Py_ssize_t k) noexcept nogil:
     return s
 
 
-cdef floating _first_block_shift(const floating[:, :] X, const floating[::1] y,
-                                 const floating *sw, Py_ssize_t B, floating *block,
-                                 floating *cshift, double *shift) noexcept nogil:
+cdef int _first_block_shift(const floating[:, :] X, const floating[::1] y, const floating *sw,
+                            Py_ssize_t B, floating *cshift, double *shift,
+                            floating *cy) noexcept nogil:
     """The centring shift: the (weighted) mean of the first B rows, a cheap, usually excellent
-    estimate of the mean (unweighted if those rows weigh nothing), into cshift (X's precision)
-    and shift (the same values in float64); returns y's. block: B x n scratch."""
+    estimate of the mean (unweighted if those rows weigh nothing), into cshift (X's precision,
+    zero on entry), shift (the same values in float64) and *cy (y's). Returns 1 if scratch
+    memory could not be allocated."""
     cdef Py_ssize_t n = X.shape[1], itemsize = sizeof(floating), i, j
     cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
     cdef double wfirst = _weight_sum(sw, B) if sw != NULL else 0.0
     cdef bint weighted_first = sw != NULL and wfirst > 0
     cdef double ysum = 0.0, wi
+    cdef floating *block = <floating *> malloc(B * n * sizeof(floating))
+    if block == NULL:
+        return 1
     if not weighted_first:
         wfirst = B
-    # the block-copy kernel with a zero shift (cshift is still zero) gives the column sums
+    # the block-copy kernel with a zero shift gives the column sums (the copy is not used)
     if floating is float:
         gf_shift_block_s(B, n, &X[0, 0], rs, cs, cshift, sw if weighted_first else NULL,
                          block, n, True, shift)
     else:
         gf_shift_block_d(B, n, &X[0, 0], rs, cs, cshift, sw if weighted_first else NULL,
                          block, n, True, shift)
+    free(block)
     for i in range(B):
         wi = <double> sw[i] * sw[i] if weighted_first else 1.0
         ysum += wi * y[i]
     for j in range(n):
         cshift[j] = <floating> (shift[j] / wfirst)
         shift[j] = cshift[j]
-    return <floating> (ysum / wfirst)
+    cy[0] = <floating> (ysum / wfirst)
+    return 0
 
 
 cdef int _threaded_pass(const floating[:, :] X, const floating[::1] y, const floating *sw,
