@@ -1,7 +1,18 @@
 /* The refinement pass of gf_refine.h: an AVX2 + FMA path (four rows per vector) and a portable
- * path (one row at a time, fma() from math.h). Both keep per-column pairs (hi, lo) in four
- * lanes and reduce them at the end, so they give the same double-double sums up to the order
- * of the additions.
+ * path (the same operations, lane by lane, with fma() from math.h). Both perform the same
+ * floating-point operations in the same order, so they return the same bits.
+ *
+ * Why it is organised in row blocks and two phases: a row's double-double dot product is a
+ * chain of dependent additions (one TwoSum per column), and X^T r needs that row's residual.
+ * Done row by row, every product of X^T r waits on the end of its row's chain: the processor's
+ * scheduler fills up with waiting operations and the pass runs at the latency of the chain.
+ * So each block of up to GF_MAX_BLOCK rows is swept twice while it sits in L1: first the
+ * residuals of all its rows (two four-row vectors at a time, independent chains), then, column
+ * by column, X^T r from residuals that are all ready, into two independent double-double
+ * accumulators per column (even and odd vectors), merged with the others at the end of the
+ * pass. Row-major X is transposed block by block into scratch (four rows by four columns at a
+ * time), column-major X is read in place; the last rows (fewer than four) are copied and
+ * padded with rows of weight zero, which add exact zeros.
  *
  * This file must be compiled without floating-point contraction (-ffp-contract=off, set in
  * CMakeLists.txt): an error-free transformation is exact only when each operation is rounded
@@ -17,12 +28,28 @@
 #endif
 
 #define GF_LANES 4
+/* Two sets of lanes per accumulator: even and odd four-row vectors. */
+#define GF_SETS 2
+#define GF_ACC (GF_LANES * GF_SETS)
+/* Rows per block: a multiple of 8 (vectors in pairs), at most GF_MAX_BLOCK, and the block's
+ * columns at most about GF_BLOCK_DOUBLES doubles (16 KiB: the block stays in L1 for its second
+ * sweep). */
+#define GF_MAX_BLOCK 64
+#define GF_BLOCK_DOUBLES 2048
 
+static gf_int block_rows(gf_int n)
+{
+    gf_int r = (GF_BLOCK_DOUBLES / (n > 0 ? n : 1)) / 8 * 8;
+    return r < 8 ? 8 : (r > GF_MAX_BLOCK ? GF_MAX_BLOCK : r);
+}
+
+/* The scratch layout (all doubles): the column accumulators gh, gl (GF_ACC lanes per column),
+ * the block's columns T (block_rows(n) per column), the weighted residuals uh, ul of a block,
+ * the padded target and weights of the last rows, and the sums' accumulators (sum of wt r as
+ * a pair and sum of wt r^2, GF_ACC lanes each). */
 gf_int gf_refine_scratch_size(gf_int n)
 {
-    /* per-column pairs (hi, lo) in four lanes, the panel's transposed columns, and the lane
-     * sums of wt r (a pair) and of wt r^2 */
-    return 2 * GF_LANES * n + GF_LANES * n + 3 * GF_LANES;
+    return 2 * GF_ACC * n + block_rows(n) * n + 2 * GF_MAX_BLOCK + 2 * GF_LANES + 3 * GF_ACC;
 }
 
 /* s + e = a + b exactly (Knuth's TwoSum: no assumption on the magnitudes). */
@@ -33,33 +60,63 @@ static inline void two_sum(double a, double b, double *s, double *e)
     *s = x;
 }
 
-/* One row: the portable path, and the tail rows of the vector path (into lane 0). */
-static void refine_row(gf_int n, const double *x, gf_int cs, double yi, double wti,
-                       const double *w, double offset, double *gh, double *gl, double *acc)
+/* s + e = a - b exactly: TwoSum(a, -b) without the negation (the same bits). */
+static inline void two_diff(double a, double b, double *s, double *e)
 {
-    double s, c, e, p, pe, rh, rl;
-    two_sum(yi, -offset, &s, &c);
-    for (gf_int j = 0; j < n; j++) {
-        const double xj = x[j * cs];
-        p = xj * w[j];
-        pe = fma(xj, w[j], -p);
-        two_sum(s, -p, &s, &e);
-        c += e - pe;
+    double x = a - b, bb = x - a;
+    *e = (a - (x - bb)) - (b + bb);
+    *s = x;
+}
+
+/* One block, the portable path. nv four-row vectors; column j of vector v is at
+ * P + j * ld + 4 * v (four consecutive rows); yv, wv (NULL: unit weights) the block's targets
+ * and weights. */
+static void refine_block_portable(gf_int nv, gf_int n, const double *P, gf_int ld,
+                                  const double *yv, const double *wv, const double *w,
+                                  double offset, double *gh, double *gl, double *acc,
+                                  double *uh, double *ul)
+{
+    for (gf_int v = 0; v < nv; v++) {
+        const gf_int set = (v & 1) * GF_LANES;
+        for (int k = 0; k < GF_LANES; k++) {
+            const gf_int i = 4 * v + k;
+            double s, c, e, p, pe;
+            two_sum(yv[i], -offset, &s, &c);
+            for (gf_int j = 0; j < n; j++) {
+                const double xj = P[j * ld + i];
+                p = xj * w[j];
+                pe = fma(xj, w[j], -p);
+                two_diff(s, p, &s, &e);
+                c = c + (e - pe);
+            }
+            const double rh = s + c;
+            const double rl = c - (rh - s);
+            double h = rh, l = rl;
+            if (wv) {
+                h = rh * wv[i];
+                l = fma(rh, wv[i], -h) + rl * wv[i];
+            }
+            uh[i] = h;
+            ul[i] = l;
+            double *a = acc + set + k;
+            two_sum(a[0], h, &a[0], &e);
+            a[GF_ACC] = a[GF_ACC] + (e + l);
+            a[2 * GF_ACC] = a[2 * GF_ACC] + h * rh;
+        }
     }
-    rh = s + c;
-    rl = c - (rh - s);
-    /* the weighted residual, a pair again */
-    const double uh = rh * wti;
-    const double ul = fma(rh, wti, -uh) + rl * wti;
-    two_sum(acc[0], uh, &acc[0], &e);
-    acc[GF_LANES] += e + ul;
-    acc[2 * GF_LANES] += uh * rh;
     for (gf_int j = 0; j < n; j++) {
-        const double xj = x[j * cs];
-        p = xj * uh;
-        pe = fma(xj, uh, -p) + xj * ul;
-        two_sum(gh[j * GF_LANES], p, &gh[j * GF_LANES], &e);
-        gl[j * GF_LANES] += e + pe;
+        const double *x = P + j * ld;
+        for (gf_int v = 0; v < nv; v++) {
+            const gf_int set = (v & 1) * GF_LANES;
+            for (int k = 0; k < GF_LANES; k++) {
+                const gf_int i = 4 * v + k;
+                const double p = x[i] * uh[i];
+                const double pe = fma(x[i], ul[i], fma(x[i], uh[i], -p));
+                double *h = gh + j * GF_ACC + set + k, *l = gl + j * GF_ACC + set + k, e;
+                two_sum(*h, p, h, &e);
+                *l = *l + (e + pe);
+            }
+        }
     }
 }
 
@@ -76,122 +133,249 @@ GF_AVX2_INL void two_sum4(__m256d a, __m256d b, __m256d *s, __m256d *e)
     *s = x;
 }
 
-/* Four rows as lanes: T holds column j of the four rows at T + j * ldt (ldt = 4 for the
- * transposed copy of row-major rows, the column stride for column-major X). */
-GF_AVX2_INL void refine_panel4(gf_int n, const double *T, gf_int ldt, const double *y,
-                               const double *wt, const double *w, double offset, double *gh,
-                               double *gl, double *acc)
+GF_AVX2_INL void two_diff4(__m256d a, __m256d b, __m256d *s, __m256d *e)
 {
-    __m256d s, c, e, p, pe;
-    two_sum4(_mm256_loadu_pd(y), _mm256_set1_pd(-offset), &s, &c);
-    for (gf_int j = 0; j < n; j++) {
-        const __m256d xj = _mm256_loadu_pd(T + j * ldt), wj = _mm256_broadcast_sd(w + j);
-        p = _mm256_mul_pd(xj, wj);
-        pe = _mm256_fmsub_pd(xj, wj, p);
-        two_sum4(s, _mm256_sub_pd(_mm256_setzero_pd(), p), &s, &e);
-        c = _mm256_add_pd(c, _mm256_sub_pd(e, pe));
-    }
+    const __m256d x = _mm256_sub_pd(a, b), bb = _mm256_sub_pd(x, a);
+    *e = _mm256_sub_pd(_mm256_sub_pd(a, _mm256_sub_pd(x, bb)), _mm256_add_pd(b, bb));
+    *s = x;
+}
+
+/* The residual of four rows (vector v of the block), weighted: (uh, ul) stored, the sums
+ * updated in registers. Written for one vector; the caller interleaves two. */
+GF_AVX2_INL void residual4_finish(__m256d s, __m256d c, const double *wv, double *uh,
+                                  double *ul, __m256d *ah, __m256d *al, __m256d *aq)
+{
     const __m256d rh = _mm256_add_pd(s, c);
     const __m256d rl = _mm256_sub_pd(c, _mm256_sub_pd(rh, s));
-    __m256d uh = rh, ul = rl;
-    if (wt) {
-        const __m256d wv = _mm256_loadu_pd(wt);
-        uh = _mm256_mul_pd(rh, wv);
-        ul = _mm256_add_pd(_mm256_fmsub_pd(rh, wv, uh), _mm256_mul_pd(rl, wv));
+    __m256d h = rh, l = rl, e;
+    if (wv) {
+        const __m256d wt = _mm256_loadu_pd(wv);
+        h = _mm256_mul_pd(rh, wt);
+        l = _mm256_add_pd(_mm256_fmsub_pd(rh, wt, h), _mm256_mul_pd(rl, wt));
     }
-    __m256d ah = _mm256_loadu_pd(acc);
-    two_sum4(ah, uh, &ah, &e);
-    _mm256_storeu_pd(acc, ah);
-    _mm256_storeu_pd(acc + GF_LANES, _mm256_add_pd(_mm256_loadu_pd(acc + GF_LANES),
-                                                   _mm256_add_pd(e, ul)));
-    _mm256_storeu_pd(acc + 2 * GF_LANES, _mm256_add_pd(_mm256_loadu_pd(acc + 2 * GF_LANES),
-                                                       _mm256_mul_pd(uh, rh)));
+    _mm256_storeu_pd(uh, h);
+    _mm256_storeu_pd(ul, l);
+    two_sum4(*ah, h, ah, &e);
+    *al = _mm256_add_pd(*al, _mm256_add_pd(e, l));
+    *aq = _mm256_add_pd(*aq, _mm256_mul_pd(h, rh));
+}
+
+GF_AVX2_FN static void refine_block_avx2(gf_int nv, gf_int n, const double *P, gf_int ld,
+                                         const double *yv, const double *wv, const double *w,
+                                         double offset, double *gh, double *gl, double *acc,
+                                         double *uh, double *ul)
+{
+    const __m256d noff = _mm256_set1_pd(-offset);
+    __m256d ah0 = _mm256_loadu_pd(acc), ah1 = _mm256_loadu_pd(acc + GF_LANES);
+    __m256d al0 = _mm256_loadu_pd(acc + GF_ACC), al1 = _mm256_loadu_pd(acc + GF_ACC + GF_LANES);
+    __m256d aq0 = _mm256_loadu_pd(acc + 2 * GF_ACC);
+    __m256d aq1 = _mm256_loadu_pd(acc + 2 * GF_ACC + GF_LANES);
+    gf_int v = 0;
+    /* first sweep: residuals, two vectors (independent chains) at a time */
+    for (; v + 2 <= nv; v += 2) {
+        const double *x = P + 4 * v;
+        __m256d s0, c0, s1, c1, e0, e1;
+        two_sum4(_mm256_loadu_pd(yv + 4 * v), noff, &s0, &c0);
+        two_sum4(_mm256_loadu_pd(yv + 4 * v + 4), noff, &s1, &c1);
+        for (gf_int j = 0; j < n; j++) {
+            const __m256d wj = _mm256_broadcast_sd(w + j);
+            const __m256d x0 = _mm256_loadu_pd(x + j * ld), x1 = _mm256_loadu_pd(x + j * ld + 4);
+            const __m256d p0 = _mm256_mul_pd(x0, wj), p1 = _mm256_mul_pd(x1, wj);
+            const __m256d q0 = _mm256_fmsub_pd(x0, wj, p0), q1 = _mm256_fmsub_pd(x1, wj, p1);
+            two_diff4(s0, p0, &s0, &e0);
+            two_diff4(s1, p1, &s1, &e1);
+            c0 = _mm256_add_pd(c0, _mm256_sub_pd(e0, q0));
+            c1 = _mm256_add_pd(c1, _mm256_sub_pd(e1, q1));
+        }
+        residual4_finish(s0, c0, wv ? wv + 4 * v : NULL, uh + 4 * v, ul + 4 * v, &ah0, &al0,
+                         &aq0);
+        residual4_finish(s1, c1, wv ? wv + 4 * v + 4 : NULL, uh + 4 * v + 4, ul + 4 * v + 4,
+                         &ah1, &al1, &aq1);
+    }
+    if (v < nv) {
+        const double *x = P + 4 * v;
+        __m256d s0, c0, e0;
+        two_sum4(_mm256_loadu_pd(yv + 4 * v), noff, &s0, &c0);
+        for (gf_int j = 0; j < n; j++) {
+            const __m256d wj = _mm256_broadcast_sd(w + j);
+            const __m256d x0 = _mm256_loadu_pd(x + j * ld);
+            const __m256d p0 = _mm256_mul_pd(x0, wj);
+            const __m256d q0 = _mm256_fmsub_pd(x0, wj, p0);
+            two_diff4(s0, p0, &s0, &e0);
+            c0 = _mm256_add_pd(c0, _mm256_sub_pd(e0, q0));
+        }
+        residual4_finish(s0, c0, wv ? wv + 4 * v : NULL, uh + 4 * v, ul + 4 * v, &ah0, &al0,
+                         &aq0);
+    }
+    _mm256_storeu_pd(acc, ah0);
+    _mm256_storeu_pd(acc + GF_LANES, ah1);
+    _mm256_storeu_pd(acc + GF_ACC, al0);
+    _mm256_storeu_pd(acc + GF_ACC + GF_LANES, al1);
+    _mm256_storeu_pd(acc + 2 * GF_ACC, aq0);
+    _mm256_storeu_pd(acc + 2 * GF_ACC + GF_LANES, aq1);
+    /* second sweep: X^T (wt r), column by column, from residuals that are all ready */
     for (gf_int j = 0; j < n; j++) {
-        const __m256d xj = _mm256_loadu_pd(T + j * ldt);
-        p = _mm256_mul_pd(xj, uh);
-        pe = _mm256_add_pd(_mm256_fmsub_pd(xj, uh, p), _mm256_mul_pd(xj, ul));
-        __m256d h = _mm256_loadu_pd(gh + j * GF_LANES);
-        two_sum4(h, p, &h, &e);
-        _mm256_storeu_pd(gh + j * GF_LANES, h);
-        _mm256_storeu_pd(gl + j * GF_LANES, _mm256_add_pd(_mm256_loadu_pd(gl + j * GF_LANES),
-                                                          _mm256_add_pd(e, pe)));
+        const double *x = P + j * ld;
+        double *hj = gh + j * GF_ACC, *lj = gl + j * GF_ACC;
+        __m256d h0 = _mm256_loadu_pd(hj), h1 = _mm256_loadu_pd(hj + GF_LANES);
+        __m256d l0 = _mm256_loadu_pd(lj), l1 = _mm256_loadu_pd(lj + GF_LANES);
+        __m256d e0, e1;
+        for (v = 0; v + 2 <= nv; v += 2) {
+            const __m256d x0 = _mm256_loadu_pd(x + 4 * v), x1 = _mm256_loadu_pd(x + 4 * v + 4);
+            const __m256d u0 = _mm256_loadu_pd(uh + 4 * v), u1 = _mm256_loadu_pd(uh + 4 * v + 4);
+            const __m256d p0 = _mm256_mul_pd(x0, u0), p1 = _mm256_mul_pd(x1, u1);
+            const __m256d q0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(ul + 4 * v),
+                                               _mm256_fmsub_pd(x0, u0, p0));
+            const __m256d q1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(ul + 4 * v + 4),
+                                               _mm256_fmsub_pd(x1, u1, p1));
+            two_sum4(h0, p0, &h0, &e0);
+            two_sum4(h1, p1, &h1, &e1);
+            l0 = _mm256_add_pd(l0, _mm256_add_pd(e0, q0));
+            l1 = _mm256_add_pd(l1, _mm256_add_pd(e1, q1));
+        }
+        if (v < nv) {
+            const __m256d x0 = _mm256_loadu_pd(x + 4 * v), u0 = _mm256_loadu_pd(uh + 4 * v);
+            const __m256d p0 = _mm256_mul_pd(x0, u0);
+            const __m256d q0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(ul + 4 * v),
+                                               _mm256_fmsub_pd(x0, u0, p0));
+            two_sum4(h0, p0, &h0, &e0);
+            l0 = _mm256_add_pd(l0, _mm256_add_pd(e0, q0));
+        }
+        _mm256_storeu_pd(hj, h0);
+        _mm256_storeu_pd(hj + GF_LANES, h1);
+        _mm256_storeu_pd(lj, l0);
+        _mm256_storeu_pd(lj + GF_LANES, l1);
     }
 }
 
-/* Columns j..j+3 of four rows (row stride rs) into T (four per column): a 4 x 4 transpose. */
-GF_AVX2_INL void transpose4(const double *x, gf_int rs, gf_int j, double *T)
+/* Rows 0..3 (row stride rs, unit column stride), columns j..j+3, into T (column stride ldt):
+ * a 4 x 4 transpose from 128-bit loads (two of its four shuffles become inserts, which need
+ * not share the shuffle port with the additions). */
+GF_AVX2_INL void transpose4(const double *x, gf_int rs, gf_int j, double *T, gf_int ldt)
 {
-    const __m256d r0 = _mm256_loadu_pd(x + j), r1 = _mm256_loadu_pd(x + rs + j),
-                  r2 = _mm256_loadu_pd(x + 2 * rs + j), r3 = _mm256_loadu_pd(x + 3 * rs + j);
-    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
-                  t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-    _mm256_storeu_pd(T + 4 * j, _mm256_permute2f128_pd(t0, t2, 0x20));
-    _mm256_storeu_pd(T + 4 * j + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
-    _mm256_storeu_pd(T + 4 * j + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
-    _mm256_storeu_pd(T + 4 * j + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
+    const double *x0 = x + j, *x1 = x + rs + j, *x2 = x + 2 * rs + j, *x3 = x + 3 * rs + j;
+    const __m256d a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(x0)),
+                                           _mm_loadu_pd(x2), 1);
+    const __m256d b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(x1)),
+                                           _mm_loadu_pd(x3), 1);
+    const __m256d c = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(x0 + 2)),
+                                           _mm_loadu_pd(x2 + 2), 1);
+    const __m256d d = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(x1 + 2)),
+                                           _mm_loadu_pd(x3 + 2), 1);
+    _mm256_storeu_pd(T + j * ldt, _mm256_unpacklo_pd(a, b));
+    _mm256_storeu_pd(T + (j + 1) * ldt, _mm256_unpackhi_pd(a, b));
+    _mm256_storeu_pd(T + (j + 2) * ldt, _mm256_unpacklo_pd(c, d));
+    _mm256_storeu_pd(T + (j + 3) * ldt, _mm256_unpackhi_pd(c, d));
 }
 
-GF_AVX2_FN static gf_int refine_rows_avx2(gf_int b, gf_int n, const double *X, gf_int rs,
-                                          gf_int cs, const double *y, const double *wt,
-                                          const double *w, double offset, double *gh,
-                                          double *gl, double *acc, double *T)
+/* rows rows of row-major X (row stride rs, a multiple of 4 of them) into T, column stride ldt;
+ * with n >= 4 the last columns by one more transpose overlapping the previous one */
+GF_AVX2_FN static void transpose_block_avx2(gf_int rows, gf_int n, const double *X, gf_int rs,
+                                            double *T, gf_int ldt)
 {
-    gf_int i = 0;
-    for (; i + 4 <= b; i += 4) {
-        const double *wti = wt ? wt + i : NULL;
-        if (cs == 1) {
-            const double *x = X + i * rs;
-            gf_int j = 0;
-            for (; j + 4 <= n; j += 4) transpose4(x, rs, j, T);
-            for (; j < n; j++) {
-                T[4 * j] = x[j];
-                T[4 * j + 1] = x[rs + j];
-                T[4 * j + 2] = x[2 * rs + j];
-                T[4 * j + 3] = x[3 * rs + j];
-            }
-            refine_panel4(n, T, 4, y + i, wti, w, offset, gh, gl, acc);
+    for (gf_int i = 0; i < rows; i += 4) {
+        const double *x = X + i * rs;
+        double *t = T + i;
+        gf_int j = 0;
+        for (; j + 4 <= n; j += 4) transpose4(x, rs, j, t, ldt);
+        if (j < n && n >= 4) {
+            transpose4(x, rs, n - 4, t, ldt);
         } else {
-            refine_panel4(n, X + i * rs, cs, y + i, wti, w, offset, gh, gl, acc);
+            for (; j < n; j++) {
+                t[j * ldt] = x[j];
+                t[j * ldt + 1] = x[rs + j];
+                t[j * ldt + 2] = x[2 * rs + j];
+                t[j * ldt + 3] = x[3 * rs + j];
+            }
         }
     }
-    return i;
 }
 
 #endif
+
+/* rows rows of X (any strides) into T, column stride ldt; rows up to `padded` are zero. */
+static void copy_block(gf_int rows, gf_int padded, gf_int n, const double *X, gf_int rs,
+                       gf_int cs, double *T, gf_int ldt)
+{
+    for (gf_int j = 0; j < n; j++) {
+        for (gf_int i = 0; i < rows; i++) T[j * ldt + i] = X[i * rs + j * cs];
+        for (gf_int i = rows; i < padded; i++) T[j * ldt + i] = 0.0;
+    }
+}
 
 void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
                       const double *y, const double *wt, const double *w, double offset,
                       double *g_hi, double *g_lo, double *sums, double *scratch, int portable)
 {
-    double *gh = scratch, *gl = gh + GF_LANES * n, *T = gl + GF_LANES * n;
-    double *acc = T + GF_LANES * n;
+    const gf_int R = block_rows(n);
+    double *gh = scratch, *gl = gh + GF_ACC * n, *T = gl + GF_ACC * n;
+    double *uh = T + R * n, *ul = uh + GF_MAX_BLOCK, *ytail = ul + GF_MAX_BLOCK;
+    double *wtail = ytail + GF_LANES, *acc = wtail + GF_LANES;
     for (gf_int k = 0; k < gf_refine_scratch_size(n); k++) scratch[k] = 0.0;
-    gf_int i = 0;
+    int avx2 = 0;
 #ifdef GF_REFINE_AVX2
-    if (!portable && gf_cpu_avx2())
-        i = refine_rows_avx2(b, n, X, rs, cs, y, wt, w, offset, gh, gl, acc, T);
+    avx2 = !portable && gf_cpu_avx2();
 #else
     (void)portable;
 #endif
-    for (; i < b; i++)
-        refine_row(n, X + i * rs, cs, y[i], wt ? wt[i] : 1.0, w, offset, gh, gl, acc);
+    /* whole four-row vectors, in blocks of R rows: column-major X in place, else copied */
+    const gf_int whole = b / 4 * 4;
+    for (gf_int i = 0; i < whole; i += R) {
+        const gf_int rows = whole - i < R ? whole - i : R;
+        const double *P = X + i * rs;
+        gf_int ld = cs;
+        if (rs != 1) {
+#ifdef GF_REFINE_AVX2
+            if (avx2 && cs == 1)
+                transpose_block_avx2(rows, n, P, rs, T, R);
+            else
+#endif
+                copy_block(rows, rows, n, P, rs, cs, T, R);
+            P = T;
+            ld = R;
+        }
+        const double *wv = wt ? wt + i : NULL;
+#ifdef GF_REFINE_AVX2
+        if (avx2)
+            refine_block_avx2(rows / 4, n, P, ld, y + i, wv, w, offset, gh, gl, acc, uh, ul);
+        else
+#endif
+            refine_block_portable(rows / 4, n, P, ld, y + i, wv, w, offset, gh, gl, acc, uh,
+                                  ul);
+    }
+    /* the last rows, padded to four with rows of weight zero (they add exact zeros) */
+    if (whole < b) {
+        const gf_int t = b - whole;
+        copy_block(t, GF_LANES, n, X + whole * rs, rs, cs, T, GF_LANES);
+        for (gf_int k = 0; k < GF_LANES; k++) {
+            ytail[k] = k < t ? y[whole + k] : 0.0;
+            wtail[k] = k < t ? (wt ? wt[whole + k] : 1.0) : 0.0;
+        }
+#ifdef GF_REFINE_AVX2
+        if (avx2)
+            refine_block_avx2(1, n, T, GF_LANES, ytail, wtail, w, offset, gh, gl, acc, uh, ul);
+        else
+#endif
+            refine_block_portable(1, n, T, GF_LANES, ytail, wtail, w, offset, gh, gl, acc, uh,
+                                  ul);
+    }
     /* lanes, then the caller's pairs */
     double e, h, l;
     for (gf_int j = 0; j < n; j++) {
         h = g_hi[j];
         l = g_lo[j];
-        for (int k = 0; k < GF_LANES; k++) {
-            two_sum(h, gh[j * GF_LANES + k], &h, &e);
-            l += e + gl[j * GF_LANES + k];
+        for (int k = 0; k < GF_ACC; k++) {
+            two_sum(h, gh[j * GF_ACC + k], &h, &e);
+            l += e + gl[j * GF_ACC + k];
         }
         two_sum(h, l, &g_hi[j], &g_lo[j]);
     }
     h = sums[0];
     l = sums[1];
-    for (int k = 0; k < GF_LANES; k++) {
+    for (int k = 0; k < GF_ACC; k++) {
         two_sum(h, acc[k], &h, &e);
-        l += e + acc[GF_LANES + k];
-        sums[2] += acc[2 * GF_LANES + k];
+        l += e + acc[GF_ACC + k];
+        sums[2] += acc[2 * GF_ACC + k];
     }
     two_sum(h, l, &sums[0], &sums[1]);
 }

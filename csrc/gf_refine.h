@@ -21,8 +21,9 @@
  *   sums[2] += sum_i wt_i r_i^2                           (double)
  * scratch holds gf_refine_scratch_size(n) doubles. portable != 0 forces the portable C path
  * (fma() from math.h); otherwise the AVX2 + FMA path runs where gf_cpu_avx2() allows it
- * (the CPU has it and GRADFIT_PORTABLE is unset).
- * Single-threaded; reads X once (four rows at a time). */
+ * (the CPU has it and GRADFIT_PORTABLE is unset). Both paths return the same bits.
+ * Single-threaded; reads X from memory once (in row blocks that stay in L1 for their two
+ * sweeps: residuals, then X^T r). */
 gf_int gf_refine_scratch_size(gf_int n);
 void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
                       const double *y, const double *wt, const double *w, double offset,

@@ -175,9 +175,11 @@ def test_refined_ridge_matches_exact():
 @pytest.mark.parametrize("portable", [False, True])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_refine_pass_double_double_sums_are_exact(portable, order, weighted):
+@pytest.mark.parametrize("m, n", [(103, 6), (211, 37)])
+def test_refine_pass_double_double_sums_are_exact(portable, order, weighted, m, n):
+    # 103 x 6: one block of 64 rows, an odd number of four-row vectors, three tail rows;
+    # 211 x 37: blocks of 48 rows, 37 columns (the last four transposed twice), a tail
     rng = np.random.default_rng(5)
-    m, n = 103, 6  # not a multiple of four rows: the tail rows too
     X = np.asarray(rng.standard_normal((m, n)) * 10.0 ** rng.integers(-3, 4, n), order=order)
     w = rng.standard_normal(n)
     b = 0.37
@@ -201,6 +203,29 @@ def test_refine_pass_double_double_sums_are_exact(portable, order, weighted):
         assert abs(F(g[0, j]) + F(g[1, j]) - g_ex) <= tol * scale
     rss_ex = sum(wi * ri * ri for wi, ri in zip(wts, r, strict=True))
     assert abs(F(rss) - rss_ex) <= rss_ex * F(1e-13)
+
+
+@pytest.mark.skipif(_normal._kernel_isa() != "avx2-fma", reason="needs the AVX2 + FMA kernels")
+@pytest.mark.parametrize("m, n", [(1, 3), (7, 1), (1000, 7), (517, 13), (300, 100)])
+@pytest.mark.parametrize("order", ["C", "F", "strided", "reversed"])
+def test_refine_pass_portable_and_avx2_give_the_same_bits(m, n, order):
+    # the two paths perform the same operations in the same order (gf_refine.c), so the
+    # vector path is checked operation for operation against the plain C one
+    rng = np.random.default_rng([m, n])
+    X = rng.standard_normal((m, 2 * n)) * 10.0 ** rng.integers(-3, 4, 2 * n)
+    if order == "strided":  # no unit stride at all
+        X = X[:, ::2]
+    elif order == "reversed":  # a negative row stride
+        X = X[::-1, :n]
+    else:
+        X = np.asarray(X[:, :n], order=order)
+    w = rng.standard_normal(n)
+    y = X @ w + 0.5 + 1e-6 * rng.standard_normal(m)
+    for wt in (None, rng.uniform(0.1, 2.0, m)):
+        fast = _normal.refine_pass(X, y, wt, w, 0.5, False)
+        plain = _normal.refine_pass(X, y, wt, w, 0.5, True)
+        np.testing.assert_array_equal(fast[0], plain[0])
+        assert fast[1] == plain[1] and fast[2] == plain[2]
 
 
 def test_accumulator_eigh_fallback_decides_rank_on_scaled_columns():

@@ -71,164 +71,194 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     """
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
     cdef Py_ssize_t itemsize = sizeof(floating)
-    cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
-    cdef bint weighted = sqrt_weight is not None
     cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
     cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
     cdef Py_ssize_t nblocks = (m + B - 1) // B
     cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
     if nthreads > nblocks:
         nthreads = <int> nblocks
-    cdef Py_ssize_t i, j, t, lo, hi
-    cdef int failed = 0
-    cdef int stop = 0  # set on Ctrl-C by the thread that polls for it
-
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
     shift_arr = np.zeros(n, dtype=np.float64)
-    colsum_arr = np.zeros(n, dtype=np.float64)
+    colsum_arr = np.zeros(n, dtype=np.float64)  # column sums of the shifted rows
     cdef double[:, ::1] G = G_arr
     cdef double[::1] xty = xty_arr
     cdef double[::1] shift = shift_arr
     cdef double[::1] colsum = colsum_arr
-    cdef double yshift = 0.0, wsum = 0.0, wfirst = 0.0, wi
-    cdef bint weighted_first
-
-    cdef const floating *sw = &sqrt_weight[0] if weighted else NULL
-    cdef floating *A = NULL
-    cdef floating *cshift = NULL
+    # The partial sums of threads 1.. (thread 0 adds into the outputs): G, xty, colsum; and
+    # (ysum, yy) and a status per thread. Only threaded (large) passes need them; the small
+    # scratch every pass needs (the shift in X's precision) is a calloc, because a NumPy
+    # array and its memoryview cost about a microsecond, which small problems notice.
+    cdef double[::1] parts
+    cdef double[::1] tsums
+    cdef int[::1] tstatus
+    cdef double *parts_p = NULL
+    cdef double *tsums_p = NULL
+    cdef int *tstatus_p = NULL
+    if nthreads > 1:
+        parts = np.zeros((nthreads - 1) * (n * n + 2 * n), dtype=np.float64)
+        tsums = np.zeros(2 * nthreads, dtype=np.float64)
+        tstatus = np.zeros(nthreads, dtype=np.intc)
+        parts_p = &parts[0]
+        tsums_p = &tsums[0]
+        tstatus_p = &tstatus[0]
+    cdef const floating *sw = &sqrt_weight[0] if sqrt_weight is not None else NULL
+    cdef double sums[2]  # sums of the shifted y and of its squares
+    cdef double wsum = m, yshift = 0.0, yy = 0.0
     cdef floating cy = 0
-    # Partial sums of threads 1.. (thread 0 adds into the outputs): G, xty, colsum, and
-    # (ysum, yy) per thread.
-    cdef Py_ssize_t part = n * n + 2 * n
-    cdef double *parts = NULL
-    cdef double sums[2]
-    cdef double *tsums = NULL
-    cdef int *tstatus = NULL
-    cdef double *gp
-    cdef double *xp
-    cdef double *cp
+    cdef int failed = 0
+    cdef int stop = 0  # set on Ctrl-C by the thread that polls for it
+    cdef bint finite
+    cdef floating *cshift = <floating *> calloc(n, sizeof(floating))
+    if cshift == NULL:
+        raise MemoryError()
     sums[0] = 0.0
     sums[1] = 0.0
-
     try:
-        cshift = <floating *> calloc(n, sizeof(floating))
-        if cshift == NULL:
-            raise MemoryError()
-        if nthreads > 1:
-            parts = <double *> calloc((nthreads - 1) * part, sizeof(double))
-            tsums = <double *> calloc(2 * nthreads, sizeof(double))
-            tstatus = <int *> calloc(nthreads, sizeof(int))
-            if parts == NULL or tsums == NULL or tstatus == NULL:
-                raise MemoryError()
         with nogil:
-            if weighted:
-                for i in range(m):
-                    wsum += <double> sw[i] * sw[i]
-                for i in range(B):
-                    wfirst += <double> sw[i] * sw[i]
-            else:
-                wsum = m
+            if sw != NULL:
+                wsum = _weight_sum(sw, m)
             if center:
-                # The shift: (weighted) mean of the first block, a cheap, usually excellent
-                # estimate; unweighted if that block weighs nothing. The block-copy kernel
-                # with a zero shift gives its (weighted) column sums.
-                if not (weighted and wfirst > 0):
-                    wfirst = B
-                    weighted_first = False
-                else:
-                    weighted_first = True
-                A = <floating *> malloc(B * n * sizeof(floating))
-                if A == NULL:
-                    failed = 1
-                else:
-                    if floating is float:
-                        gf_shift_block_s(B, n, &X[0, 0], rs, cs, cshift,
-                                         sw if weighted_first else NULL, A, n, True, &shift[0])
-                    else:
-                        gf_shift_block_d(B, n, &X[0, 0], rs, cs, cshift,
-                                         sw if weighted_first else NULL, A, n, True, &shift[0])
-                    for i in range(B):
-                        wi = <double> sw[i] * sw[i] if weighted_first else 1.0
-                        yshift += wi * y[i]
-                    for j in range(n):
-                        cshift[j] = <floating> (shift[j] / wfirst)
-                        shift[j] = cshift[j]
-                    cy = <floating> (yshift / wfirst)
-                    yshift = cy
-                    free(A)
-                    A = NULL
-
-            if failed:
-                pass  # the MemoryError is raised once the GIL is back
-            elif nthreads == 1:
-                failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy,
-                                     &G[0, 0], &xty[0], &colsum[0], sums, True, &stop)
-            else:
-                # One iteration per range, whatever size of team OpenMP grants (a smaller
-                # one, under OMP_THREAD_LIMIT say, must still cover every range).
-                for t in prange(nthreads, schedule='static', chunksize=1,
-                                num_threads=nthreads):
-                    lo = (nblocks * t // nthreads) * B
-                    hi = (nblocks * (t + 1) // nthreads) * B
-                    if hi > m:
-                        hi = m
-                    if t == 0:
-                        gp = &G[0, 0]
-                        xp = &xty[0]
-                        cp = &colsum[0]
-                    else:
-                        gp = parts + (t - 1) * part
-                        xp = gp + n * n
-                        cp = xp + n
-                    tstatus[t] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel,
-                                             cshift, cy, gp, xp, cp, tsums + 2 * t,
-                                             t == 0, &stop)
-                for t in range(nthreads):
-                    if tstatus[t]:
-                        failed = 1
-                for t in range(nthreads):
-                    sums[0] += tsums[2 * t]
-                    sums[1] += tsums[2 * t + 1]
-                    if t == 0:
-                        continue
-                    for j in range(n):
-                        xty[j] += parts[(t - 1) * part + n * n + j]
-                        colsum[j] += parts[(t - 1) * part + n * n + n + j]
-                        for i in range(j + 1):
-                            G[j, i] += parts[(t - 1) * part + j * n + i]
-
-            # G holds the Fortran upper triangle, i.e. the C lower triangle: mirror it.
-            for j in range(n):
-                for i in range(j):
-                    G[i, j] = G[j, i]
+                failed = _first_block_shift(X, y, sw, B, cshift, &shift[0], &cy)
+                yshift = cy
+            if not failed:
+                failed = _threaded_pass(X, y, sw, B, nblocks, nthreads, center, own_kernel,
+                                        cshift, cy, &G[0, 0], &xty[0], &colsum[0], sums,
+                                        parts_p, tsums_p, tstatus_p, &stop)
     finally:
-        free(A)
         free(cshift)
-        free(parts)
-        free(tsums)
-        free(tstatus)
     if stop:
         _raise_pending()
     if failed:
         raise MemoryError()
-
-    cdef double ysum = sums[0], yy = sums[1]
-    cdef bint finite = isfinite(yy)
     with nogil:
-        if center and wsum > 0.0:
-            # Shifted sums -> centred sums about the true mean (delta = colsum / S is small).
-            for i in range(n):
-                for j in range(n):
-                    G[i, j] -= colsum[i] * colsum[j] / wsum
-                xty[i] -= colsum[i] * (ysum / wsum)
-                shift[i] += colsum[i] / wsum
-            yy -= ysum * ysum / wsum
-            yshift += ysum / wsum
-        finite = isfinite(yy) and finite
-        for i in range(n):
-            finite = finite and isfinite(G[i, i]) and isfinite(shift[i])
+        finite = _centre(center, wsum, n, &G[0, 0], &xty[0], &colsum[0], &shift[0], sums,
+                         &yshift, &yy)
     return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
+
+
+cdef double _weight_sum(const floating *sw, Py_ssize_t k) noexcept nogil:
+    """The sum of the first k weights (sw: their square roots)."""
+    cdef double s = 0.0
+    cdef Py_ssize_t i
+    for i in range(k):
+        s += <double> sw[i] * sw[i]
+    return s
+
+
+cdef int _first_block_shift(const floating[:, :] X, const floating[::1] y, const floating *sw,
+                            Py_ssize_t B, floating *cshift, double *shift,
+                            floating *cy) noexcept nogil:
+    """The centring shift: the (weighted) mean of the first B rows, a cheap, usually excellent
+    estimate of the mean (unweighted if those rows weigh nothing), into cshift (X's precision,
+    zero on entry), shift (the same values in float64) and *cy (y's). Returns 1 if scratch
+    memory could not be allocated."""
+    cdef Py_ssize_t n = X.shape[1], itemsize = sizeof(floating), i, j
+    cdef Py_ssize_t rs = X.strides[0] // itemsize, cs = X.strides[1] // itemsize
+    cdef double wfirst = _weight_sum(sw, B) if sw != NULL else 0.0
+    cdef bint weighted_first = sw != NULL and wfirst > 0
+    cdef double ysum = 0.0, wi
+    cdef floating *block = <floating *> malloc(B * n * sizeof(floating))
+    if block == NULL:
+        return 1
+    if not weighted_first:
+        wfirst = B
+    # the block-copy kernel with a zero shift gives the column sums (the copy is not used)
+    if floating is float:
+        gf_shift_block_s(B, n, &X[0, 0], rs, cs, cshift, sw if weighted_first else NULL,
+                         block, n, True, shift)
+    else:
+        gf_shift_block_d(B, n, &X[0, 0], rs, cs, cshift, sw if weighted_first else NULL,
+                         block, n, True, shift)
+    free(block)
+    for i in range(B):
+        wi = <double> sw[i] * sw[i] if weighted_first else 1.0
+        ysum += wi * y[i]
+    for j in range(n):
+        cshift[j] = <floating> (shift[j] / wfirst)
+        shift[j] = cshift[j]
+    cy[0] = <floating> (ysum / wfirst)
+    return 0
+
+
+cdef int _threaded_pass(const floating[:, :] X, const floating[::1] y, const floating *sw,
+                        Py_ssize_t B, Py_ssize_t nblocks, int nthreads, bint center,
+                        bint own_kernel, const floating *cshift, floating cy, double *G,
+                        double *xty, double *colsum, double *sums, double *parts,
+                        double *tsums, int *tstatus, int *stop) noexcept nogil:
+    """The pass over every row, added to G (its lower triangle, mirrored at the end), xty,
+    colsum and sums (see _gram_range): on nthreads contiguous ranges of the nblocks blocks,
+    threads 1.. into their own partial sums (parts, tsums: zeros), added in thread order.
+    Returns 1 if a thread could not allocate its scratch memory."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], part = n * n + 2 * n
+    cdef Py_ssize_t i, j, t, lo, hi
+    cdef double *gp
+    cdef double *xp
+    cdef double *cp
+    cdef int failed = 0
+    if nthreads == 1:
+        failed = _gram_range(X, y, sw, 0, m, B, center, own_kernel, cshift, cy, G, xty,
+                             colsum, sums, True, stop) != 0
+    else:
+        # One iteration per range, whatever size of team OpenMP grants (a smaller one, under
+        # OMP_THREAD_LIMIT say, must still cover every range).
+        for t in prange(nthreads, schedule='static', chunksize=1, num_threads=nthreads):
+            lo = (nblocks * t // nthreads) * B
+            hi = (nblocks * (t + 1) // nthreads) * B
+            if hi > m:
+                hi = m
+            if t == 0:
+                gp = G
+                xp = xty
+                cp = colsum
+            else:
+                gp = parts + (t - 1) * part
+                xp = gp + n * n
+                cp = xp + n
+            tstatus[t] = _gram_range(X, y, sw, lo, hi, B, center, own_kernel, cshift, cy,
+                                     gp, xp, cp, tsums + 2 * t, t == 0, stop)
+        for t in range(nthreads):
+            if tstatus[t]:
+                failed = 1
+        for t in range(nthreads):
+            sums[0] += tsums[2 * t]
+            sums[1] += tsums[2 * t + 1]
+            if t == 0:
+                continue
+            for j in range(n):
+                xty[j] += parts[(t - 1) * part + n * n + j]
+                colsum[j] += parts[(t - 1) * part + n * n + n + j]
+                for i in range(j + 1):
+                    G[j * n + i] += parts[(t - 1) * part + j * n + i]
+    # G holds the Fortran upper triangle, i.e. the C lower triangle: mirror it.
+    for j in range(n):
+        for i in range(j):
+            G[i * n + j] = G[j * n + i]
+    return failed
+
+
+cdef bint _centre(bint center, double wsum, Py_ssize_t n, double *G, double *xty,
+                  const double *colsum, double *shift, const double *sums, double *yshift,
+                  double *yy) noexcept nogil:
+    """Shifted sums -> centred sums about the true mean (delta = colsum / wsum is small), when
+    centring; yy from sums. Returns whether the statistics are finite."""
+    cdef double ysum = sums[0]
+    cdef Py_ssize_t i, j
+    cdef bint finite
+    yy[0] = sums[1]
+    finite = isfinite(yy[0])
+    if center and wsum > 0.0:
+        for i in range(n):
+            for j in range(n):
+                G[i * n + j] -= colsum[i] * colsum[j] / wsum
+            xty[i] -= colsum[i] * (ysum / wsum)
+            shift[i] += colsum[i] / wsum
+        yy[0] -= ysum * ysum / wsum
+        yshift[0] += ysum / wsum
+    finite = isfinite(yy[0]) and finite
+    for i in range(n):
+        finite = finite and isfinite(G[i * n + i]) and isfinite(shift[i])
+    return finite
 
 
 # Work (b n (n + 8) for b rows: the Gram flops, plus a per-element cost that matters for

@@ -51,6 +51,9 @@ MIN_EXPLAINED_FRACTION = 0.5
 INTERCEPT_AMPLIFICATION_MAX = 20.0
 RCOND_MIN_REFINED = 1e-12
 MAX_REFINEMENT_STEPS = 3
+# Refinement stops once the next correction, predicted from the last one and the contraction,
+# would be at most REFINEMENT_STOP eps relative (max-norm).
+REFINEMENT_STOP = 1.0
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -373,7 +376,7 @@ class _Rows:
             if steps > 1:
                 contraction = max(contraction, rel / prev)
             err = max(rel * contraction, _EPS)
-            if rel <= 4 * _EPS or rel * contraction <= _EPS:
+            if rel <= 4 * _EPS or rel * contraction <= REFINEMENT_STOP * _EPS:
                 break
             prev = rel
         # rss was measured before the last correction; a correction that small changes it by
