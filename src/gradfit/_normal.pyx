@@ -71,6 +71,14 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     """
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
     cdef Py_ssize_t itemsize = sizeof(floating)
+    # the last line against a caller that skipped as_float_matrix: other layouts (negative
+    # strides, for one) would be read out of place
+    if not ((X.strides[1] == itemsize and X.strides[0] >= n * itemsize)
+            or (X.strides[0] == itemsize and X.strides[1] >= m * itemsize)):
+        raise ValueError(f"gram_pass: X must have a unit stride along one axis and a leading "
+                         f"dimension of at least its length, got strides "
+                         f"({X.strides[0]}, {X.strides[1]}) "
+                         f"(validate it with as_float_matrix).")
     cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
     cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
     cdef Py_ssize_t nblocks = (m + B - 1) // B

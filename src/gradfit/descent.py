@@ -741,8 +741,9 @@ def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarr
     sd = np.sqrt(np.maximum(var, 0.0))
     # A column constant up to the rounding of its mean (51 in every row, weighted mean
     # 51 + 1e-14) is constant: 1/sd would turn that rounding into a coefficient of 1e11.
+    # (The same level as _stats.constant_columns: a spread below 2.3e-13 of the mean.)
     level = 0.0 if mu is None else np.abs(mu)
-    good = np.isfinite(sd) & (sd > 1e-11 * level) & (sd > 0)
+    good = np.isfinite(sd) & (sd > 1024 * np.finfo(np.float64).eps * level) & (sd > 0)
     return np.where(good, sd, default)
 
 

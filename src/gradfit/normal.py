@@ -401,9 +401,11 @@ class _Rows:
             root = np.sqrt(sw)
             A *= root[:, None]
             t *= root
-        # column norms scaled by their largest entry: squares of 1e-161 underflow to zero
+        # column norms scaled by a power of two near their largest entry (exact, so no digit
+        # is lost): squares of 1e-161 underflow to zero
         peak = np.max(np.abs(A), axis=0) if m_rows else np.zeros(n)
         peak[peak == 0] = 1.0
+        peak = np.exp2(np.floor(np.log2(peak)))
         A /= peak
         d = np.sqrt(np.einsum("ij,ij->j", A, A))
         d[d == 0] = 1.0
