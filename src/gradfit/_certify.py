@@ -54,10 +54,19 @@ class Certificate:
             raise ValueError("Certificate needs centred statistics")
         m = float(st.m)
         n = st.G.shape[0]
-        self.m, self.Gc, self.xtyc = m, st.G, st.xty
-        self.l2, self.intercept = float(l2), bool(fit_intercept)
-        self.mean_x, self.mean_y = st.mean_x, float(st.mean_y)
-        self.s = np.asarray(scale, dtype=np.float64)  # w = s * v, v standardised
+        # X and y rescaled by powers of two (exact) to unit root mean squares: the measures
+        # are relative, and data of 1e-148 would otherwise put f* (1e-301) below the
+        # denominators' floor. Coefficients scale by ay / ax, objectives by ay**2.
+        with np.errstate(over="ignore", under="ignore"):
+            ax = _unit_power_of_two(float(np.max(np.diagonal(st.G) / m + st.mean_x ** 2,
+                                                 initial=0.0)))
+            ay = _unit_power_of_two(st.yty / m + float(st.mean_y) ** 2)
+        self._ax, self._ay = ax, ay
+        self.m, self.Gc, self.xtyc = m, st.G * (ax * ax), st.xty * (ax * ay)
+        self.l2, self.intercept = float(l2) * (ax * ax), bool(fit_intercept)
+        self.mean_x, self.mean_y = st.mean_x * ax, float(st.mean_y) * ay
+        # w = s * v, v standardised (in the rescaled units: w' = w ay / ax)
+        self.s = np.asarray(scale, dtype=np.float64) * (ay / ax)
         s = self.s
         A = (s[:, None] * self.Gc * s[None, :]) / m  # the centred part of the Hessian in v
         if self.l2 > 0:  # the ridge in v; columns of ~1e-160 give s**2 beyond float64
@@ -67,12 +76,12 @@ class Certificate:
         self._pinv: tuple[np.ndarray, np.ndarray] | None = None
         if fit_intercept:
             self.b = s * self.xtyc / m
-            self.f0 = 0.5 * st.yty / m  # f at w = 0 and the best intercept
+            self.f0 = 0.5 * st.yty * (ay * ay) / m  # f at w = 0 and the best intercept
             self._factor_spd(A)
         else:
             u = s * self.mean_x
             self.b = s * self.xtyc / m + u * self.mean_y
-            self.f0 = 0.5 * (st.yty / m + self.mean_y ** 2)
+            self.f0 = 0.5 * (st.yty * (ay * ay) / m + self.mean_y ** 2)
             self._factor_rank_one(A, u)
         v_star = self._solve(self.b)
         self.f_star = max(self.f0 - 0.5 * float(self.b @ v_star), 0.0)
@@ -119,7 +128,9 @@ class Certificate:
                 floor: float = FLOOR) -> tuple[float, float]:
         """(relative error of the standardised coefficients, relative objective gap) of the
         point (coef, intercept); the gap is relative to max(f*, floor f0)."""
-        w = np.asarray(coef, dtype=np.float64)
+        with np.errstate(over="ignore", under="ignore"):
+            w = np.asarray(coef, dtype=np.float64) * (self._ay / self._ax)
+            intercept = intercept * self._ay
         if not (np.isfinite(w).all() and math.isfinite(intercept)):
             return math.inf, math.inf
         grad = (self.Gc @ w - self.xtyc) / self.m + self.l2 * w
@@ -141,16 +152,26 @@ class Certificate:
         """A lower bound of SGD's relative gap from the objective f computed at the point (the
         engine's pass, rounding up to ``rounding`` x f0): O(1) instead of the O(n^2) of
         ``measure``, to skip it while the point is clearly short of the promise."""
+        f = f * self._ay * self._ay  # the engine's objective, in the rescaled units
         gap = f - self.f_star - rounding * max(self.f0, f)
         return max(gap, 0.0) / max(self.f_star, FLOOR_SGD * self.f0, 1e-300)
 
     def sgd_objective_threshold(self, tol: float, rounding: float) -> float:
         """The objective above which ``sgd_gap_from_objective`` exceeds tol."""
         target = self.f_star + tol * max(self.f_star, FLOOR_SGD * self.f0, 1e-300)
-        return max(target + rounding * self.f0, target / (1.0 - rounding))
+        return max(target + rounding * self.f0, target / (1.0 - rounding)) \
+            / (self._ay * self._ay)
 
     def holds(self, coef, intercept, tol: float, mini: bool) -> tuple[bool, float, float]:
         """Whether the promise of ``converged`` holds at the point, with the two measures."""
         cerr, gap = self.measure(coef, intercept, FLOOR_SGD if mini else FLOOR)
         ok = gap <= tol if mini else (cerr <= tol and gap <= tol * tol)
         return ok, cerr, gap
+
+
+def _unit_power_of_two(mean_square: float) -> float:
+    """2**k with 2**k * sqrt(mean_square) in [1, 2): an exact rescaling to unit size (1 for
+    zero or non-finite input)."""
+    if not (mean_square > 0 and math.isfinite(mean_square)):
+        return 1.0
+    return math.ldexp(1.0, -math.floor(math.log2(math.sqrt(mean_square))))

@@ -96,9 +96,11 @@ def to_raw(st: Stats) -> Stats:
     if not st.centred:
         return st
     m = st.m
-    return Stats(m, np.zeros_like(st.mean_x), 0.0,
-                 st.G + m * np.multiply.outer(st.mean_x, st.mean_x),
-                 st.xty + m * st.mean_y * st.mean_x, st.yty + m * st.mean_y * st.mean_y, False)
+    with np.errstate(over="ignore", invalid="ignore"):  # means beyond 1e154: the solvers
+        return Stats(m, np.zeros_like(st.mean_x), 0.0,  # refuse the infinite products
+                     st.G + m * np.multiply.outer(st.mean_x, st.mean_x),
+                     st.xty + m * st.mean_y * st.mean_x, st.yty + m * st.mean_y * st.mean_y,
+                     False)
 
 
 def chan_merge(a: Stats | None, b: Stats | None) -> Stats | None:

@@ -225,6 +225,10 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
     mean_x, mean_y = st.mean_x, st.mean_y
     products = st if fit_intercept else to_raw(st)  # no intercept: raw products
     G, xty, yty = products.G, products.xty, products.yty
+    if not (np.isfinite(G).all() and np.isfinite(xty).all() and math.isfinite(yty)):
+        raise ValueError("X or y has values so large that the normal equations (X^T X, "
+                         "X^T y, y^T y) overflow float64; rescale the data (e.g. divide each "
+                         "column by its standard deviation).")
     single = work == np.float32
     underflow = _underflows(G, xty, yty, m, work, mean_x, mean_y)
     if not underflow and rows is not None:
