@@ -663,3 +663,19 @@ def test_prediction_that_overflows_is_an_error_on_both_paths():
             warnings.simplefilter("error")
             with pytest.raises(ValueError, match="overflows"):
                 predict(huge)
+
+
+def test_a_mean_that_cancels_to_tiny_is_not_underflow():
+    # +-1 values whose mean cancels to 1e-292: no square underflows; the accumulator once
+    # refused this well-posed problem as "values so small that their squares underflow".
+    x = np.concatenate([np.tile([1.0, -1.0], 25), [1e-290, 0.0]])
+    rng = np.random.default_rng(0)
+    X = np.column_stack([x, rng.standard_normal(52)])
+    y = X @ [1.0, 2.0] + 0.01 * rng.standard_normal(52)
+    ref = np.linalg.lstsq(np.column_stack([X, np.ones(52)]), y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gradfit.NormalAccumulator().update(X, y).solve()
+        weighted = gradfit.solve_normal(X, y, sample_weight=np.ones(52))
+    for r in (res, weighted):
+        np.testing.assert_allclose(r.coef, ref[:2], rtol=1e-10)

@@ -263,3 +263,55 @@ def test_standardize_off_is_the_textbook_step():
                                max_iter=1, standardize=False)
     grad = -X.T @ y / len(y)
     np.testing.assert_allclose(res.coef, -1e-4 * grad, rtol=1e-12)
+
+
+def _nearly_collinear(seed=0, m=60, delta=1e-8):
+    rng = np.random.default_rng(seed)
+    x1 = rng.standard_normal(m)
+    X = np.column_stack([x1, x1 + delta * rng.standard_normal(m), rng.standard_normal(m)])
+    return X, x1 + 2 * X[:, 1] + X[:, 2] + 0.1 * rng.standard_normal(m)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("delta", [1e-7, 1e-8, 1e-9])
+@pytest.mark.parametrize("how", ["function", "precompute", "estimator", "sgd"])
+def test_nearly_collinear_columns_are_never_claimed_converged_wrongly(seed, delta, how):
+    # cond(X) of 1e7-1e9 puts the standardised normal matrix beyond float64: the
+    # certificate once measured against the nearest minimiser of a "singular" problem and
+    # said converged at [1.51, 1.51, 1.01] against the exact [783527, -783524, 1.01].
+    X, y = _nearly_collinear(seed, delta=delta)
+    exact = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if how == "estimator":
+            res = LinearRegression(solver="gd").fit(X, y).result_
+        else:
+            res = gradient_descent(X, y, precompute=how == "precompute",
+                                   batch_size=8 if how == "sgd" else None, random_state=0)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert warned == (not res.converged)
+    if res.converged:
+        np.testing.assert_allclose(res.coef, exact[:3], rtol=1e-3)
+    else:  # the warning names the cause
+        assert "collinear" in res.message or any("collinear" in str(w.message)
+                                                 for w in caught), res.message
+
+
+def test_a_spread_of_hundreds_of_ulps_is_data():
+    # A column of mean 1e10 varying by ~590 ulps carries a coefficient of 1.6e6; a
+    # constant-column threshold of 1024 eps once dropped it (coef 0 with converged=True).
+    rng = np.random.default_rng(0)
+    k = rng.integers(-1000, 1000, 200)
+    X = np.column_stack([1e10 + k * np.spacing(1e10), rng.standard_normal(200)])
+    y = 3.0 * k + 2 * X[:, 1] + 0.01 * rng.standard_normal(200)
+    ref = gradfit.solve_normal(X, y)
+    weighted = gradfit.solve_normal(X, y, sample_weight=np.ones(200))
+    np.testing.assert_allclose(weighted.coef, ref.coef, rtol=1e-6)
+    assert abs(ref.coef[0]) > 1e6
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for res in (gradient_descent(X, y), gradient_descent(X, y, precompute=True)):
+            if res.converged:
+                np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-4)
+    assert all(issubclass(w.category, (ConvergenceWarning, gradfit.IllConditionedWarning))
+               for w in caught)

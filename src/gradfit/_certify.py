@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
 from ._stats import Stats
 
@@ -74,6 +75,9 @@ class Certificate:
                 A.flat[:: n + 1] += self.l2 * s * s
         self._factor: tuple[np.ndarray, bool] | None = None
         self._pinv: tuple[np.ndarray, np.ndarray] | None = None
+        #: the relative error of a measured distance, about eps * cond(H): no promise of tol
+        #: below it can be checked (inf: H is numerically singular, nearly collinear columns)
+        self.floor = math.inf
         if fit_intercept:
             self.b = s * self.xtyc / m
             self.f0 = 0.5 * st.yty * (ay * ay) / m  # f at w = 0 and the best intercept
@@ -92,8 +96,15 @@ class Certificate:
             if not np.all(np.isfinite(c)) or np.min(np.abs(np.diag(c))) <= 0.0:
                 raise np.linalg.LinAlgError
             self._factor = (c, lower)
+            self._set_floor(c, "L", float(np.linalg.norm(H, 1)))
         except (np.linalg.LinAlgError, ValueError):
             self._use_pinv(H)
+
+    def _set_floor(self, factor: np.ndarray, uplo: str, anorm: float) -> None:
+        """floor = eps / rcond(H), rcond estimated by LAPACK's pocon from the factor."""
+        rcond, info = scipy.linalg.lapack.dpocon(factor, anorm, uplo=uplo)
+        if info == 0 and rcond > 0 and math.isfinite(anorm):
+            self.floor = float(np.finfo(np.float64).eps) / rcond
 
     def _factor_rank_one(self, A: np.ndarray, u: np.ndarray) -> None:
         """H = A + u u^T through R of the QR of [B; u^T], B^T B = A."""
@@ -104,9 +115,13 @@ class Certificate:
             B = np.sqrt(np.maximum(lam, 0.0))[:, None] * V.T
         R = scipy.linalg.qr(np.vstack([B, u[None, :]]), mode="r", check_finite=False)[0]
         R = R[:A.shape[0]]
+        R *= np.where(np.diag(R) < 0, -1.0, 1.0)[:, None]  # a Cholesky factor: diag > 0
         d = np.abs(np.diag(R))
         if np.all(np.isfinite(R)) and d.min() > 1e-13 * d.max() * max(A.shape[0], 1):
             self._factor = (R, False)  # upper: H = R^T R
+            with np.errstate(over="ignore", invalid="ignore"):
+                anorm = float(np.linalg.norm(A + np.multiply.outer(u, u), 1))
+            self._set_floor(R, "U", anorm)
         else:  # singular: the minimum-norm distances, on the range of H = R^T R
             self._use_pinv(R.T @ R)
 

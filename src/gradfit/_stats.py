@@ -147,11 +147,12 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 def constant_columns(G, mean_x, m) -> np.ndarray:
     """Columns whose centred diagonal is no more than the centring's rounding: deviations of
-    a few hundred eps * |mean| in every row (a constant column with weights: its weighted
-    mean is not exactly its value), a spread of less than 2.3e-13 of the mean: constant, not
-    a spread to fit. (Columns of mean 1e10 and spread 1 carry six digits of spread.)"""
+    a few eps * |mean| in every row (a constant column with weights: its weighted mean is
+    not exactly its value), a spread of less than 16 ulps of the mean: constant, not a
+    spread to fit. (A spread of a few hundred ulps is data: a column of mean 1e10 varying by
+    590 ulps can carry a coefficient of 1.6e6.)"""
     with np.errstate(over="ignore", under="ignore"):
-        level = m * (1024 * _EPS64 * mean_x) ** 2
+        level = m * (16 * _EPS64 * mean_x) ** 2
     # a level in the subnormals says nothing (columns of 1e-161: their squares underflow,
     # which the solvers detect on their own)
     return (np.diagonal(G) <= level) & (level >= np.finfo(np.float64).tiny)

@@ -36,6 +36,9 @@ __all__ = ["gradient_descent"]
 # optimum (_STALLED), or stopped improving where nothing measured the distance (_UNCERTIFIED);
 # a full-batch strategy met its own test but its steps no longer move the point (_STUCK).
 _STALLED, _UNCERTIFIED, _STUCK = 5, 6, 7
+# ... or stopped where float64 cannot measure the distance to the minimiser to tol (nearly
+# collinear columns: _certify's floor above tol).
+_UNMEASURABLE = 8
 # The automatic SGD rate is divided by 4 at most this many times when it stalls.
 _MAX_RATE_REDUCTIONS = 8
 
@@ -321,6 +324,7 @@ class _Run:
     resumed: bool
     strategy: _steps.StepStrategy   # the last one run (the automatic SGD rate may drop)
     verdict: tuple[bool, float, float] | None  # the last measurement (_certify.holds)
+    unmeasurable_floor: float | None = None  # _certify's floor when it exceeded tol
 
 
 def _check_options(m: int, n: int, *, float32, step, l2, l1, fit_intercept, max_iter, tol,
@@ -490,10 +494,14 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
     strategy = opts.strategy
     average_start = float(opts.average_start or 0)
     cert = None
+    unmeasurable_floor: float | None = None
     if mini and opts.certifiable:
         assert start.stats is not None  # gathered for certifiable mini-batch fits
         cert = _certify.Certificate(start.stats, opts.l2, opts.fit_intercept,
                                     _ones(start.scale, n))
+        if cert.floor > tol:  # cannot be measured to tol: SGD stops on "no progress" only
+            unmeasurable_floor = cert.floor
+            cert = None
     # SGD: the per-epoch test is the measured gap; "no improvement by engine_tol for
     # n_iter_no_change epochs" only gives up, when the iterates no longer move the objective.
     measured_epochs = cert is not None
@@ -574,6 +582,10 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
                 start.stats = _certify_stats(X, y, weights)
             cert = _certify.Certificate(start.stats, opts.l2, opts.fit_intercept,
                                         _ones(start.scale, n))
+        if cert.floor > tol:
+            unmeasurable_floor = cert.floor
+            status = _UNMEASURABLE
+            break
         verdict = cert.holds(*start.in_units(start.point, opts.fit_intercept), tol, False)
         if verdict[0]:
             break
@@ -596,6 +608,7 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
         status = _STALLED  # no progress, and not within tol of the optimum
     elif mini and status == Status.CONVERGED:
         status = _UNCERTIFIED
+
     if mini and cert is not None and status != Status.CONVERGED:
         # the measurement at the point returned, for the message (epochs may have skipped it)
         reported = start.point
@@ -605,7 +618,7 @@ def _run_engine(X, y, weights, opts: _Options, start: _Start) -> _Run:
     return _Run(n_iter=used, status=status, objective=float(objective),
                 grad_norm=float(grad_norm), history=np.concatenate(histories),
                 start_coef=start_coef, resumed=start.resumed, strategy=strategy,
-                verdict=verdict)
+                verdict=verdict, unmeasurable_floor=unmeasurable_floor)
 
 
 def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
@@ -621,7 +634,8 @@ def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
     message, converged = _report(run.status, strategy, mini, opts.max_iter,
                                  opts.n_iter_no_change, opts.tol, run.grad_norm,
                                  run.objective, run.verdict, start.scale is not None,
-                                 _unmeasured_reason(opts, X.shape[1]), opts.auto_rate)
+                                 _unmeasured_reason(opts, X.shape[1], run.unmeasurable_floor),
+                                 opts.auto_rate, run.unmeasurable_floor)
     point = start.point
     if start.average is not None and scalars[STATE_SLOTS.index("averaged")] > 0:
         point = start.average
@@ -672,8 +686,10 @@ def _diagnose(X, y, status, objective, scal, strategy, start, resuming, fit_inte
             raise ValueError(reason)
 
 
-def _unmeasured_reason(opts: _Options, n: int) -> str:
+def _unmeasured_reason(opts: _Options, n: int, floor: float | None = None) -> str:
     """Why convergence is judged by the strategy's own test, unmeasured (_certify)."""
+    if floor is not None:
+        return _collinear(floor)
     if opts.l1 > 0:
         return "l1 > 0"
     if n > _certify.MAX_COLUMNS:
@@ -695,6 +711,14 @@ def _without_rounding_columns(st: Stats) -> Stats:
     G[:, const] = 0.0
     xty[const] = 0.0
     return st._replace(G=G, xty=xty)
+
+
+def _collinear(floor: float) -> str:
+    cond = floor / np.finfo(np.float64).eps
+    return (f"nearly collinear columns: the standardised normal matrix has condition number "
+            f"{cond:.1e}, so float64 resolves the distance to the minimiser only to about "
+            f"{floor:.1e}" if math.isfinite(floor) else
+            "nearly collinear columns: the standardised normal matrix is singular in float64")
 
 
 def _certify_stats(X, y, weights) -> Stats:
@@ -741,9 +765,9 @@ def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarr
     sd = np.sqrt(np.maximum(var, 0.0))
     # A column constant up to the rounding of its mean (51 in every row, weighted mean
     # 51 + 1e-14) is constant: 1/sd would turn that rounding into a coefficient of 1e11.
-    # (The same level as _stats.constant_columns: a spread below 2.3e-13 of the mean.)
+    # (The same level as _stats.constant_columns: a spread below 16 ulps of the mean.)
     level = 0.0 if mu is None else np.abs(mu)
-    good = np.isfinite(sd) & (sd > 1024 * np.finfo(np.float64).eps * level) & (sd > 0)
+    good = np.isfinite(sd) & (sd > 16 * np.finfo(np.float64).eps * level) & (sd > 0)
     return np.where(good, sd, default)
 
 
@@ -925,7 +949,7 @@ def _seed(random_state) -> np.ndarray:
 
 
 def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, objective,
-            verdict, standardized, unmeasured, auto_rate):
+            verdict, standardized, unmeasured, auto_rate, floor=None):
     """(message, converged), warning when the fit stopped short of its promise."""
     name = repr(strategy)
     if status == Status.CONVERGED:
@@ -962,6 +986,14 @@ def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, 
             warnings.warn(f"SGD did not converge with {name}: {message}. To get there, "
                           f"{advice}{hint}.", ConvergenceWarning, stacklevel=4)
         return message, False
+    if status == _UNMEASURABLE:
+        warnings.warn(
+            f"gradient descent with {name} met its own test (||grad|| = {grad_norm:.3e}), but "
+            f"whether the point is within tol={tol:g} of the minimiser cannot be measured: "
+            f"{unmeasured}. The coefficients along the nearly collinear directions are not "
+            f"determined by this fit: use solve_normal (QR) for them, or a ridge penalty "
+            f"(l2 > 0), or drop redundant columns.", ConvergenceWarning, stacklevel=4)
+        return f"stopped, not measured: {unmeasured}", False
     where = (f"the standardised coefficients {verdict[1]:.1e} and the objective "
              f"{verdict[2]:.1e} (relative) from the exact solution"
              if verdict is not None else f"||grad|| = {grad_norm:.3e}")

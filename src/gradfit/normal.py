@@ -496,9 +496,12 @@ def _underflows(G, xty, yty, m, work, mean_x, mean_y) -> bool:
     tiny_xty = (xty != 0) & (np.abs(xty) < limit)
     # means whose squares are that small: the centred sums of squares may have underflowed
     # to zero, which looks like a constant column (or y)
+    # (and no spread above that level either: a mean that cancels to 1e-292 among values of
+    # +-1 is no underflow)
     with np.errstate(under="ignore"):
-        tiny_mean = bool(((mean_x != 0) & (mean_x * mean_x * m < limit)).any()) or \
-            (mean_y != 0 and mean_y * mean_y * m < limit)
+        tiny_mean = bool(((mean_x != 0) & (mean_x * mean_x * m < limit)
+                          & (diag < limit)).any()) or \
+            (mean_y != 0 and mean_y * mean_y * m < limit and yty < limit)
     return 0 < yty < limit or tiny_mean or \
         bool(((diag > 0) & (diag < limit)).any() or tiny_xty.any())
 
