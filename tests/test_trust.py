@@ -315,3 +315,24 @@ def test_a_spread_of_hundreds_of_ulps_is_data():
                 np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-4)
     assert all(issubclass(w.category, (ConvergenceWarning, gradfit.IllConditionedWarning))
                for w in caught)
+
+
+@pytest.mark.parametrize("step", [None, "bb", "exact", "lipschitz", "fista"])
+@pytest.mark.parametrize("m", [30, 1000])
+def test_constant_columns_stay_out_of_the_fit(step, m):
+    # A column of 3.7 in every row (or of ones) next to the intercept: a plain sum put its
+    # mean 144 ulps off at m = 1000, the standardisation took that rounding for spread and
+    # the line searches followed it (coefficients of 2e9 against an intercept of -7.5e9);
+    # with the certificate then also unable to factor a singular H, every such fit was
+    # "unmeasurable". The constant columns' coefficients are now exactly 0, converged.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(m), rng.standard_normal(m), np.full(m, 3.7)])
+    y = 2 * X[:, 1] + 1 + 0.1 * rng.standard_normal(m)
+    exact = gradfit.solve_normal(X[:, 1:2], y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = gradient_descent(X, y, step=step)
+    assert res.converged
+    assert res.coef[0] == 0.0 and res.coef[2] == 0.0
+    np.testing.assert_allclose(res.coef[1], exact.coef[0], rtol=1e-6)
+    assert res.intercept == pytest.approx(exact.intercept, rel=1e-6)

@@ -66,8 +66,9 @@ class Certificate:
         self.m, self.Gc, self.xtyc = m, st.G * (ax * ax), st.xty * (ax * ay)
         self.l2, self.intercept = float(l2) * (ax * ax), bool(fit_intercept)
         self.mean_x, self.mean_y = st.mean_x * ax, float(st.mean_y) * ay
-        # w = s * v, v standardised (in the rescaled units: w' = w ay / ax)
-        self.s = np.asarray(scale, dtype=np.float64) * (ay / ax)
+        # w' = s v' in the rescaled units: w' = w ay / ax and v' = ay v (so that H stays
+        # the standardised Hessian, of order 1, and gradients and distances scale by ay)
+        self.s = np.asarray(scale, dtype=np.float64) / ax
         s = self.s
         A = (s[:, None] * self.Gc * s[None, :]) / m  # the centred part of the Hessian in v
         if self.l2 > 0:  # the ridge in v; columns of ~1e-160 give s**2 beyond float64
@@ -78,17 +79,29 @@ class Certificate:
         #: the relative error of a measured distance, about eps * cond(H): no promise of tol
         #: below it can be checked (inf: H is numerically singular, nearly collinear columns)
         self.floor = math.inf
+        # Columns that do not enter f at all (constant columns with an intercept, zero columns
+        # without; a zero scale): their coefficient of the minimum-norm minimiser is 0, and
+        # the measurement runs on the others (a constant column would make H singular).
+        u = s * self.mean_x
+        self._active = np.diagonal(A) > 0 if fit_intercept else \
+            (np.diagonal(A) > 0) | (u != 0)
+        act = self._active
+        A_act = A[np.ix_(act, act)]
         if fit_intercept:
             self.b = s * self.xtyc / m
             self.f0 = 0.5 * st.yty * (ay * ay) / m  # f at w = 0 and the best intercept
-            self._factor_spd(A)
         else:
-            u = s * self.mean_x
             self.b = s * self.xtyc / m + u * self.mean_y
             self.f0 = 0.5 * (st.yty * (ay * ay) / m + self.mean_y ** 2)
-            self._factor_rank_one(A, u)
-        v_star = self._solve(self.b)
-        self.f_star = max(self.f0 - 0.5 * float(self.b @ v_star), 0.0)
+        if not act.any():  # nothing to fit but the intercept: exactly measurable
+            self._pinv = (np.zeros((0, 0)), np.zeros(0))
+            self.floor = float(np.finfo(np.float64).eps)
+        elif fit_intercept:
+            self._factor_spd(A_act)
+        else:
+            self._factor_rank_one(A_act, u[act])
+        v_star = self._solve(self.b[act])
+        self.f_star = max(self.f0 - 0.5 * float(self.b[act] @ v_star), 0.0)
 
     def _factor_spd(self, H: np.ndarray) -> None:
         try:
@@ -152,9 +165,11 @@ class Certificate:
         if not self.intercept:  # the mean part, (mu mu^T w - mu ybar), without cancellation
             grad += self.mean_x * (float(self.mean_x @ w) - self.mean_y)
         g = self.s * grad
-        e = self._solve(g)
-        v = w / self.s
-        gap = 0.5 * float(g @ e)
+        act = self._active
+        v = np.divide(w, self.s, out=w.copy(), where=self.s != 0)
+        e = v.copy()  # the inactive coefficients' distance to the minimum-norm 0
+        e[act] = self._solve(g[act])
+        gap = 0.5 * float(g[act] @ e[act])
         if self.intercept:
             e_c = intercept + float(self.mean_x @ w) - self.mean_y
             gap += 0.5 * e_c * e_c

@@ -116,7 +116,7 @@ class FitResult:
             self.__dict__["state"] = DescentState.from_dict(self.state, self.step)
 
     def predict(self, X) -> np.ndarray:
-        """Return ``X @ coef + intercept`` for X of shape (n_samples, n_features).
+        """Return ``X @ coef + intercept`` (float64) for X of shape (n_samples, n_features).
 
         Raises ValueError for X with NaN or infinity, a masked X with masked values, or the
         wrong number of columns."""
@@ -125,4 +125,7 @@ class FitResult:
         if X.shape[1] != self.coef.shape[0]:
             raise ValueError(f"X has {X.shape[1]} columns but the model was fitted with "
                              f"{self.coef.shape[0]}; pass data with the same columns.")
-        return linear_prediction(X, self.coef.astype(X.dtype, copy=False), self.intercept)
+        # in float64, as LinearRegression.predict: float32 X times coefficients can exceed
+        # float32's range where the same prediction from the estimator does not
+        return linear_prediction(X.astype(np.float64, copy=False),
+                                 self.coef.astype(np.float64, copy=False), self.intercept)

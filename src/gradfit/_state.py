@@ -62,8 +62,8 @@ class DescentState(Mapping):
     rng : tuple of 4 int or None
         The xoshiro256** generator's state (mini-batch), each in [0, 2**64), not all zero.
     scale : ndarray of shape (n_features,) or None
-        Internal standardisation: the point holds v = w / scale (None: w itself). Positive
-        and finite.
+        Internal standardisation: the point holds v = w / scale (None: w itself). Finite,
+        >= 0 (0 for a constant column, whose coefficient stays 0).
     auto_average : bool
         The fit runs the automatic SGD rate with tail averaging (``step=None``), which a
         resumed fit continues.
@@ -111,8 +111,8 @@ class DescentState(Mapping):
         set_(self, "auto_average", _boolean(self.auto_average, "auto_average"))
         if self.scale is not None:
             scale = _float_array(self.scale, "scale", shape=(self.shift.shape[0],))
-            if not np.all(scale > 0):
-                raise ValueError("invalid resume state: scale must be positive.")
+            if not np.all(scale >= 0):  # 0: a constant column, whose coefficient stays 0
+                raise ValueError("invalid resume state: scale must be >= 0.")
             set_(self, "scale", scale)
 
     # ------------------------------------------------------------------ the public mapping

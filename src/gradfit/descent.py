@@ -423,7 +423,8 @@ def _starting_point(X, y, weights, opts: _Options, init, random_state) -> _Start
             start.rng = np.array(state.rng, dtype=np.uint64)
     elif init is not None:
         w0 = _check_init_coefficients(init, n)
-        start.point[:n] = w0 if start.scale is None else w0 / start.scale
+        start.point[:n] = w0 if start.scale is None else \
+            np.divide(w0, start.scale, out=np.zeros(n), where=start.scale != 0)
         if not mini and opts.l1 == 0:  # the tolerance's reference: the gradient at w = 0
             start.scalars[STATE_SLOTS.index("grad_norm_start")] = _gradient_norm_at_zero(
                 X, y, weights, ybar if opts.fit_intercept else 0.0, start.scale)
@@ -461,9 +462,13 @@ def _choose_scale(X, weights, opts: _Options, start: _Start,
         if not sd.all():
             constant = sd == 0
             sd[constant] = _scales(X[:, constant], weights,
-                                   None if mu is None else mu[constant], None)
+                                   None if mu is None else mu[constant], None,
+                                   default=np.inf)
         return 1.0 / sd
-    return 1.0 / _scales(X, weights, mu, start.stats)
+    # A constant column gets scale 0: its coefficient stays exactly 0 (the minimum-norm
+    # answer) instead of following the rounding noise of its centring, along which the
+    # curvature is ~0 and a line search's step enormous.
+    return 1.0 / _scales(X, weights, mu, start.stats, default=np.inf)
 
 
 def _check_init_coefficients(init, n: int) -> np.ndarray:
@@ -873,14 +878,18 @@ def _divergence_message(strategy, mini, n_iter, start, objective, standardized) 
 
 def _mean(a: np.ndarray, weights: np.ndarray | None):
     """Column means in float64, weighted when weights are given (unweighted if they vanish);
-    float32 data are converted block by block, never as a whole."""
-    if weights is None or not weights.any():
-        return a.mean(axis=0, dtype=np.float64)
+    float32 data are converted block by block, never as a whole. The sums run over a - a[0]:
+    a constant column's mean is then exactly its value (a plain sum of 1000 copies of 3.7
+    is off by 144 ulps, a spread the standardisation would take for data), and a column
+    with a large mean loses no digits to it."""
+    first = a[0].astype(np.float64)
+    w = weights if weights is not None and weights.any() else None
     total = np.zeros(a.shape[1:])
     rows = chunk_rows(a.shape[1] if a.ndim == 2 else 1)
     for i in range(0, a.shape[0], rows):
-        total += weights[i:i + rows] @ a[i:i + rows].astype(np.float64, copy=False)
-    return total / weights.sum()
+        block = a[i:i + rows].astype(np.float64) - first
+        total += w[i:i + rows] @ block if w is not None else block.sum(axis=0)
+    return first + total / (w.sum() if w is not None else a.shape[0])
 
 
 def _checked_callback(callback: Callable) -> Callable:
@@ -1062,7 +1071,7 @@ def _resume(init: FitResult, state: DescentState, start: _Start, n: int,
             if fit_intercept:
                 avg[n] += (mu - old_mu) @ (avg[:n] * s)
     else:
-        p[:n] = init.coef / s
+        p[:n] = np.divide(init.coef, s, out=np.zeros(n), where=s != 0)
         if fit_intercept:
             p[n] = init.intercept + mu @ init.coef
     start.vectors[:] = state.vectors
