@@ -61,7 +61,8 @@ class Certificate:
         with np.errstate(over="ignore", under="ignore"):
             ax = _unit_power_of_two(float(np.max(np.diagonal(st.G) / m + st.mean_x ** 2,
                                                  initial=0.0)))
-            ay = _unit_power_of_two(st.yty / m + float(st.mean_y) ** 2)
+            ay = _unit_power_of_two(float(np.float64(st.yty) / m
+                                          + np.float64(st.mean_y) ** 2))
         self._ax, self._ay = ax, ay
         self.m, self.Gc, self.xtyc = m, st.G * (ax * ax), st.xty * (ax * ay)
         self.l2, self.intercept = float(l2) * (ax * ax), bool(fit_intercept)
@@ -204,4 +205,6 @@ def _unit_power_of_two(mean_square: float) -> float:
     zero or non-finite input)."""
     if not (mean_square > 0 and math.isfinite(mean_square)):
         return 1.0
-    return math.ldexp(1.0, -math.floor(math.log2(math.sqrt(mean_square))))
+    # at most 2**1000 either way: the rescaled statistics must stay finite and normal
+    k = min(max(-math.floor(math.log2(math.sqrt(mean_square))), -1000), 1000)
+    return math.ldexp(1.0, k)
