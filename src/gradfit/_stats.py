@@ -145,8 +145,9 @@ def solve_with_float64_retry(attempt: Callable[[np.dtype, str], FitResult | None
 _EPS64 = float(np.finfo(np.float64).eps)
 
 
-def constant_columns(G, mean_x, m) -> np.ndarray:
-    """Columns whose centred diagonal is no more than the centring's rounding: deviations of
+def constant_columns(sum_squares, mean_x, m) -> np.ndarray:
+    """Columns whose centred sum of squares (the diagonal of a centred G, total weight m) is
+    no more than the centring's rounding: deviations of
     a few eps * |mean| in every row (a constant column with weights: its weighted mean is
     not exactly its value), a spread of less than 16 ulps of the mean: constant, not a
     spread to fit. (A spread of a few hundred ulps is data: a column of mean 1e10 varying by
@@ -155,4 +156,15 @@ def constant_columns(G, mean_x, m) -> np.ndarray:
         level = m * (16 * _EPS64 * mean_x) ** 2
     # a level in the subnormals says nothing (columns of 1e-161: their squares underflow,
     # which the solvers detect on their own)
-    return (np.diagonal(G) <= level) & (level >= np.finfo(np.float64).tiny)
+    return (sum_squares <= level) & (level >= np.finfo(np.float64).tiny)
+
+
+def without_columns(G: np.ndarray, xty: np.ndarray,
+                    drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of G and xty with the rows, columns and entries of ``drop`` zeroed: those
+    columns leave the normal equations (their minimum-norm coefficient is 0)."""
+    G, xty = G.copy(), xty.copy()
+    G[drop, :] = 0.0
+    G[:, drop] = 0.0
+    xty[drop] = 0.0
+    return G, xty

@@ -676,7 +676,7 @@ def _descend_by_map_reduce(X, y, w, step, l2, l1, fit_intercept, max_iter, tol, 
     lr = 1.0 / L if L else (strategy.learning_rate if kind is _steps.Fixed else None)
     gnorm = float(np.linalg.norm(mapping(coef, g, lr or 1.0)))
     # relative to the start's gradient (mapping) norm, without an absolute floor: the same
-    # test at any scale of the data (a floor of 1 declared X * 1e-8 converged at w = 0)
+    # test at any scale of the data (with a floor of 1, X * 1e-8 would stop at w = 0)
     target = tol * gnorm
     status, k = "max_iter", 0
     prev = None

@@ -14,7 +14,7 @@ from . import _certify, _descent, steps as _steps
 from ._descent import STATE_SLOTS, Status
 from ._result import FitResult
 from ._state import DescentState
-from ._stats import Stats, chunk_rows, constant_columns, float64_stats
+from ._stats import Stats, chunk_rows, constant_columns, float64_stats, without_columns
 from ._validation import (
     MAX_COUNT,
     as_float_matrix,
@@ -189,7 +189,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     standardize : bool, default True
         Iterate on standardised coefficients (above). Mini-batch fits take σ from the first
         batch, like the shift, so that a stream of chunks is standardised as one pass over
-        them would be; a resumed fit keeps the coordinates of the fit it continues.
+        them would be; a resumed fit keeps the coordinates of the fit it continues. A
+        constant column (a spread within 16 ulps of its mean) gets scale 0: its coefficient
+        stays 0, the minimum-norm answer, as the intercept carries its mean.
 
     Returns
     -------
@@ -708,13 +710,10 @@ def _without_rounding_columns(st: Stats) -> Stats:
     1e-32, which a 1/L step or a line search turns into coefficients of 1e13."""
     if not st.centred:
         return st
-    const = constant_columns(st.G, st.mean_x, st.m)
+    const = constant_columns(np.diagonal(st.G), st.mean_x, st.m)
     if not const.any():
         return st
-    G, xty = st.G.copy(), st.xty.copy()
-    G[const, :] = 0.0
-    G[:, const] = 0.0
-    xty[const] = 0.0
+    G, xty = without_columns(st.G, st.xty, const)
     return st._replace(G=G, xty=xty)
 
 
@@ -742,8 +741,9 @@ def _ones(scale, n):
 
 def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarray:
     """The per-column scale of standardisation: the (weighted) standard deviation about mu
-    (the root mean square without an intercept); 1 for a constant column. From the
-    statistics' diagonal when they exist, else one pass over X in float64 blocks."""
+    (the root mean square without an intercept); ``default`` for a constant column
+    (_stats.constant_columns). From the statistics' diagonal when they exist, else one pass
+    over X in float64 blocks."""
     if stats is not None:
         m = float(stats.m)
         if mu is None and stats.centred:
@@ -770,9 +770,8 @@ def _scales(X: np.ndarray, weights, mu, stats, default: float = 1.0) -> np.ndarr
     sd = np.sqrt(np.maximum(var, 0.0))
     # A column constant up to the rounding of its mean (51 in every row, weighted mean
     # 51 + 1e-14) is constant: 1/sd would turn that rounding into a coefficient of 1e11.
-    # (The same level as _stats.constant_columns: a spread below 16 ulps of the mean.)
-    level = 0.0 if mu is None else np.abs(mu)
-    good = np.isfinite(sd) & (sd > 16 * np.finfo(np.float64).eps * level) & (sd > 0)
+    constant = constant_columns(var, np.zeros_like(var) if mu is None else mu, 1.0)
+    good = np.isfinite(sd) & (sd > 0) & ~constant
     return np.where(good, sd, default)
 
 

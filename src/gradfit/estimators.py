@@ -259,7 +259,7 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
         if _HAVE_SKLEARN:
             # scikit-learn keeps any strided layout (negative strides, for one); the kernels
             # read X through a unit stride on one axis: as_float_matrix copies what they
-            # cannot read (a reversed float32 X gave a Gram matrix of garbage)
+            # cannot read (a reversed X would be read out of place)
             if predicting:  # finiteness checked by gradfit (scikit-learn's float32 sum
                 # of values near float32's max warns of overflow instead of answering)
                 X = as_float_matrix(validate_data(self, X, dtype=[np.float64, np.float32],

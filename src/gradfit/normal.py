@@ -18,6 +18,7 @@ from ._stats import (
     gram_stats,
     solve_with_float64_retry,
     to_raw,
+    without_columns,
 )
 from ._validation import (
     as_float_matrix,
@@ -243,7 +244,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
         np.ascontiguousarray(G), np.ascontiguousarray(xty), float(m), l2, single)
     if underflow:  # whatever Cholesky said, its answer lost its precision: the fallback
         info, rcond = 1, 0.0
-    if fit_intercept and constant_columns(G, mean_x, m).any():
+    if fit_intercept and constant_columns(np.diagonal(G), mean_x, m).any():
         # a column constant up to the centring's rounding (weighted means): Cholesky would
         # fit that rounding as a direction (coefficients of 1e28 and an intercept of 1e30
         # that cancel them); the fallback drops it (minimum norm)
@@ -302,10 +303,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
             # A constant column's centred diagonal is the centring's rounding (about
             # eps * m * mean^2), not a spread: dropped, or the column scaling of _eigh_solve
             # would blow that noise up into a full-size direction (coefficients of 1e12).
-            const = constant_columns(G, mean_x, m)
-            A[const, :] = 0.0
-            A[:, const] = 0.0
-            rhs[const] = 0.0
+            A, rhs = without_columns(A, rhs, constant_columns(np.diagonal(G), mean_x, m))
         A.flat[:: n + 1] += 1.0 if big else m * l2
         coef, rank = _eigh_solve(A, rhs, m)
         how, solver = ("solved by an eigendecomposition of the column-scaled normal matrix "
@@ -400,7 +398,7 @@ class _Rows:
         if self.fit_intercept:
             A -= st.mean_x
             t -= st.mean_y
-            A[:, constant_columns(st.G, st.mean_x, msum)] = 0.0  # rounding, not spread
+            A[:, constant_columns(np.diagonal(st.G), st.mean_x, msum)] = 0.0  # rounding
         if sw is not None:
             root = np.sqrt(sw)
             A *= root[:, None]
