@@ -642,7 +642,7 @@ def _to_result(X, y, opts: _Options, start: _Start, run: _Run) -> FitResult:
                                  opts.n_iter_no_change, opts.tol, run.grad_norm,
                                  run.objective, run.verdict, start.scale is not None,
                                  _unmeasured_reason(opts, X.shape[1], run.unmeasurable_floor),
-                                 opts.auto_rate, run.unmeasurable_floor)
+                                 opts.auto_rate)
     point = start.point
     if start.average is not None and scalars[STATE_SLOTS.index("averaged")] > 0:
         point = start.average
@@ -957,7 +957,7 @@ def _seed(random_state) -> np.ndarray:
 
 
 def _report(status, strategy, mini, max_iter, n_iter_no_change, tol, grad_norm, objective,
-            verdict, standardized, unmeasured, auto_rate, floor=None):
+            verdict, standardized, unmeasured, auto_rate):
     """(message, converged), warning when the fit stopped short of its promise."""
     name = repr(strategy)
     if status == Status.CONVERGED:
