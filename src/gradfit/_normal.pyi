@@ -58,14 +58,14 @@ def residual_sqnorm(
     b: float,
 ) -> float: ...  # ||X w + b - y||^2
 def solve_plain(
-    X: npt.NDArray[np.float64],  # const double[:, :]
-    y: npt.NDArray[np.float64],  # const double[::1]
-    center: bool,
-    l2: float,
+    X: object,  # used only if a float64 ndarray the kernels read in place
+    y: object,  # used only if a float64 ndarray of X's rows, unit stride
+    fit_intercept: object,  # used only if a bool
+    l2: object,  # used only if a finite float or int >= 0
     amplification_max: float,
     explained_min: float,
     rcond_min: float,
 ) -> tuple[tuple[npt.NDArray[np.float64], float, float, float] | None, tuple | None]: ...
-    # ((coef, intercept, rcond, objective), None), or (None, gram_pass's statistics): take
-    # the general path from them
+    # ((coef, intercept, rcond, objective), None); (None, None): validate the arguments
+    # first; (None, gram_pass's statistics): take the general path from them
 def _kernel_isa() -> str: ...  # "avx2-fma" or "portable"

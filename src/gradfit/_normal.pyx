@@ -79,12 +79,6 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
                          f"dimension of at least its length, got strides "
                          f"({X.strides[0]}, {X.strides[1]}) "
                          f"(validate it with as_float_matrix).")
-    cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
-    cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
-    cdef Py_ssize_t nblocks = (m + B - 1) // B
-    cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
-    if nthreads > nblocks:
-        nthreads = <int> nblocks
     G_arr = np.zeros((n, n), dtype=np.float64)
     xty_arr = np.zeros(n, dtype=np.float64)
     shift_arr = np.zeros(n, dtype=np.float64)
@@ -93,6 +87,28 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     cdef double[::1] xty = xty_arr
     cdef double[::1] shift = shift_arr
     cdef double[::1] colsum = colsum_arr
+    cdef const floating *sw = &sqrt_weight[0] if sqrt_weight is not None else NULL
+    cdef double scalars[3]
+    cdef bint finite = _gram_into(X, &y[0], sw, center, &G[0, 0], &xty[0], &shift[0],
+                                  &colsum[0], scalars)
+    return finite, scalars[0], shift_arr, scalars[1], G_arr, xty_arr, scalars[2]
+
+
+cdef bint _gram_into(const floating[:, :] X, const floating *y, const floating *sw,
+                     bint center, double *G, double *xty, double *shift, double *colsum,
+                     double *scalars) except -1:
+    """gram_pass's work on a checked layout, into the caller's zeroed n x n G and n-vectors
+    xty, shift (the mean of X, or zeros) and colsum (scratch); scalars receives the weight
+    sum, mean_y and y^T y. Returns whether the statistics are finite; raises MemoryError, or
+    the exception of a signal handler (Ctrl-C) that ran during the pass."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
+    cdef Py_ssize_t itemsize = sizeof(floating)
+    cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
+    cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
+    cdef Py_ssize_t nblocks = (m + B - 1) // B
+    cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
+    if nthreads > nblocks:
+        nthreads = <int> nblocks
     # The partial sums of threads 1.. (thread 0 adds into the outputs): G, xty, colsum; and
     # (ysum, yy) and a status per thread. Only threaded (large) passes need them; the small
     # scratch every pass needs (the shift in X's precision) is a calloc, because a NumPy
@@ -110,7 +126,6 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
         parts_p = &parts[0]
         tsums_p = &tsums[0]
         tstatus_p = &tstatus[0]
-    cdef const floating *sw = &sqrt_weight[0] if sqrt_weight is not None else NULL
     cdef double sums[2]  # sums of the shifted y and of its squares
     cdef double wsum = m, yshift = 0.0, yy = 0.0
     cdef floating cy = 0
@@ -127,11 +142,11 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
             if sw != NULL:
                 wsum = _weight_sum(sw, m)
             if center:
-                failed = _first_block_shift(X, y, sw, B, cshift, &shift[0], &cy)
+                failed = _first_block_shift(X, y, sw, B, cshift, shift, &cy)
                 yshift = cy
             if not failed:
                 failed = _threaded_pass(X, y, sw, B, nblocks, nthreads, center, own_kernel,
-                                        cshift, cy, &G[0, 0], &xty[0], &colsum[0], sums,
+                                        cshift, cy, G, xty, colsum, sums,
                                         parts_p, tsums_p, tstatus_p, &stop)
     finally:
         free(cshift)
@@ -140,9 +155,11 @@ def gram_pass(const floating[:, :] X, const floating[::1] y, bint center,
     if failed:
         raise MemoryError()
     with nogil:
-        finite = _centre(center, wsum, n, &G[0, 0], &xty[0], &colsum[0], &shift[0], sums,
-                         &yshift, &yy)
-    return finite, wsum, shift_arr, yshift, G_arr, xty_arr, yy
+        finite = _centre(center, wsum, n, G, xty, colsum, shift, sums, &yshift, &yy)
+    scalars[0] = wsum
+    scalars[1] = yshift
+    scalars[2] = yy
+    return finite
 
 
 cdef double _weight_sum(const floating *sw, Py_ssize_t k) noexcept nogil:
@@ -154,7 +171,7 @@ cdef double _weight_sum(const floating *sw, Py_ssize_t k) noexcept nogil:
     return s
 
 
-cdef int _first_block_shift(const floating[:, :] X, const floating[::1] y, const floating *sw,
+cdef int _first_block_shift(const floating[:, :] X, const floating *y, const floating *sw,
                             Py_ssize_t B, floating *cshift, double *shift,
                             floating *cy) noexcept nogil:
     """The centring shift: the (weighted) mean of the first B rows, a cheap, usually excellent
@@ -189,7 +206,7 @@ cdef int _first_block_shift(const floating[:, :] X, const floating[::1] y, const
     return 0
 
 
-cdef int _threaded_pass(const floating[:, :] X, const floating[::1] y, const floating *sw,
+cdef int _threaded_pass(const floating[:, :] X, const floating *y, const floating *sw,
                         Py_ssize_t B, Py_ssize_t nblocks, int nthreads, bint center,
                         bint own_kernel, const floating *cshift, floating cy, double *G,
                         double *xty, double *colsum, double *sums, double *parts,
@@ -291,7 +308,7 @@ def _raise_pending():
     raise exc
 
 
-cdef int _gram_range(const floating[:, :] X, const floating[::1] y, const floating *sw,
+cdef int _gram_range(const floating[:, :] X, const floating *y, const floating *sw,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t B, bint center,
                      bint own_kernel, const floating *cshift, floating cy, double *G,
                      double *xty, double *colsum, double *sums, bint poll,
@@ -437,9 +454,9 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
             if d[i] == 0.0:
                 d[i] = 1.0  # a zero column: the matrix stays singular and potrf says so
         if single:
-            info = _factor_solve(Af, G, xty, &d[0], scale, shift, &rcond)
+            info = _factor_solve(Af, n, &G[0, 0], &xty[0], &d[0], scale, shift, &rcond)
         else:
-            info = _factor_solve(Ad, G, xty, &d[0], scale, shift, &rcond)
+            info = _factor_solve(Ad, n, &G[0, 0], &xty[0], &d[0], scale, shift, &rcond)
         for i in range(n):
             if info == 0:
                 w[i] = (Af[n * n + i] if single else Ad[n * n + i]) / d[i]
@@ -505,11 +522,12 @@ def refine_pass(const double[:, :] X, const double[::1] y, const double[::1] wei
     return g_arr, (sums_arr[0], sums_arr[1]), sums_arr[2]
 
 
-cdef int _factor_solve(floating *buf, const double[:, ::1] G, const double[::1] xty,
+cdef int _factor_solve(floating *buf, Py_ssize_t n, const double *G, const double *xty,
                        const double *d, double scale, double shift,
                        double *rcond_out) noexcept nogil:
     # buf: n*n matrix, then rhs (n), then 3n of work (lansy/pocon); iwork separate.
-    cdef Py_ssize_t n = G.shape[0], i, j
+    # G: n x n, row-major.
+    cdef Py_ssize_t i, j
     cdef floating *A = buf
     cdef floating *rhs = buf + n * n
     cdef floating *work = rhs + n
@@ -520,7 +538,7 @@ cdef int _factor_solve(floating *buf, const double[:, ::1] G, const double[::1] 
         return -1
     for i in range(n):
         for j in range(n):
-            A[i * n + j] = <floating> ((G[i, j] * scale + (shift if i == j else 0.0))
+            A[i * n + j] = <floating> ((G[i * n + j] * scale + (shift if i == j else 0.0))
                                        / (d[i] * d[j]))
         rhs[i] = <floating> (xty[i] * scale / d[i])
     anorm = lansy_one_norm(c'U', <int> n, A, <int> n, work)
@@ -553,66 +571,118 @@ def _kernel_isa():
     return "avx2-fma" if gf_cpu_avx2() else "portable"
 
 
-def solve_plain(const double[:, :] X, const double[::1] y, bint center, double l2,
-                double amplification_max, double explained_min, double rcond_min):
-    """The whole exact solve of float64, unweighted data in one call when nothing needs a
-    closer look: the Gram pass, the scaled Cholesky solve and the tests of normal.py's
-    _digits_at_risk (same constants, passed in). Returns ``((coef, intercept, rcond,
-    objective), None)``; or ``(None, statistics)`` when the data are not finite, the matrix
-    is not positive definite or digits are at risk, the statistics being the Gram pass's
-    ``(finite, m, mean_x, mean_y, G, xty, yty)``, from which the caller takes the general
-    path."""
-    stats = gram_pass(X, y, center, None)
-    finite, m, mean_x_arr, mean_y, G_arr, xty_arr, yty = stats
-    if not finite:
-        return None, stats
-    cdef double[:, ::1] G = G_arr
-    cdef double[::1] xty = xty_arr
-    cdef double[::1] mean_x = mean_x_arr
-    cdef Py_ssize_t n = G.shape[0], i
-    cdef double mm = m, my = mean_y, yy = yty
-    # squares near the subnormals (values below about 1e-146) lost their relative precision:
-    # the general path decides (normal.py's _underflows)
-    cdef double tiny_limit = 2.2250738585072014e-308 / 2.220446049250313e-16 * mm
-    # (zero sums of squares too: squares that underflowed to zero, or a constant column)
-    if yy < tiny_limit:
-        return None, stats
-    for i in range(n):
-        if G[i, i] < tiny_limit or (xty[i] != 0.0 and fabs(xty[i]) < tiny_limit):
-            return None, stats
-    if not isfinite(mm * l2):
-        return None, stats
-    coef_arr = np.empty(n)
-    cdef double[::1] coef = coef_arr
-    cdef double *buf = <double *> malloc((n * n + 5 * n) * sizeof(double))
-    cdef double *d
-    cdef int info
-    cdef double rcond = 0.0, cxty = 0.0, cc = 0.0, terms = fabs(my), b = my, rss
+# solve_plain takes arguments as they come, and only those it can use without conversion
+_ndarray = np.ndarray
+_float64 = np.dtype(np.float64)
+
+
+def solve_plain(X, y, fit_intercept, l2, double amplification_max, double explained_min,
+                double rcond_min):
+    """The whole exact solve of plain float64 data in one call when nothing needs a closer
+    look: the Gram pass, the scaled Cholesky solve and the tests of normal.py's
+    _digits_at_risk (same constants, passed in).
+
+    Returns ``((coef, intercept, rcond, objective), None)`` on success. ``(None, None)`` when
+    the arguments are not all plain (X and y float64 ndarrays, not subclasses, in a layout
+    the kernels read in place, of matching nonzero sizes; ``fit_intercept`` a bool; ``l2`` a
+    finite float or int >= 0): the caller validates and converts them. ``(None,
+    statistics)`` when the data are not finite, the matrix is not positive definite or digits
+    are at risk, the statistics being gram_pass's ``(finite, m, mean_x, mean_y, G, xty,
+    yty)``, from which the caller takes the general path. ``coef`` is read-only."""
+    cdef double lam
+    if not (type(X) is _ndarray and type(y) is _ndarray
+            and (fit_intercept is True or fit_intercept is False)):
+        return None, None
+    if type(l2) is float:
+        lam = l2
+    elif type(l2) is int and 0 <= l2 <= 9007199254740992:
+        lam = l2
+    else:
+        return None, None
+    if not (lam >= 0.0 and isfinite(lam)) or X.dtype is not _float64 or \
+            y.dtype is not _float64 or X.ndim != 2 or y.ndim != 1:
+        return None, None
+    cdef const double[:, :] Xv = X
+    cdef const double[:] ys = y
+    cdef Py_ssize_t m = Xv.shape[0], n = Xv.shape[1], i
+    cdef Py_ssize_t rs = Xv.strides[0], cs = Xv.strides[1], item = sizeof(double)
+    if m == 0 or n == 0 or ys.shape[0] != m or (m > 1 and ys.strides[0] != item):
+        return None, None
+    # the layouts as_float_matrix passes through unchanged
+    if not ((<size_t> &Xv[0, 0]) % item == 0 and rs % item == 0 and cs % item == 0 and
+            ((cs == item and rs >= n * item)
+             or (rs == item and cs >= m * item and not (cs == item and m == 1)))):
+        return None, None
+    cdef bint center = fit_intercept
+    # one buffer: G, xty, mean_x, colsum, then the factorisation's matrix, rhs and work, d
+    cdef double *buf = <double *> calloc(2 * n * n + 9 * n, sizeof(double))
     if buf == NULL:
         raise MemoryError()
-    d = buf + n * n + 4 * n
-    with nogil:
+    cdef double *G = buf
+    cdef double *xty = G + n * n
+    cdef double *mean_x = xty + n
+    cdef double *work = mean_x + 2 * n
+    cdef double *d = work + n * n + 4 * n
+    cdef double scalars[3]
+    cdef bint finite
+    cdef int info = 0
+    cdef double mm, my, yy, rcond = 0.0, cxty = 0.0, cc = 0.0, b, terms, rss
+    cdef double tiny_limit
+    cdef bint plain
+    cdef double[::1] coefv
+    cdef double *coef
+    try:
+        finite = _gram_into(Xv, &ys[0], <const double *> NULL, center, G, xty, mean_x,
+                            mean_x + n, scalars)
+        mm, my, yy = scalars[0], scalars[1], scalars[2]
+        b, terms = my, fabs(my)
+        # squares near the subnormals (values below about 1e-146) lost their relative
+        # precision, and zero sums of squares (squares that underflowed to zero, or a
+        # constant column): the general path decides (normal.py's _underflows)
+        tiny_limit = 2.2250738585072014e-308 / 2.220446049250313e-16 * mm
+        plain = finite and yy >= tiny_limit and isfinite(mm * lam)
         for i in range(n):
-            d[i] = sqrt(G[i, i] + mm * l2)
-            if d[i] == 0.0:
-                d[i] = 1.0
-        info = _factor_solve(buf, G, xty, d, 1.0, mm * l2, &rcond)
-        if info == 0:
-            for i in range(n):
-                coef[i] = buf[n * n + i] / d[i]
-                cxty += coef[i] * xty[i]
-                cc += coef[i] * coef[i]
-                if center:
-                    terms += fabs(mean_x[i] * coef[i])
-                    b -= mean_x[i] * coef[i]
-    free(buf)
-    if info != 0 or rcond < rcond_min:
-        return None, stats
-    rss = yy - cxty - mm * l2 * cc
-    if yy > 0 and rss > (1.0 - explained_min) * yy:
-        return None, stats
-    if center and terms > amplification_max * fabs(b):
-        return None, stats
-    if rss < 0.0:
-        rss = 0.0
-    return (coef_arr, (b if center else 0.0), rcond, rss / (2 * mm) + 0.5 * l2 * cc), None
+            if G[i * n + i] < tiny_limit or (xty[i] != 0.0 and fabs(xty[i]) < tiny_limit):
+                plain = False
+        if plain:
+            coef_arr = np.empty(n)
+            coefv = coef_arr
+            coef = &coefv[0]
+            with nogil:
+                for i in range(n):
+                    d[i] = sqrt(G[i * n + i] + mm * lam)
+                info = _factor_solve(work, n, G, xty, d, 1.0, mm * lam, &rcond)
+                if info == 0:
+                    for i in range(n):
+                        coef[i] = work[n * n + i] / d[i]
+                        cxty += coef[i] * xty[i]
+                        cc += coef[i] * coef[i]
+                        if center:
+                            terms += fabs(mean_x[i] * coef[i])
+                            b -= mean_x[i] * coef[i]
+            rss = yy - cxty - mm * lam * cc
+            plain = info == 0 and rcond >= rcond_min and \
+                not (yy > 0 and rss > (1.0 - explained_min) * yy) and \
+                not (center and terms > amplification_max * fabs(b))
+        if plain:
+            if rss < 0.0:
+                rss = 0.0
+            coef_arr.flags.writeable = False
+            return (coef_arr, (b if center else 0.0), rcond,
+                    rss / (2 * mm) + 0.5 * lam * cc), None
+        G_arr = np.empty((n, n))
+        xty_arr = np.empty(n)
+        mean_arr = np.empty(n)
+        _copy_out(G, n * n, G_arr)
+        _copy_out(xty, n, xty_arr)
+        _copy_out(mean_x, n, mean_arr)
+        return None, (finite, mm, mean_arr, my, G_arr, xty_arr, yy)
+    finally:
+        free(buf)
+
+
+cdef void _copy_out(const double *src, Py_ssize_t k, object dst):
+    cdef double[::1] out = dst.reshape(-1)
+    cdef Py_ssize_t i
+    for i in range(k):
+        out[i] = src[i]

@@ -95,18 +95,16 @@ class FitResult:
             object.__setattr__(self, "state", DescentState.from_dict(self.state, self.step))
 
     @classmethod
-    def _exact(cls, coef, intercept: float, rcond: float, objective: float,
+    def _exact(cls, coef: np.ndarray, intercept: float, rcond: float, objective: float,
                forward_error: float) -> FitResult:
         """An unrefined Cholesky result of the exact solver, built without the dataclass
-        machinery (its per-field checks cost as much as a 1000 x 10 solve)."""
+        machinery (its per-field checks cost as much as a 1000 x 10 solve). ``coef`` must be
+        a read-only array that belongs to the result alone."""
         self = object.__new__(cls)
-        view = coef.view()
-        view.flags.writeable = False
-        self.__dict__.update(coef=view, intercept=intercept, n_iter=0, converged=True,
-                             loss_history=np.empty(0), solver="cholesky", rcond=rcond,
-                             objective=objective, message="", step=None,
-                             grad_norm=float("nan"), state=None, refinement_steps=0,
-                             forward_error=forward_error)
+        fields = self.__dict__
+        fields.update(_EXACT_DEFAULTS)
+        fields.update(coef=coef, intercept=intercept, rcond=rcond, objective=objective,
+                      forward_error=forward_error, loss_history=np.empty(0))
         return self
 
     def __setstate__(self, state):
@@ -129,3 +127,8 @@ class FitResult:
         # float32's range where the same prediction from the estimator does not
         return linear_prediction(X.astype(np.float64, copy=False),
                                  self.coef.astype(np.float64, copy=False), self.intercept)
+
+
+# The fields of an unrefined Cholesky result that do not depend on the data.
+_EXACT_DEFAULTS = dict(n_iter=0, converged=True, solver="cholesky", message="", step=None,
+                       grad_norm=float("nan"), state=None, refinement_steps=0)

@@ -27,6 +27,7 @@ from ._validation import (
     check_coef_range,
     check_penalty,
     normalised,
+    raise_nonfinite,
 )
 from .errors import IllConditionedError, IllConditionedWarning
 
@@ -146,28 +147,43 @@ def solve_normal(X, y, *, l2: float = 0.0, fit_intercept: bool = True,
     >>> np.round(res.coef, 12), round(res.intercept, 12)
     (array([ 2., -1.]), 0.5)
     """
+    if sample_weight is None:
+        # plain float64 arrays: the whole solve in one compiled call, which declines anything
+        # else (None, None) before touching it
+        res = _solve_plain(X, y, l2, fit_intercept, fallback)
+        if res is not None:
+            return res
     X = as_float_matrix(X, "X")
     y = as_target(y, X.shape[0], X.dtype, "y")
     l2 = check_penalty(l2, "l2")
     fit_intercept = bool(fit_intercept)
     if sample_weight is None and X.dtype == np.float64:
-        # the common case in one compiled call; anything that needs a closer look (non-finite
-        # data, refinement, a fallback) goes the general way
-        plain, stats = _normal.solve_plain(X, y, fit_intercept, l2,
-                                           INTERCEPT_AMPLIFICATION_MAX,
-                                           MIN_EXPLAINED_FRACTION, RCOND_REFINE)
-        if plain is not None:
-            coef, intercept, rcond, objective = plain
-            return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
-        assert stats is not None  # declined: the statistics come back instead
-        finite, m, mean_x, mean_y, G, xty, yty = stats
-        if finite:  # the same statistics, for refinement or the fallback
-            st = Stats(m, mean_x, float(mean_y), G, xty, float(yty), fit_intercept)
-            res = solve_with_stats(X, y, None, l2, fit_intercept, fallback, st=st)[0]
-            assert res is not None  # float64: always answers or raises
+        res = _solve_plain(X, y, l2, fit_intercept, fallback)
+        if res is not None:
             return res
     sw = normalised(as_sample_weight(sample_weight, X.shape[0]))
     return solve_data(X, y, sw, l2, fit_intercept, fallback)[0]
+
+
+def _solve_plain(X, y, l2, fit_intercept, fallback) -> FitResult | None:
+    """solve_normal of unweighted float64 data; None when X, y, l2 or fit_intercept need
+    validation first."""
+    plain, stats = _normal.solve_plain(X, y, fit_intercept, l2, INTERCEPT_AMPLIFICATION_MAX,
+                                       MIN_EXPLAINED_FRACTION, RCOND_REFINE)
+    if plain is not None:
+        coef, intercept, rcond, objective = plain
+        return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
+    if stats is None:
+        return None
+    if not stats[0]:
+        raise_nonfinite(X, y)
+    # declined: refinement or the fallback, from the same statistics (X, y, l2 and
+    # fit_intercept were accepted as they are)
+    _, m, mean_x, mean_y, G, xty, yty = stats
+    st = Stats(m, mean_x, float(mean_y), G, xty, float(yty), fit_intercept)
+    res = solve_with_stats(X, y, None, float(l2), fit_intercept, fallback, st=st)[0]
+    assert res is not None  # float64: always answers or raises
+    return res
 
 
 def solve_data(X, y, sw, l2: float, fit_intercept: bool,
