@@ -19,6 +19,8 @@
 /* How far ahead (in rows) the mini-batch gather prefetches the rows it will copy: 8 to 32
  * measured alike at n = 100 (16 is in the middle). */
 #define GF_GATHER_PREFETCH_ROWS 16
+/* Rows of at most this many elements, contiguous, are shifted four at a time (gf_shift_block). */
+#define GF_SHORT_ROW 16
 /* Below this many elements per thread a pass stays on one thread: OpenMP's fork/join costs
  * microseconds when the other core is idle, but when it is busy a parallel region waits for a
  * descheduled thread (reference machine: 6 ms instead of 0.1 ms per iteration at 20000 x 50). */

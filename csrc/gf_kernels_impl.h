@@ -355,7 +355,38 @@ GF_BODY void SFX(gf_shift_block_body)(gf_int b, gf_int n, const REAL *X, gf_int 
 {
     /* A = diag(sw) (X_blk - 1 shift^T), laid out row-major (A[i*lda + j]) or column-major
      * (A[j*lda + i]); colsum += sum_i sw_i^2 (x_i - shift) = sum_i sw_i A_i. */
-    if (row_major_out) {
+    if (row_major_out && !sw && cs == 1 && rs == n && lda == n && n <= GF_SHORT_ROW) {
+        /* Short rows, contiguous in and out: four rows at a time are one run of 4n elements
+         * (whole vectors), with the shift repeated four times and four column sums per
+         * column; a loop per row of n ~ 10 is mostly its vector remainder and set-up, and
+         * one colsum update per row would wait on the previous row's store. */
+        REAL srep[4 * GF_SHORT_ROW];
+        double crep[4 * GF_SHORT_ROW];
+        const gf_int w = 4 * n;
+        for (gf_int k = 0; k < w; k++) {
+            srep[k] = shift[k % n];
+            crep[k] = 0;
+        }
+        gf_int i = 0;
+        for (; i + 4 <= b; i += 4) {
+            const REAL *restrict x = X + i * n;
+            REAL *restrict a = A + i * n;
+#pragma omp simd
+            for (gf_int k = 0; k < w; k++) {
+                const REAL v = x[k] - srep[k];
+                a[k] = v;
+                crep[k] += (double)v;
+            }
+        }
+        for (gf_int k = 0; k < (b - i) * n; k++) {
+            const REAL v = X[i * n + k] - srep[k];
+            A[i * n + k] = v;
+            crep[k] += (double)v;
+        }
+        if (colsum)
+            for (gf_int j = 0; j < n; j++)
+                colsum[j] += (crep[j] + crep[n + j]) + (crep[2 * n + j] + crep[3 * n + j]);
+    } else if (row_major_out) {
         for (gf_int i = 0; i < b; i++) {
             const REAL *restrict x = X + i * rs;
             REAL *restrict a = A + i * lda;
