@@ -5,6 +5,7 @@
 #include <string.h>
 
 int gf_cpu_avx2_enabled = 0;
+int gf_cpu_avx512_enabled = 0;
 
 #if GF_X86_DISPATCH
 /* A constructor, so the flag is written before any thread can read it (the extension module
@@ -16,5 +17,6 @@ __attribute__((constructor)) static void gf_cpu_init(void)
     /* In a constructor the CPU model may not be filled in yet: ask for it first. */
     __builtin_cpu_init();
     gf_cpu_avx2_enabled = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    gf_cpu_avx512_enabled = gf_cpu_avx2_enabled && __builtin_cpu_supports("avx512f");
 }
 #endif

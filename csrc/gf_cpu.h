@@ -28,6 +28,10 @@
  * and written nowhere else). Always 0 without GF_X86_DISPATCH. */
 extern int gf_cpu_avx2_enabled;
 static inline int gf_cpu_avx2(void) { return gf_cpu_avx2_enabled; }
+/* Nonzero when, in addition, the CPU (and the operating system) has AVX-512F: kernels with an
+ * AVX-512 version (the refinement pass) use it. */
+extern int gf_cpu_avx512_enabled;
+static inline int gf_cpu_avx512(void) { return gf_cpu_avx512_enabled; }
 
 /* The body of a dispatched function: inlined into both versions, so the compiler vectorises it
  * once for each instruction set. */

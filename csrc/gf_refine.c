@@ -1,6 +1,7 @@
-/* The refinement pass of gf_refine.h: an AVX2 + FMA path (four rows per vector) and a portable
- * path (the same operations, lane by lane, with fma() from math.h). Both perform the same
- * floating-point operations in the same order, so they return the same bits.
+/* The refinement pass of gf_refine.h: an AVX2 + FMA path (four rows per vector), an AVX-512F
+ * path (eight rows per vector, where the CPU has it) and a portable path (the same operations,
+ * lane by lane, with fma() from math.h). All perform the same floating-point operations in
+ * the same order, so they return the same bits.
  *
  * Why it is organised in row blocks and two phases: a row's double-double dot product is a
  * chain of dependent additions (one TwoSum per column), and X^T r needs that row's residual.
@@ -26,6 +27,8 @@
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
+
+
 
 #define GF_LANES 4
 /* Two sets of lanes per accumulator: even and odd four-row vectors. */
@@ -248,6 +251,147 @@ GF_AVX2_FN static void refine_block_avx2(gf_int nv, gf_int n, const double *P, g
     }
 }
 
+/* The same block on AVX-512F, eight rows per vector: a vector of rows 8u..8u+7 holds the
+ * four-row vectors 2u (lanes 0-3) and 2u+1 (lanes 4-7), exactly the even and odd lane sets of
+ * the accumulators, which are contiguous (acc, gh, gl). Every lane sees the same operations in
+ * the same order as on AVX2 (an odd last four-row vector runs the AVX2 code on the low half),
+ * so the two paths return the same bits, at half the instructions. */
+#define GF_AVX512_FN __attribute__((target("avx512f,avx2,fma")))
+#define GF_AVX512_INL __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline
+
+GF_AVX512_INL void two_sum8(__m512d a, __m512d b, __m512d *s, __m512d *e)
+{
+    const __m512d x = _mm512_add_pd(a, b), bb = _mm512_sub_pd(x, a);
+    *e = _mm512_add_pd(_mm512_sub_pd(a, _mm512_sub_pd(x, bb)), _mm512_sub_pd(b, bb));
+    *s = x;
+}
+
+GF_AVX512_INL void two_diff8(__m512d a, __m512d b, __m512d *s, __m512d *e)
+{
+    const __m512d x = _mm512_sub_pd(a, b), bb = _mm512_sub_pd(x, a);
+    *e = _mm512_sub_pd(_mm512_sub_pd(a, _mm512_sub_pd(x, bb)), _mm512_add_pd(b, bb));
+    *s = x;
+}
+
+GF_AVX512_INL void residual8_finish(__m512d s, __m512d c, const double *wv, double *uh,
+                                    double *ul, __m512d *ah, __m512d *al, __m512d *aq)
+{
+    const __m512d rh = _mm512_add_pd(s, c);
+    const __m512d rl = _mm512_sub_pd(c, _mm512_sub_pd(rh, s));
+    __m512d h = rh, l = rl, e;
+    if (wv) {
+        const __m512d wt = _mm512_loadu_pd(wv);
+        h = _mm512_mul_pd(rh, wt);
+        l = _mm512_add_pd(_mm512_fmsub_pd(rh, wt, h), _mm512_mul_pd(rl, wt));
+    }
+    _mm512_storeu_pd(uh, h);
+    _mm512_storeu_pd(ul, l);
+    two_sum8(*ah, h, ah, &e);
+    *al = _mm512_add_pd(*al, _mm512_add_pd(e, l));
+    *aq = _mm512_add_pd(*aq, _mm512_mul_pd(h, rh));
+}
+
+/* The residuals of rows 4v..4v+7 (nvec = 1) or 4v..4v+15 (nvec = 2, two chains). */
+#define GF_RESIDUAL8_BODY(K) \
+    __m512d s##K, c##K, e##K; \
+    two_sum8(_mm512_loadu_pd(yv + 4 * v + 8 * K), noff, &s##K, &c##K);
+#define GF_RESIDUAL8_STEP(K) { \
+        const __m512d xk = _mm512_loadu_pd(x + j * ld + 8 * K); \
+        const __m512d pk = _mm512_mul_pd(xk, wj), qk = _mm512_fmsub_pd(xk, wj, pk); \
+        two_diff8(s##K, pk, &s##K, &e##K); \
+        c##K = _mm512_add_pd(c##K, _mm512_sub_pd(e##K, qk)); }
+#define GF_RESIDUAL8_FINISH(K) \
+    residual8_finish(s##K, c##K, wv ? wv + 4 * v + 8 * K : NULL, uh + 4 * v + 8 * K, \
+                     ul + 4 * v + 8 * K, &ah, &al, &aq);
+
+GF_AVX512_FN static void refine_block_avx512(gf_int nv, gf_int n, const double *P, gf_int ld,
+                                             const double *yv, const double *wv,
+                                             const double *w, double offset, double *gh,
+                                             double *gl, double *acc, double *uh, double *ul)
+{
+    const __m512d noff = _mm512_set1_pd(-offset);
+    __m512d ah = _mm512_loadu_pd(acc), al = _mm512_loadu_pd(acc + GF_ACC);
+    __m512d aq = _mm512_loadu_pd(acc + 2 * GF_ACC);
+    gf_int v = 0;
+    /* first sweep: residuals, two eight-row vectors (independent chains) at a time */
+    for (; v + 4 <= nv; v += 4) {
+        const double *x = P + 4 * v;
+        GF_RESIDUAL8_BODY(0)
+        GF_RESIDUAL8_BODY(1)
+        for (gf_int j = 0; j < n; j++) {
+            const __m512d wj = _mm512_set1_pd(w[j]);
+            GF_RESIDUAL8_STEP(0)
+            GF_RESIDUAL8_STEP(1)
+        }
+        GF_RESIDUAL8_FINISH(0)
+        GF_RESIDUAL8_FINISH(1)
+    }
+    if (v + 2 <= nv) {
+        const double *x = P + 4 * v;
+        GF_RESIDUAL8_BODY(0)
+        for (gf_int j = 0; j < n; j++) {
+            const __m512d wj = _mm512_set1_pd(w[j]);
+            GF_RESIDUAL8_STEP(0)
+        }
+        GF_RESIDUAL8_FINISH(0)
+        v += 2;
+    }
+    if (v < nv) {  /* an even four-row vector: lane set 0, the low half */
+        const double *x = P + 4 * v;
+        const __m256d noff4 = _mm256_set1_pd(-offset);
+        __m256d s0, c0, e0;
+        __m256d ah0 = _mm512_castpd512_pd256(ah), al0 = _mm512_castpd512_pd256(al);
+        __m256d aq0 = _mm512_castpd512_pd256(aq);
+        two_sum4(_mm256_loadu_pd(yv + 4 * v), noff4, &s0, &c0);
+        for (gf_int j = 0; j < n; j++) {
+            const __m256d wj = _mm256_broadcast_sd(w + j);
+            const __m256d x0 = _mm256_loadu_pd(x + j * ld);
+            const __m256d p0 = _mm256_mul_pd(x0, wj);
+            const __m256d q0 = _mm256_fmsub_pd(x0, wj, p0);
+            two_diff4(s0, p0, &s0, &e0);
+            c0 = _mm256_add_pd(c0, _mm256_sub_pd(e0, q0));
+        }
+        residual4_finish(s0, c0, wv ? wv + 4 * v : NULL, uh + 4 * v, ul + 4 * v, &ah0, &al0,
+                         &aq0);
+        ah = _mm512_insertf64x4(ah, ah0, 0);
+        al = _mm512_insertf64x4(al, al0, 0);
+        aq = _mm512_insertf64x4(aq, aq0, 0);
+    }
+    _mm512_storeu_pd(acc, ah);
+    _mm512_storeu_pd(acc + GF_ACC, al);
+    _mm512_storeu_pd(acc + 2 * GF_ACC, aq);
+    /* second sweep: X^T (wt r), column by column, from residuals that are all ready */
+    for (gf_int j = 0; j < n; j++) {
+        const double *x = P + j * ld;
+        double *hj = gh + j * GF_ACC, *lj = gl + j * GF_ACC;
+        __m512d h = _mm512_loadu_pd(hj), l = _mm512_loadu_pd(lj), e;
+        for (v = 0; v + 2 <= nv; v += 2) {
+            const __m512d x0 = _mm512_loadu_pd(x + 4 * v), u0 = _mm512_loadu_pd(uh + 4 * v);
+            const __m512d p0 = _mm512_mul_pd(x0, u0);
+            const __m512d q0 = _mm512_fmadd_pd(x0, _mm512_loadu_pd(ul + 4 * v),
+                                               _mm512_fmsub_pd(x0, u0, p0));
+            two_sum8(h, p0, &h, &e);
+            l = _mm512_add_pd(l, _mm512_add_pd(e, q0));
+        }
+        if (v < nv) {
+            __m256d h0 = _mm512_castpd512_pd256(h), l0 = _mm512_castpd512_pd256(l), e0;
+            const __m256d x0 = _mm256_loadu_pd(x + 4 * v), u0 = _mm256_loadu_pd(uh + 4 * v);
+            const __m256d p0 = _mm256_mul_pd(x0, u0);
+            const __m256d q0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(ul + 4 * v),
+                                               _mm256_fmsub_pd(x0, u0, p0));
+            two_sum4(h0, p0, &h0, &e0);
+            l0 = _mm256_add_pd(l0, _mm256_add_pd(e0, q0));
+            h = _mm512_insertf64x4(h, h0, 0);
+            l = _mm512_insertf64x4(l, l0, 0);
+        }
+        _mm512_storeu_pd(hj, h);
+        _mm512_storeu_pd(lj, l);
+    }
+}
+#undef GF_RESIDUAL8_BODY
+#undef GF_RESIDUAL8_STEP
+#undef GF_RESIDUAL8_FINISH
+
 /* Rows 0..3 (row stride rs, unit column stride), columns j..j+3, into T (column stride ldt):
  * a 4 x 4 transpose from 128-bit loads (two of its four shuffles become inserts, which need
  * not share the shuffle port with the additions). */
@@ -305,18 +449,19 @@ static void copy_block(gf_int rows, gf_int padded, gf_int n, const double *X, gf
 
 void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
                       const double *y, const double *wt, const double *w, double offset,
-                      double *g_hi, double *g_lo, double *sums, double *scratch, int portable)
+                      double *g_hi, double *g_lo, double *sums, double *scratch, int isa_max)
 {
     const gf_int R = block_rows(n);
     double *gh = scratch, *gl = gh + GF_ACC * n, *T = gl + GF_ACC * n;
     double *uh = T + R * n, *ul = uh + GF_MAX_BLOCK, *ytail = ul + GF_MAX_BLOCK;
     double *wtail = ytail + GF_LANES, *acc = wtail + GF_LANES;
     for (gf_int k = 0; k < gf_refine_scratch_size(n); k++) scratch[k] = 0.0;
-    int avx2 = 0;
+    int avx2 = 0, avx512 = 0;
 #ifdef GF_REFINE_AVX2
-    avx2 = !portable && gf_cpu_avx2();
+    avx2 = isa_max >= 1 && gf_cpu_avx2();
+    avx512 = avx2 && isa_max >= 2 && gf_cpu_avx512();
 #else
-    (void)portable;
+    (void)isa_max;
 #endif
     /* whole four-row vectors, in blocks of R rows: column-major X in place, else copied */
     const gf_int whole = b / 4 * 4;
@@ -336,7 +481,10 @@ void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
         }
         const double *wv = wt ? wt + i : NULL;
 #ifdef GF_REFINE_AVX2
-        if (avx2)
+        if (avx512)
+            refine_block_avx512(rows / 4, n, P, ld, y + i, wv, w, offset, gh, gl, acc, uh,
+                                ul);
+        else if (avx2)
             refine_block_avx2(rows / 4, n, P, ld, y + i, wv, w, offset, gh, gl, acc, uh, ul);
         else
 #endif

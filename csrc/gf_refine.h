@@ -19,15 +19,17 @@
  *   g[j] += sum_i x_ij wt_i r_i     as g_hi[j] + g_lo[j]  (n pairs, added to)
  *   sums[0] + sums[1] += sum_i wt_i r_i                   (a pair, added to)
  *   sums[2] += sum_i wt_i r_i^2                           (double)
- * scratch holds gf_refine_scratch_size(n) doubles. portable != 0 forces the portable C path
- * (fma() from math.h); otherwise the AVX2 + FMA path runs where gf_cpu_avx2() allows it
- * (the CPU has it and GRADFIT_PORTABLE is unset). Both paths return the same bits.
+ * scratch holds gf_refine_scratch_size(n) doubles. isa_max caps the instruction set: 0 the
+ * portable C path (fma() from math.h), 1 AVX2 + FMA, 2 AVX-512F; each runs where the CPU has
+ * it and GRADFIT_PORTABLE is unset (gf_cpu_avx2(), gf_cpu_avx512()). Every path returns the
+ * same bits.
  * Single-threaded; reads X from memory once (in row blocks that stay in L1 for their two
  * sweeps: residuals, then X^T r). */
 gf_int gf_refine_scratch_size(gf_int n);
 void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
                       const double *y, const double *wt, const double *w, double offset,
                       double *g_hi, double *g_lo, double *sums, double *scratch,
-                      int portable);
+                      int isa_max);
+
 
 #endif

@@ -50,6 +50,17 @@ def test_reported_path_in_this_process():
         assert isa == "portable"
 
 
+def test_refinement_isa_follows_the_kernel_choice():
+    from gradfit import _normal
+
+    isa = _normal._refine_isa()
+    assert isa in ("avx512f", "avx2-fma", "portable")
+    if isa == "avx512f":
+        assert kp.kernel_isa() == "avx2-fma"  # an AVX-512 CPU has AVX2; portable means neither
+    else:
+        assert isa == kp.kernel_isa()
+
+
 def test_environment_forces_portable():
     assert _isa_with("1") == "portable"
 

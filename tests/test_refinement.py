@@ -172,11 +172,11 @@ def test_refined_ridge_matches_exact():
     assert min_digits(res.coef, res.intercept, exact_lstsq(X, y, l2=l2)) >= 13
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("isa", ["best", "avx2", "portable"])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("m, n", [(103, 6), (211, 37)])
-def test_refine_pass_double_double_sums_are_exact(portable, order, weighted, m, n):
+def test_refine_pass_double_double_sums_are_exact(isa, order, weighted, m, n):
     # 103 x 6: one block of 64 rows, an odd number of four-row vectors, three tail rows;
     # 211 x 37: blocks of 48 rows, 37 columns (the last four transposed twice), a tail
     rng = np.random.default_rng(5)
@@ -185,7 +185,7 @@ def test_refine_pass_double_double_sums_are_exact(portable, order, weighted, m, 
     b = 0.37
     y = X @ w + b + 1e-9 * rng.standard_normal(m)  # tiny residuals: heavy cancellation
     wt = rng.uniform(0.1, 1.0, m) if weighted else None
-    g, s, rss = _normal.refine_pass(X, y, wt, w, b, portable)
+    g, s, rss = _normal.refine_pass(X, y, wt, w, b, isa)
     F = Fraction
     wts = [F(1)] * m if wt is None else [F(v) for v in wt]
     r = [F(y[i]) - F(b) - sum(F(X[i, j]) * F(w[j]) for j in range(n)) for i in range(m)]
@@ -206,11 +206,14 @@ def test_refine_pass_double_double_sums_are_exact(portable, order, weighted, m, 
 
 
 @pytest.mark.skipif(_normal._kernel_isa() != "avx2-fma", reason="needs the AVX2 + FMA kernels")
-@pytest.mark.parametrize("m, n", [(1, 3), (7, 1), (1000, 7), (517, 13), (300, 100)])
+@pytest.mark.parametrize("m, n", [(1, 3), (7, 1), (1000, 7), (517, 13), (300, 100), (12, 5),
+                                  (20, 2), (44, 9)])
 @pytest.mark.parametrize("order", ["C", "F", "strided", "reversed"])
-def test_refine_pass_portable_and_avx2_give_the_same_bits(m, n, order):
-    # the two paths perform the same operations in the same order (gf_refine.c), so the
-    # vector path is checked operation for operation against the plain C one
+def test_refine_pass_portable_and_vector_paths_give_the_same_bits(m, n, order):
+    # the paths perform the same operations in the same order (gf_refine.c), so each vector
+    # path (AVX2, and AVX-512 where the CPU has it: "best") is checked operation for
+    # operation against the plain C one; 12, 20 and 44 rows end on one, two and three
+    # four-row vectors after the last eight-row pair
     rng = np.random.default_rng([m, n])
     X = rng.standard_normal((m, 2 * n)) * 10.0 ** rng.integers(-3, 4, 2 * n)
     if order == "strided":  # no unit stride at all
@@ -222,10 +225,11 @@ def test_refine_pass_portable_and_avx2_give_the_same_bits(m, n, order):
     w = rng.standard_normal(n)
     y = X @ w + 0.5 + 1e-6 * rng.standard_normal(m)
     for wt in (None, rng.uniform(0.1, 2.0, m)):
-        fast = _normal.refine_pass(X, y, wt, w, 0.5, False)
-        plain = _normal.refine_pass(X, y, wt, w, 0.5, True)
-        np.testing.assert_array_equal(fast[0], plain[0])
-        assert fast[1] == plain[1] and fast[2] == plain[2]
+        plain = _normal.refine_pass(X, y, wt, w, 0.5, "portable")
+        for isa in ("avx2", "best"):
+            fast = _normal.refine_pass(X, y, wt, w, 0.5, isa)
+            np.testing.assert_array_equal(fast[0], plain[0], err_msg=isa)
+            assert fast[1] == plain[1] and fast[2] == plain[2], isa
 
 
 def test_accumulator_eigh_fallback_decides_rank_on_scaled_columns():

@@ -46,10 +46,12 @@ cdef extern from "gf_gram.h" nogil:
 cdef extern from "gf_cpu.h" nogil:
     # nonzero when the AVX2 + FMA kernels run (the CPU has them, GRADFIT_PORTABLE unset)
     int gf_cpu_avx2()
+    # nonzero when, in addition, AVX-512F kernels run (the refinement pass has one)
+    int gf_cpu_avx512()
 
 cdef extern from "gf_refine.h" nogil:
     gf_int gf_refine_scratch_size(gf_int n)
     void gf_refine_pass_d(gf_int b, gf_int n, const double *X, gf_int rs, gf_int cs,
                           const double *y, const double *wt, const double *w, double offset,
                           double *g_hi, double *g_lo, double *sums, double *scratch,
-                          int portable)
+                          int isa_max)

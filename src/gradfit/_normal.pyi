@@ -45,7 +45,7 @@ def refine_pass(
     weights: npt.NDArray[np.float64] | None,  # const double[::1]
     w: npt.NDArray[np.float64],  # const double[::1]
     offset: float,
-    portable: bool = False,
+    isa: str = "best",  # "portable", "avx2" or "best" (AVX-512F where available)
 ) -> tuple[
     npt.NDArray[np.float64],  # X^T W r as double-double pairs, shape (2, n): hi, lo
     tuple[float, float],  # 1^T W r as a pair
@@ -69,3 +69,4 @@ def solve_plain(
     # ((coef, intercept, rcond, objective), None); (None, None): validate the arguments
     # first; (None, gram_pass's statistics): take the general path from them
 def _kernel_isa() -> str: ...  # "avx2-fma" or "portable"
+def _refine_isa() -> str: ...  # "avx512f", "avx2-fma" or "portable"

@@ -13,7 +13,7 @@ from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_blo
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
                         gf_default_threads, gf_shift_target_d, gf_shift_target_s,
                         gf_refine_scratch_size, gf_refine_pass_d)
-from ._kernels cimport gf_cpu_avx2
+from ._kernels cimport gf_cpu_avx2, gf_cpu_avx512
 from cpython.exc cimport PyErr_CheckSignals
 
 # Rows per block: narrow rows in L2-sized blocks, so that X^T y and the column sums read each
@@ -491,12 +491,18 @@ def solve_factored(const double[:, ::1] U, const double[::1] d, const double[::1
 cdef Py_ssize_t _SIGNAL_CHECK_ELEMENTS = 1 << 20
 
 
+_REFINE_ISA = {"portable": 0, "avx2": 1, "best": 2}
+
+
 def refine_pass(const double[:, :] X, const double[::1] y, const double[::1] weights,
-                const double[::1] w, double offset, bint portable=False):
+                const double[::1] w, double offset, str isa="best"):
     """The residual r = y - X w - offset and its products, in double-double (gf_refine.h):
     returns ``(g, s, rss)`` with g = X^T W r (n pairs as an (2, n) array: hi, lo), s = 1^T W r
     (a pair) and rss = r^T W r; W the row weights (all ones when ``weights`` is None). One pass
-    over X, checking for Ctrl-C between row blocks."""
+    over X, checking for Ctrl-C between row blocks. ``isa`` caps the kernel's instruction set
+    (``"portable"``, ``"avx2"``, ``"best"``: AVX-512F where the CPU has it); every choice
+    gives the same bits."""
+    cdef int isa_max = _REFINE_ISA[isa]
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1], i0, b
     cdef Py_ssize_t rs = X.strides[0] // sizeof(double), cs = X.strides[1] // sizeof(double)
     cdef Py_ssize_t rows = _SIGNAL_CHECK_ELEMENTS // n
@@ -515,7 +521,7 @@ def refine_pass(const double[:, :] X, const double[::1] y, const double[::1] wei
         with nogil:
             gf_refine_pass_d(b, n, &X[i0, 0], rs, cs, &y[i0], wt + i0 if wt != NULL else NULL,
                              &w[0], offset, &g[0, 0], &g[1, 0], &sums[0], &scratch[0],
-                             portable)
+                             isa_max)
         i0 += b
         if i0 < m:
             PyErr_CheckSignals()  # raises KeyboardInterrupt after Ctrl-C
@@ -569,6 +575,12 @@ def _kernel_isa():
     """The C kernels this module runs: ``"avx2-fma"``, or ``"portable"`` (a CPU without AVX2 and
     FMA, a build for another architecture, or ``GRADFIT_PORTABLE=1`` when it was imported)."""
     return "avx2-fma" if gf_cpu_avx2() else "portable"
+
+
+def _refine_isa():
+    """The refinement pass's instruction set: ``"avx512f"`` (AVX2 kernels plus a CPU with
+    AVX-512F), else what :func:`_kernel_isa` says."""
+    return "avx512f" if gf_cpu_avx512() else _kernel_isa()
 
 
 # solve_plain takes arguments as they come, and only those it can use without conversion
