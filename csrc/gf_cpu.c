@@ -17,6 +17,9 @@ __attribute__((constructor)) static void gf_cpu_init(void)
     /* In a constructor the CPU model may not be filled in yet: ask for it first. */
     __builtin_cpu_init();
     gf_cpu_avx2_enabled = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    gf_cpu_avx512_enabled = gf_cpu_avx2_enabled && __builtin_cpu_supports("avx512f");
+    /* GRADFIT_NO_AVX512 keeps the AVX2 kernels on an AVX-512 CPU (to test them there). */
+    const char *no512 = getenv("GRADFIT_NO_AVX512");
+    gf_cpu_avx512_enabled = gf_cpu_avx2_enabled && __builtin_cpu_supports("avx512f")
+                            && !(no512 && no512[0] && strcmp(no512, "0") != 0);
 }
 #endif

@@ -28,8 +28,9 @@
  * and written nowhere else). Always 0 without GF_X86_DISPATCH. */
 extern int gf_cpu_avx2_enabled;
 static inline int gf_cpu_avx2(void) { return gf_cpu_avx2_enabled; }
-/* Nonzero when, in addition, the CPU (and the operating system) has AVX-512F: kernels with an
- * AVX-512 version (the refinement pass) use it. */
+/* Nonzero when, in addition, the CPU (and the operating system) has AVX-512F and
+ * GRADFIT_NO_AVX512 is unset, empty or "0": kernels with an AVX-512 version (the float64 Gram
+ * kernel, the refinement pass) use it. */
 extern int gf_cpu_avx512_enabled;
 static inline int gf_cpu_avx512(void) { return gf_cpu_avx512_enabled; }
 

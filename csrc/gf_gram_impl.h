@@ -3,8 +3,10 @@
  *   VEC, VLEN: the AVX2 vector type and its number of lanes;
  *   VZERO(), VLOADU(p), VSTOREU(p, v), VMLOAD(p, mask), VMSTORE(p, mask, v), VBCAST(p),
  *   VFMA(a, b, c) = a*b + c, VADD(a, b): the intrinsics;
- *   MASK_FOR(rem): the lane mask (__m256i) of the first rem lanes.
- * Everything here is compiled for AVX2 + FMA only (GF_AVX2) and called after a CPU check. */
+ *   MASK_T, MASK_FOR(rem): the lane mask's type and the mask of the first rem lanes;
+ *   GF_AVX2, GF_AVX2_INLINE: the target attributes of its functions.
+ * Everything here is compiled for AVX2 + FMA (or AVX-512F) only and called after a CPU
+ * check. */
 
 /* One micro-tile over kc rows: for the broadcast columns j0..j0+jw-1 and the vector columns
  * i0..i0+nv*VLEN-1, C[j][i] += sum_k A[k][i] * A[k][j]. nv, jw, masked and two are compile-time
@@ -41,7 +43,7 @@
     GF_BSTEP(acc, x, 3, b) }
 
 GF_AVX2_INLINE static void SFX(gram_tile)(gf_int kc, const REAL *A, gf_int lda, gf_int i0,
-                                          gf_int j0, REAL *C, gf_int ldc, __m256i mask,
+                                          gf_int j0, REAL *C, gf_int ldc, MASK_T mask,
                                           const int nv, const int jw, const int masked,
                                           const int two)
 {
@@ -75,7 +77,7 @@ GF_AVX2_INLINE static void SFX(gram_tile)(gf_int kc, const REAL *A, gf_int lda, 
 #define GF_EACH4(M) M(0, 0) M(0, 1) M(0, 2) M(1, 0) M(1, 1) M(1, 2) M(2, 0) M(2, 1) M(2, 2) \
                     M(3, 0) M(3, 1) M(3, 2)
 GF_AVX2_INLINE static void SFX(xty_tile)(gf_int kc, const REAL *A, gf_int lda, gf_int i0,
-                                         const REAL *y, REAL *xty, __m256i mask, const int nv,
+                                         const REAL *y, REAL *xty, MASK_T mask, const int nv,
                                          const int masked)
 {
     GF_EACH4(GF_DECL)
@@ -107,7 +109,7 @@ GF_AVX2_INLINE static void SFX(xty_tile)(gf_int kc, const REAL *A, gf_int lda, g
 
 /* The switch turns the run-time tile shape into one of the 24 constant-shape instantiations. */
 GF_AVX2 static void SFX(gram_tile_any)(gf_int kc, const REAL *A, gf_int lda, gf_int i0,
-                                       gf_int j0, REAL *C, gf_int ldc, __m256i mask, int nv,
+                                       gf_int j0, REAL *C, gf_int ldc, MASK_T mask, int nv,
                                        int jw, int masked)
 {
     switch ((nv - 1) * 8 + (jw - 1) * 2 + masked) {
@@ -128,7 +130,7 @@ GF_AVX2 static void SFX(gram_tile_any)(gf_int kc, const REAL *A, gf_int lda, gf_
 #undef GF_TILE
 
 GF_AVX2 static void SFX(xty_any)(gf_int kc, const REAL *A, gf_int lda, gf_int i0,
-                                 const REAL *y, REAL *xty, __m256i mask, int nv, int masked)
+                                 const REAL *y, REAL *xty, MASK_T mask, int nv, int masked)
 {
     switch ((nv - 1) * 2 + masked) {
     case 0: SFX(xty_tile)(kc, A, lda, i0, y, xty, mask, 1, 0); break;
@@ -159,7 +161,7 @@ GF_AVX2 int SFX(gf_gram_rows)(gf_int b, gf_int n, const REAL *A, gf_int lda, con
 {
     const gf_int nvec = (n + VLEN - 1) / VLEN;
     const int tail = (int)(n % VLEN);
-    const __m256i mask = MASK_FOR(tail);
+    const MASK_T mask = MASK_FOR(tail);
     const gf_int jblocks = (n + GF_JW - 1) / GF_JW;
     const gf_int row_bytes = lda * (gf_int)sizeof(REAL);
     /* Rows per chunk: the chunk stays in L1 while every tile sweeps it. */

@@ -38,6 +38,12 @@ def _isa_with(value):
     return out.stdout.strip()
 
 
+def _avx512_active():
+    from gradfit import _normal
+
+    return _normal._refine_isa() == "avx512f"
+
+
 def _portable_requested():
     value = os.environ.get("GRADFIT_PORTABLE", "")
     return value not in ("", "0")
@@ -59,6 +65,27 @@ def test_refinement_isa_follows_the_kernel_choice():
         assert kp.kernel_isa() == "avx2-fma"  # an AVX-512 CPU has AVX2; portable means neither
     else:
         assert isa == kp.kernel_isa()
+
+
+@pytest.mark.skipif(not _avx512_active(), reason="the AVX-512 kernels do not run here")
+def test_avx2_kernels_on_an_avx512_cpu(tmp_path):
+    """GRADFIT_NO_AVX512 keeps the AVX2 kernels (Gram, refinement) where AVX-512 would run:
+    their own tests run on them in a subprocess, and the fits agree with these."""
+    env = dict(os.environ, GRADFIT_NO_AVX512="1")
+    code = "from gradfit import _normal; print(_normal._refine_isa())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=HERE, env=env, check=True,
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "avx2-fma"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                    str(HERE / "test_gram_pass.py"), str(HERE / "test_refinement.py"),
+                    "-k", "gram_pass or refine_pass"],
+                   cwd=HERE, env=env, check=True, capture_output=True)
+    npz = tmp_path / "avx2.npz"
+    subprocess.run([sys.executable, str(HERE / "kernel_problems.py"), str(npz)], cwd=HERE,
+                   env=env, check=True, capture_output=True)
+    loaded = np.load(npz)
+    avx2 = {k: loaded[k] for k in loaded.files if k != "__isa__"}
+    assert kp.compare(avx2, kp.run()) == {}
 
 
 def test_environment_forces_portable():

@@ -42,6 +42,8 @@ cdef extern from "gf_gram.h" nogil:
                        double *C, gf_int ldc, double *xty)
     int gf_gram_rows_s(gf_int b, gf_int n, const float *A, gf_int lda, const float *y,
                        float *C, gf_int ldc, float *xty)
+    int gf_gram_rows_wide_d(gf_int b, gf_int n, const double *A, gf_int lda, const double *y,
+                            double *C, gf_int ldc, double *xty)
 
 cdef extern from "gf_cpu.h" nogil:
     # nonzero when the AVX2 + FMA kernels run (the CPU has them, GRADFIT_PORTABLE unset)

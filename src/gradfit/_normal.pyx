@@ -11,6 +11,7 @@ from cython.parallel cimport prange
 from ._blas cimport floating, syrk, gemv, potrf, potrs, pocon, lansy_one_norm, sqnorm
 from ._kernels cimport (gf_residual_sqnorm_d, gf_residual_sqnorm_s, gf_shift_block_d,
                         gf_shift_block_s, gf_gram_available, gf_gram_rows_d, gf_gram_rows_s,
+                        gf_gram_rows_wide_d,
                         gf_default_threads, gf_shift_target_d, gf_shift_target_s,
                         gf_refine_scratch_size, gf_refine_pass_d)
 from ._kernels cimport gf_cpu_avx2, gf_cpu_avx512
@@ -32,6 +33,10 @@ cdef Py_ssize_t _MIN_CAPPED_BLOCK_ROWS = 256
 # Rows up to this many bytes go to gradfit's own Gram kernel (csrc/gf_gram.h), faster than BLAS
 # syrk up to there; wider rows leave too few rows per L1 chunk and syrk's packing pays off.
 cdef Py_ssize_t _GRAM_KERNEL_MAX_ROW_BYTES = 1600
+# Passes of at least this many multiply-adds (m n^2) use the kernel's AVX-512 version where
+# the CPU has it: 1.4-1.5x the flop rate of AVX2 at n = 32-200, but short calls (1000 x 10)
+# ran slower, paying for the wide units' warm-up.
+cdef double _WIDE_GRAM_WORK = 16777216.0
 
 
 cdef Py_ssize_t _block_rows(Py_ssize_t m, Py_ssize_t n, Py_ssize_t itemsize,
@@ -103,7 +108,11 @@ cdef bint _gram_into(const floating[:, :] X, const floating *y, const floating *
     the exception of a signal handler (Ctrl-C) that ran during the pass."""
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
     cdef Py_ssize_t itemsize = sizeof(floating)
-    cdef bint own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
+    # 0: BLAS syrk; 1: gradfit's kernel; 2: the same with AVX-512 where the CPU has it, for
+    # passes long enough to pay for the vector units' warm-up (shorter ones ran slower)
+    cdef int own_kernel = (gf_gram_available() and n * itemsize <= _GRAM_KERNEL_MAX_ROW_BYTES)
+    if own_kernel and <double> m * n * n >= _WIDE_GRAM_WORK:
+        own_kernel = 2
     cdef Py_ssize_t B = _block_rows(m, n, itemsize, own_kernel)
     cdef Py_ssize_t nblocks = (m + B - 1) // B
     cdef int nthreads = gf_default_threads(m, n) if own_kernel else 1
@@ -208,7 +217,7 @@ cdef int _first_block_shift(const floating[:, :] X, const floating *y, const flo
 
 cdef int _threaded_pass(const floating[:, :] X, const floating *y, const floating *sw,
                         Py_ssize_t B, Py_ssize_t nblocks, int nthreads, bint center,
-                        bint own_kernel, const floating *cshift, floating cy, double *G,
+                        int own_kernel, const floating *cshift, floating cy, double *G,
                         double *xty, double *colsum, double *sums, double *parts,
                         double *tsums, int *tstatus, int *stop) noexcept nogil:
     """The pass over every row, added to G (its lower triangle, mirrored at the end), xty,
@@ -310,7 +319,7 @@ def _raise_pending():
 
 cdef int _gram_range(const floating[:, :] X, const floating *y, const floating *sw,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t B, bint center,
-                     bint own_kernel, const floating *cshift, floating cy, double *G,
+                     int own_kernel, const floating *cshift, floating cy, double *G,
                      double *xty, double *colsum, double *sums, bint poll,
                      int *stop) noexcept nogil:
     """Add rows [lo, hi) of the pass, in blocks of B rows, to G (n x n, lower triangle of the
@@ -395,7 +404,7 @@ cdef int _gram_range(const floating[:, :] X, const floating *y, const floating *
 
 
 cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssize_t n,
-                     Py_ssize_t ld, bint row_major, bint own_kernel, floating *C,
+                     Py_ssize_t ld, bint row_major, int own_kernel, floating *C,
                      Py_ssize_t ldc, floating *xty, floating beta) noexcept nogil:
     # C (Fortran upper) = beta*C + A_blk^T A_blk ;  xty = beta*xty + A_blk^T y_blk.
     # A row-major block is, to Fortran, the n x b matrix A_blk^T.
@@ -408,6 +417,8 @@ cdef void _syrk_gemv(const floating *A, const floating *yv, Py_ssize_t b, Py_ssi
                     C[j * ldc + i] = 0
         if floating is float:
             gf_gram_rows_s(b, n, A, ld, yv, C, ldc, xty)
+        elif own_kernel == 2:
+            gf_gram_rows_wide_d(b, n, A, ld, yv, C, ldc, xty)
         else:
             gf_gram_rows_d(b, n, A, ld, yv, C, ldc, xty)
     elif row_major:
