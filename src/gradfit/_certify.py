@@ -6,17 +6,22 @@ exact minimiser, in a sense that does not depend on the units of the data:
 - full batch: the relative error of the standardised coefficients,
   ``||sigma * (w - w*)|| <= tol * ||sigma * w*||`` (sigma: the column scales), and the
   objective gap ``f - f* <= tol**2 * max(f*, FLOOR * f0)``;
-- mini-batch (SGD): the relative objective gap ``f - f* <= tol * max(f*, FLOOR_SGD * f0)``,
+- mini-batch (SGD): the relative objective gap ``f - f* <= tol * max(f*, FLOOR_SGD * f0)``;
+- full batch with an L1 penalty (lasso, elastic net): the duality gap, an upper bound on
+  ``f - f*``, ``gap <= tol * max(f - gap, FLOOR * f0)`` (or the rounding level of its
+  computation when that is larger),
 
 with f0 the objective of w = 0 (at the best intercept). The floors keep the promise
 meaningful on data a linear model fits (almost) exactly (f* = 0): there SGD's promise is
 the objective within tol * 1e-6 of f0, i.e. R² within 1e-9 of its best for tol = 1e-3.
 
-Both quantities are computed exactly from the sufficient statistics of the data (one pass over
+The first two are computed exactly from the sufficient statistics of the data (one pass over
 X, the exact solver's ``gram_stats``) and a Cholesky factor of the standardised normal matrix:
 for the quadratic f, ``w - w* = H^-1 g`` and ``f - f* = g^T H^-1 g / 2`` at any point, so a
 check costs O(n^2) once the factor exists. No algorithm is switched: the fit's own point is
-judged, never replaced by the exact solution.
+judged, never replaced by the exact solution. The duality gap (no closed form for w*) takes
+one pass over X instead, in double-double (the exact solver's refinement kernel), so that the
+residual of a close fit is not lost to cancellation.
 """
 from __future__ import annotations
 
@@ -26,9 +31,10 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
 
-from ._stats import Stats
+from . import _normal
+from ._stats import Stats, chunk_rows
 
-__all__ = ["Certificate", "FLOOR", "FLOOR_SGD", "MAX_COLUMNS"]
+__all__ = ["Certificate", "FLOOR", "FLOOR_SGD", "MAX_COLUMNS", "elastic_net_gap"]
 
 #: f* below FLOOR * f0 counts as FLOOR * f0 in the relative gap (an exact fit, f* = 0, cannot
 #: be approached to a relative gap in floating point).
@@ -208,3 +214,52 @@ def _unit_power_of_two(mean_square: float) -> float:
     # at most 2**1000 either way: the rescaled statistics must stay finite and normal
     k = min(max(-math.floor(math.log2(math.sqrt(mean_square))), -1000), 1000)
     return math.ldexp(1.0, k)
+
+
+def elastic_net_gap(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+                    coef: np.ndarray, intercept: float, l1: float, l2: float,
+                    mean_x: np.ndarray | None, f0: float) -> tuple[float, float, float]:
+    """``(gap, f, rounding)`` at (coef, intercept) for f(w, b) = 1/(2m)||y - Xw - b||^2 +
+    l2/2 ||w||^2 + l1 ||w||_1 (m: the sum of the row weights): the duality gap, an upper
+    bound on f - f* (the dual point is the residual scaled into the dual's feasible set, as
+    in scikit-learn's coordinate descent: Friedman, Hastie & Tibshirani 2010; Fercoq,
+    Gramfort & Salmon 2015), f itself, and the size of the rounding of the gap's own sums.
+
+    With an intercept (``mean_x``: the columns' weighted means), ``intercept`` must be its
+    best value for coef (b = mean(y) - mean_x.coef), so that the residual is that of the
+    centred problem; ``f0`` is f at w = 0 (with the best intercept). One pass over X: the
+    residual r and X^T W r in double-double (``_normal.refine_pass``; float32 data a block
+    at a time in float64)."""
+    n = X.shape[1]
+    w = np.asarray(coef, dtype=np.float64)
+    g = np.zeros(n)
+    s = rss = 0.0
+    rows = X.shape[0] if X.dtype == np.float64 else chunk_rows(n)
+    for i in range(0, X.shape[0], rows):
+        Xi, yi = X[i:i + rows], y[i:i + rows]
+        if X.dtype != np.float64:
+            Xi, yi = Xi.astype(np.float64), yi.astype(np.float64)
+        wi = None if weights is None else \
+            np.ascontiguousarray(weights[i:i + rows], dtype=np.float64)
+        gp, sp, r2 = _normal.refine_pass(Xi, yi, wi, w, float(intercept))
+        g += gp[0] + gp[1]
+        s += sp[0] + sp[1]
+        rss += r2
+    m = float(X.shape[0] if weights is None else np.sum(weights, dtype=np.float64))
+    xtr = g - mean_x * s if mean_x is not None else g  # Xc^T W r
+    # scikit-learn's form, whose objective is m times this one: alpha = m l1, beta = m l2
+    alpha, beta = m * l1, m * l2
+    ww, l1w, wxr = float(w @ w), float(np.abs(w).sum()), float(w @ xtr)
+    dual_norm = float(np.max(np.abs(xtr - beta * w), initial=0.0))
+    c = alpha / dual_norm if dual_norm > alpha else 1.0
+    # r.yc = r.(r + Xc w) = rss + w.Xc^T W r
+    gap = 0.5 * rss * (1.0 + c * c) + alpha * l1w - c * (rss + wxr) \
+        + 0.5 * beta * (1.0 + c * c) * ww
+    f = 0.5 * rss + alpha * l1w + 0.5 * beta * ww
+    eps = float(np.finfo(np.float64).eps)
+    # The gap's own sums round at eps times their terms; and w itself, rounded to float64,
+    # moves the gap by up to about eps ||Xc w||^2 (measured on real data: at most 25 times
+    # that at the best float64 point), ||Xc w||^2 = ||yc||^2 - rss - 2 w.Xc^T W r.
+    explained = max(2.0 * m * f0 - rss - 2.0 * wxr, 0.0)
+    rounding = 16 * eps * (rss + alpha * l1w + beta * ww + abs(wxr)) + 64 * eps * explained
+    return max(gap, 0.0) / m, f / m, rounding / m
