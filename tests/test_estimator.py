@@ -651,3 +651,17 @@ def test_grid_search_threads_match_serial():
         fold = [r2_score(y[te], sk.Ridge(alpha=l2 * len(tr), solver="svd").fit(
             X[tr], y[tr]).predict(X[te])) for tr, te in cv.split(X)]
         assert scores[i, 0] == pytest.approx(np.mean(fold), abs=1e-10)
+
+
+def test_float32_targets_near_the_top_of_their_range_leak_no_numpy_warning():
+    # scikit-learn's finiteness check of y sums it in float32 first: 18 values of 1.5e38 to
+    # 3e38 overflow that sum (a RuntimeWarning) though every value is finite
+    import warnings
+
+    rng = np.random.default_rng(127)
+    X = rng.standard_normal((18, 1)).tolist()  # float64: y is solved in float64
+    y = (np.asarray(X)[:, 0] * 1.5e38).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LinearRegression(fit_intercept=False).fit(X, y)
+    np.testing.assert_allclose(model.coef_, [1.5e38], rtol=1e-5)

@@ -267,10 +267,13 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
                 check_finite(X, "X")
                 return X, None
             # X's finiteness is checked by the solvers' own pass over X (the Gram pass or the
-            # first gradient), at no extra cost; scikit-learn's check is one more pass.
-            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
-                                 multi_output=multi_output, reset=reset,
-                                 ensure_all_finite=False)
+            # first gradient), at no extra cost; scikit-learn's check is one more pass. Its
+            # check of y sums y first (in float32 for float32 y: values near float32's max
+            # overflow, with a warning, before its value-by-value check answers correctly).
+            with np.errstate(over="ignore", invalid="ignore"):
+                X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                                     y_numeric=True, multi_output=multi_output, reset=reset,
+                                     ensure_all_finite=False)
             return as_float_matrix(X, "X"), y
         if y is None and not predicting:
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
