@@ -336,3 +336,20 @@ def test_constant_columns_stay_out_of_the_fit(step, m):
     assert res.coef[0] == 0.0 and res.coef[2] == 0.0
     np.testing.assert_allclose(res.coef[1], exact.coef[0], rtol=1e-6)
     assert res.intercept == pytest.approx(exact.intercept, rel=1e-6)
+
+
+def test_tiny_tol_is_met_at_float64_resolution():
+    """tol = 1e-12: a point 25 ulps from w* has f - f* ~ 7e-23 (relative), above tol**2 but
+    as close as float64 coefficients get; it is converged (it once ran to max_iter and warned),
+    and it is right (against numpy.linalg.lstsq)."""
+    rng = np.random.default_rng(0)
+    m, n = 40000, 24
+    X = rng.standard_normal((m, n)) * np.linspace(1, 3, n) + rng.uniform(-2, 2, n)
+    y = X @ rng.uniform(-2, 2, n) + 1.5 + 0.01 * rng.standard_normal(m)
+    ref = np.linalg.lstsq(np.column_stack([X, np.ones(m)]), y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = gradfit.gradient_descent(X, y, step="bb", tol=1e-12, max_iter=5000)
+    assert res.converged and res.n_iter < 100
+    got = np.append(res.coef, res.intercept)
+    assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < 1e-11

@@ -202,8 +202,22 @@ class Certificate:
     def holds(self, coef, intercept, tol: float, mini: bool) -> tuple[bool, float, float]:
         """Whether the promise of ``converged`` holds at the point, with the two measures."""
         cerr, gap = self.measure(coef, intercept, FLOOR_SGD if mini else FLOOR)
-        ok = gap <= tol if mini else (cerr <= tol and gap <= tol * tol)
+        ok = gap <= tol if mini else (cerr <= tol and gap <= max(tol * tol,
+                                                                 self.gap_resolution()))
         return ok, cerr, gap
+
+    def gap_resolution(self) -> float:
+        """The smallest relative gap (full batch) that a float64 point can be asked for. The
+        coefficients themselves are rounded: a point within a few dozen ulps of w* (64 eps
+        relative, as close as the iterations get) is f - f* ~ (64 eps)^2 (f0 - f*) above the
+        minimum; and g = Hv - b, formed from statistics rounded at about eps |H||v|, leaves
+        g^T H^-1 g / 2 uncertain by about (eps / rcond) eps (f0 - f*). Relative to max(f*,
+        FLOOR f0), this binds only for tol below about 1e-9 (at tol = 1e-12, BB's point 25
+        ulps from w* had a gap of 7e-23 against tol**2 = 1e-24)."""
+        eps = float(np.finfo(np.float64).eps)
+        spread = max(self.f0 - self.f_star, 0.0)
+        return max(4.0 * self.floor * eps, (64.0 * eps) ** 2) * spread \
+            / max(self.f_star, FLOOR * self.f0, 1e-300)
 
 
 def _unit_power_of_two(mean_square: float) -> float:

@@ -81,7 +81,9 @@ def gradient_descent(X, y, *, step: str | _steps.StepStrategy | None = None,
     minimiser w* before success was reported. With l1 = 0 and at most
     ``_certify.MAX_COLUMNS`` = 2000 columns, from the data's sufficient statistics — full
     batch: ``||σ·(w − w*)|| <= tol·||σ·w*||`` (standardised coefficients) and
-    ``f − f* <= tol²·max(f*, 1e-10·f0)``; mini-batch: ``f − f* <= tol·max(f*, 1e-6·f0)``
+    ``f − f* <= tol²·max(f*, 1e-10·f0)`` (for tol below about 1e-9: as close as float64
+    coefficients get, ``_certify.Certificate.gap_resolution``); mini-batch:
+    ``f − f* <= tol·max(f*, 1e-6·f0)``
     (f0: the objective at w = 0). With l1 > 0, full batch: the elastic net's duality gap (an
     upper bound on f − f*, one pass over X) ``<= tol·max(f − gap, 1e-10·f0)``, or the
     rounding level of its computation where that is larger; the coefficients themselves are
