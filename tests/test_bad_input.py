@@ -172,3 +172,18 @@ def test_huge_finite_l2():
         assert np.linalg.norm(res.coef) <= 1e3 * bound
         assert res.intercept == pytest.approx(np.mean(y), rel=1e-12)
     assert_unchanged(before, (X, y))
+
+
+def test_float32_coefficients_below_the_normal_range_are_refused():
+    # y of float32 subnormals (1e-43) against X of order 10: the coefficient, 1.2e-44, would
+    # come back in float32 with one significant digit (solved in float64, then cast)
+    rng = np.random.default_rng(3)
+    X = (10 * rng.standard_normal((12, 1))).astype(np.float32)
+    y = (X[:, 0].astype(np.float64) * 1.16e-44).astype(np.float32)
+    with pytest.raises(ValueError, match="too small for float32"):
+        gradfit.solve_normal(X, y, fit_intercept=False)
+    # a small coefficient next to a large one keeps what matters: no error
+    X2 = np.column_stack([X[:, 0], rng.standard_normal(12).astype(np.float32)])
+    y2 = (X2[:, 0] + 1e-40 * X2[:, 1]).astype(np.float32)
+    res = gradfit.solve_normal(X2, y2, fit_intercept=False)
+    assert res.coef.dtype == np.float32 and abs(res.coef[0] - 1) < 1e-5

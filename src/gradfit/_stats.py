@@ -138,7 +138,8 @@ def solve_with_float64_retry(attempt: Callable[[np.dtype, str], FitResult | None
         res = attempt(np.dtype(np.float64), FLOAT32_NOTE)
         if res is None:  # pragma: no cover - a float64 solve always answers or raises
             raise RuntimeError("the float64 solve returned no result")
-        res = dataclasses.replace(res, coef=check_coef_range(res.coef, np.dtype(np.float32)))
+        res = dataclasses.replace(res, coef=check_coef_range(res.coef, np.dtype(np.float32),
+                                                             narrowed=True))
     return res
 
 

@@ -184,15 +184,26 @@ def check_penalty(value, name: str) -> float:
     return value
 
 
-def check_coef_range(coef: np.ndarray, dtype) -> np.ndarray:
+def check_coef_range(coef: np.ndarray, dtype, narrowed: bool = False) -> np.ndarray:
     """coef (float64) in ``dtype``, or a ValueError when it does not fit: tiny X against
-    large y asks for coefficients beyond float32's range, which would come back infinite."""
-    with np.errstate(over="ignore"):
+    large y asks for coefficients beyond float32's range, which would come back infinite.
+    ``narrowed`` (float32 data solved in float64): also when the coefficients all lie below
+    tiny / eps of ``dtype``, where the cast keeps fewer than its digits of them (float32:
+    below about 1e-31; 1e-44 keeps one digit): huge X against tiny y. A small coefficient
+    next to a larger one loses nothing that matters."""
+    with np.errstate(over="ignore", under="ignore"):
         out = np.asarray(coef).astype(dtype, copy=False)
     if not np.isfinite(out).all():
         big = float(np.max(np.abs(np.asarray(coef, dtype=np.float64))))
         raise ValueError(f"the coefficients (up to {big:.3g} in magnitude) overflow {dtype}, "
                          f"the precision of X: X's values are too small for y's. Pass X as "
+                         f"float64 (X.astype(np.float64)) or rescale X or y.")
+    fin = np.finfo(dtype)
+    top = float(np.max(np.abs(np.asarray(coef, dtype=np.float64)), initial=0.0))
+    if narrowed and 0 < top < float(fin.tiny) / float(fin.eps):
+        raise ValueError(f"the coefficients (at most {top:.3g} in magnitude) are too small "
+                         f"for {dtype}, the precision of X: below {float(fin.tiny):.3g} it "
+                         f"keeps fewer digits (X's values are too large for y's). Pass X as "
                          f"float64 (X.astype(np.float64)) or rescale X or y.")
     return out
 
