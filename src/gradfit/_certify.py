@@ -7,9 +7,10 @@ exact minimiser, in a sense that does not depend on the units of the data:
   ``||sigma * (w - w*)|| <= tol * ||sigma * w*||`` (sigma: the column scales), and the
   objective gap ``f - f* <= tol**2 * max(f*, FLOOR * f0)``;
 - mini-batch (SGD): the relative objective gap ``f - f* <= tol * max(f*, FLOOR_SGD * f0)``;
-- full batch with an L1 penalty (lasso, elastic net): the duality gap, an upper bound on
-  ``f - f*``, ``gap <= tol * max(f - gap, FLOOR * f0)`` (or the rounding level of its
-  computation when that is larger),
+- full batch with an L1 penalty (lasso, elastic net): an upper bound on ``f - f*``,
+  ``bound <= tol * max(f - bound, FLOOR * f0)``, the bound being the duality gap or, where f
+  is mu-strongly convex, ``||s||^2 / (2 mu)`` (s the least-norm subgradient: second order in
+  the distance, where the gap is of first order),
 
 with f0 the objective of w = 0 (at the best intercept). The floors keep the promise
 meaningful on data a linear model fits (almost) exactly (f* = 0): there SGD's promise is
@@ -232,12 +233,16 @@ def _unit_power_of_two(mean_square: float) -> float:
 
 def elastic_net_gap(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
                     coef: np.ndarray, intercept: float, l1: float, l2: float,
-                    mean_x: np.ndarray | None, f0: float) -> tuple[float, float, float]:
-    """``(gap, f, rounding)`` at (coef, intercept) for f(w, b) = 1/(2m)||y - Xw - b||^2 +
+                    mean_x: np.ndarray | None,
+                    f0: float) -> tuple[float, float, float, float]:
+    """``(gap, f, rounding, s2)`` at (coef, intercept) for f(w, b) = 1/(2m)||y - Xw - b||^2 +
     l2/2 ||w||^2 + l1 ||w||_1 (m: the sum of the row weights): the duality gap, an upper
     bound on f - f* (the dual point is the residual scaled into the dual's feasible set, as
     in scikit-learn's coordinate descent: Friedman, Hastie & Tibshirani 2010; Fercoq,
-    Gramfort & Salmon 2015), f itself, and the size of the rounding of the gap's own sums.
+    Gramfort & Salmon 2015), f itself, the size of the rounding of the gap's own sums, and
+    s2 = ||s||^2 for the subgradient s of f of least norm (zero exactly at the minimiser):
+    with f mu-strongly convex, f - f* <= s2 / (2 mu), a bound of second order in the
+    distance where the gap is of first order.
 
     With an intercept (``mean_x``: the columns' weighted means), ``intercept`` must be its
     best value for coef (b = mean(y) - mean_x.coef), so that the residual is that of the
@@ -270,10 +275,33 @@ def elastic_net_gap(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
     gap = 0.5 * rss * (1.0 + c * c) + alpha * l1w - c * (rss + wxr) \
         + 0.5 * beta * (1.0 + c * c) * ww
     f = 0.5 * rss + alpha * l1w + 0.5 * beta * ww
+    # least-norm subgradient: the smooth part's gradient plus l1 sign(w); at w_j = 0 the
+    # gradient soft-thresholded by l1
+    grad = -xtr / m + l2 * w
+    sub = np.where(w != 0, grad + l1 * np.sign(w),
+                   np.sign(grad) * np.maximum(np.abs(grad) - l1, 0.0))
+    s2 = float(sub @ sub)
     eps = float(np.finfo(np.float64).eps)
     # The gap's own sums round at eps times their terms; and w itself, rounded to float64,
     # moves the gap by up to about eps ||Xc w||^2 (measured on real data: at most 25 times
     # that at the best float64 point), ||Xc w||^2 = ||yc||^2 - rss - 2 w.Xc^T W r.
     explained = max(2.0 * m * f0 - rss - 2.0 * wxr, 0.0)
     rounding = 16 * eps * (rss + alpha * l1w + beta * ww + abs(wxr)) + 64 * eps * explained
-    return max(gap, 0.0) / m, f / m, rounding / m
+    return max(gap, 0.0) / m, f / m, rounding / m, s2
+
+
+def strong_convexity(st: Stats, l2: float) -> tuple[float, float]:
+    """``(mu, L)``: a lower bound of the smallest eigenvalue of f's Hessian in w, Gc/m + l2 I
+    (without an intercept the Hessian adds mean mean^T, which can only raise it), over the
+    columns that are not constant, 0 when it is not resolved above the rounding of Gc (about
+    n eps ||Gc||); and its largest eigenvalue."""
+    m = float(st.m)
+    keep = np.diagonal(st.G) > 0
+    if not keep.any():
+        return 0.0, float(l2)
+    A = st.G[np.ix_(keep, keep)] / m
+    k = A.shape[0]
+    lo, hi = scipy.linalg.eigvalsh(A, subset_by_index=[0, k - 1], check_finite=False)[[0, -1]] \
+        if k > 1 else (A[0, 0], A[0, 0])
+    noise = 8 * k * float(np.finfo(np.float64).eps) * float(max(hi, 0.0))
+    return max(float(lo) - noise, 0.0) + float(l2), max(float(hi), 0.0) + float(l2)
