@@ -187,3 +187,19 @@ def test_float32_coefficients_below_the_normal_range_are_refused():
     y2 = (X2[:, 0] + 1e-40 * X2[:, 1]).astype(np.float32)
     res = gradfit.solve_normal(X2, y2, fit_intercept=False)
     assert res.coef.dtype == np.float32 and abs(res.coef[0] - 1) < 1e-5
+
+
+@pytest.mark.parametrize("entry", ["solve_normal", "estimator"])
+def test_longdouble_beyond_float64_is_named(entry):
+    # a finite longdouble value that float64 cannot hold: named as such, not as "NaN or
+    # infinity" (the cast would make it one)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)).astype(np.longdouble)
+    X[2, 1] = np.longdouble("1e400")
+    if not np.isfinite(X[2, 1]):
+        pytest.skip("longdouble is float64 on this platform")
+    y = rng.standard_normal(50)
+    fit = gradfit.solve_normal if entry == "solve_normal" else \
+        (lambda X, y: gradfit.LinearRegression().fit(X, y))
+    with pytest.raises(ValueError, match=r"X\[2, 1\] = 1e\+400 is beyond the range of float64"):
+        fit(X, y)

@@ -75,7 +75,7 @@ def as_float_matrix(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one row and "
                          f"one column.")
     if arr.dtype != dtype:
-        arr = arr.astype(dtype)
+        arr = _converted(arr, dtype, name)
     s0, s1 = arr.strides
     item = arr.itemsize
     # The kernels read X through whole-element strides with a unit stride on one axis and a
@@ -87,6 +87,21 @@ def as_float_matrix(X, name: str = "X") -> np.ndarray:
     if not (whole and (row_major or col_major)):
         arr = np.ascontiguousarray(arr)
     return arr
+
+
+def _converted(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """arr in ``dtype``; a ValueError naming the first finite value that a wider float
+    (longdouble) cannot keep in it, which would otherwise surface as "NaN or infinity"."""
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype)
+    if arr.dtype.kind == "f" and out.dtype.itemsize < arr.dtype.itemsize:
+        lost = np.isinf(out) & np.isfinite(arr)
+        if lost.any():
+            where = tuple(int(i) for i in np.unravel_index(int(np.argmax(lost)), arr.shape))
+            raise ValueError(f"{name}[{', '.join(map(str, where))}] = {arr[where]!s} is "
+                             f"beyond the range of {dtype} ({float(np.finfo(dtype).max):.3g}), "
+                             f"the precision gradfit computes in; rescale {name}.")
+    return out
 
 
 def as_target(y, m: int, dtype: np.dtype, name: str = "y") -> np.ndarray:

@@ -256,6 +256,10 @@ class LinearRegression(*_Bases):  # type: ignore[misc]
     def _validate(self, X, y=None, reset=True, multi_output=True, predicting=False):
         reject_masked(X, "X")  # scikit-learn's validation would drop the mask silently
         reject_masked(y, "y")
+        if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize > 8:
+            # a longdouble value beyond float64's range: said here, where scikit-learn's cast
+            # would make it an infinity
+            X = as_float_matrix(X, "X")
         if _HAVE_SKLEARN:
             # scikit-learn keeps any strided layout (negative strides, for one); the kernels
             # read X through a unit stride on one axis: as_float_matrix copies what they
