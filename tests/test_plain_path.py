@@ -122,15 +122,36 @@ def test_shapes_and_masks_refused():
         gradfit.solve_normal(masked, y)
 
 
-def test_declined_statistics_are_refined():
-    """A problem whose digits are at risk leaves the one-call path with its statistics and
-    is refined from them (the same answer as the general path)."""
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_refinement_in_the_one_call_path_matches_the_general_path(fit_intercept):
+    """Digits at risk (rcond 1e-10): the one call refines with its own Cholesky factor, by
+    the same compiled loop the general path runs from its statistics: the same bits, and the
+    exact least-squares solution (numpy.linalg.lstsq agrees to its own accuracy)."""
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 1, 500)
     X = np.column_stack([x ** p for p in range(1, 8)])
-    y = np.sin(3 * x)
-    fast = gradfit.solve_normal(X, y)
-    general = normal.solve_data(X, y, None, 0.0, True, True)[0]
-    assert fast.refinement_steps > 0
+    y = np.sin(3 * x) + (0.0 if fit_intercept else 0.3 * x)
+    fast = gradfit.solve_normal(X, y, fit_intercept=fit_intercept)
+    general = normal.solve_data(X, y, None, 0.0, fit_intercept, True)[0]
+    assert fast.solver == general.solver == "cholesky"
+    assert fast.refinement_steps == general.refinement_steps > 0
     np.testing.assert_array_equal(fast.coef, general.coef)
     assert fast.intercept == general.intercept
+    assert fast.forward_error == general.forward_error
+    assert fast.objective == pytest.approx(general.objective, rel=1e-12)
+    A = np.column_stack([X, np.ones(len(y))]) if fit_intercept else X
+    ref = np.linalg.lstsq(A, y, rcond=None)[0]
+    np.testing.assert_allclose(fast.coef, ref[:7], rtol=1e-6)
+
+
+def test_constant_column_leaves_the_one_call_path():
+    """A column constant up to its centring's rounding is dropped by the general path (QR
+    fallback, minimum norm): the one call must not fit it as a direction."""
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.standard_normal(200), np.full(200, 3.7)])
+    y = 2 * X[:, 0] + 1 + 0.1 * rng.standard_normal(200)
+    with pytest.warns(gradfit.IllConditionedWarning):
+        res = gradfit.solve_normal(X, y)
+    assert res.coef[1] == 0.0
+    ref = np.linalg.lstsq(np.column_stack([X[:, 0], np.ones(200)]), y, rcond=None)[0]
+    assert res.coef[0] == pytest.approx(ref[0], rel=1e-12)

@@ -30,15 +30,9 @@ def solve_spd(
     int,  # info: > 0 when not positive definite (w is then NaN)
     float,  # rcond of the matrix scaled to unit diagonal
     npt.NDArray[np.float64],  # w
-    npt.NDArray[np.float64] | None,  # the Cholesky factor for solve_factored (None: single)
+    npt.NDArray[np.float64] | None,  # the Cholesky factor for refine_loop (None: single)
     npt.NDArray[np.float64] | None,  # the column scaling d (None: single)
 ]: ...
-def solve_factored(
-    U: npt.NDArray[np.float64],  # const double[:, ::1], solve_spd's factor
-    d: npt.NDArray[np.float64],  # const double[::1], solve_spd's scaling
-    rhs: npt.NDArray[np.float64],  # const double[::1]
-    scale: float,  # 1, or 1 / (m*l2) when that overflowed
-) -> npt.NDArray[np.float64]: ...
 def refine_pass(
     X: npt.NDArray[np.float64],  # const double[:, :]
     y: npt.NDArray[np.float64],  # const double[::1]
@@ -65,8 +59,31 @@ def solve_plain(
     amplification_max: float,
     explained_min: float,
     rcond_min: float,
-) -> tuple[tuple[npt.NDArray[np.float64], float, float, float] | None, tuple | None]: ...
-    # ((coef, intercept, rcond, objective), None); (None, None): validate the arguments
-    # first; (None, gram_pass's statistics): take the general path from them
+    rcond_min_refined: float,
+    max_steps: int,
+    stop: float,
+) -> tuple[tuple[npt.NDArray[np.float64], float, float, float, int, float] | None,
+           tuple | None]: ...
+    # ((coef, intercept, rcond, objective, refinement steps, forward error), None);
+    # (None, None): validate the arguments first; (None, gram_pass's statistics): take the
+    # general path from them
+def refine_loop(
+    X: npt.NDArray[np.float64],  # const double[:, :]
+    y: npt.NDArray[np.float64],  # const double[::1]
+    weights: npt.NDArray[np.float64] | None,  # const double[::1]
+    coef: npt.NDArray[np.float64],
+    intercept: float,
+    mean_x: npt.NDArray[np.float64] | None,  # None: no intercept
+    m: float,
+    l2: float,
+    contraction: float,
+    max_steps: int,
+    stop: float,
+    U: npt.NDArray[np.float64] | None = None,  # solve_spd's factor
+    d: npt.NDArray[np.float64] | None = None,  # solve_spd's scaling
+    scale: float = 1.0,
+    solve: object = None,  # or a callable rhs -> correction
+) -> tuple[npt.NDArray[np.float64], float, int, float, float] | None: ...
+    # (w, b, steps, forward-error estimate, rss), or None: the corrections do not contract
 def _kernel_isa() -> str: ...  # "avx2-fma" or "portable"
 def _refine_isa() -> str: ...  # "avx512f", "avx2-fma" or "portable"

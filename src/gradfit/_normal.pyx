@@ -4,7 +4,7 @@ Cholesky factorisation through LAPACK. Validation happens in ``normal.py``; here
 trusts its inputs and releases the GIL for all per-element work."""
 import numpy as np
 
-from libc.math cimport sqrt, isfinite, fabs, NAN
+from libc.math cimport sqrt, isfinite, fabs, NAN, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 from cython.parallel cimport prange
 
@@ -438,7 +438,7 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     then NaN), rcond LAPACK's estimate of the scaled matrix's reciprocal 1-norm condition
     number; in float64, ``factor`` (n x n, its C lower triangle LAPACK's upper Cholesky
     factor U of D^-1 (G + m*l2*I) D^-1 / s, s = m*l2 when it overflows and 1 otherwise) and
-    the scaling ``d`` serve :func:`solve_factored`; both are None in float32."""
+    the scaling ``d`` serve :func:`refine_loop`; both are None in float32."""
     cdef Py_ssize_t n = G.shape[0], i
     cdef bint big = not isfinite(m * l2)
     cdef double shift = 1.0 if big else m * l2, scale = 1.0 / m / l2 if big else 1.0
@@ -479,22 +479,6 @@ def solve_spd(const double[:, ::1] G, const double[::1] xty, double m, double l2
     if single:
         return info, rcond, w_arr, None, None
     return info, rcond, w_arr, buf_arr[:n * n].reshape(n, n), d_arr
-
-
-def solve_factored(const double[:, ::1] U, const double[::1] d, const double[::1] rhs,
-                   double scale):
-    """x with (G + m*l2*I) x = rhs, from ``solve_spd``'s factor and scaling (scale: 1, or
-    1 / (m*l2) when that overflowed)."""
-    cdef Py_ssize_t n = U.shape[0], i
-    x_arr = np.empty(n)
-    cdef double[::1] x = x_arr
-    with nogil:
-        for i in range(n):
-            x[i] = rhs[i] * scale / d[i]
-        potrs(c'U', <int> n, 1, <double *> &U[0, 0], <int> n, &x[0], <int> n)
-        for i in range(n):
-            x[i] /= d[i]
-    return x_arr
 
 
 # Rows of the refinement pass between two checks for Ctrl-C: about 2^20 elements (a few
@@ -594,18 +578,157 @@ def _refine_isa():
     return "avx512f" if gf_cpu_avx512() else _kernel_isa()
 
 
+cdef double _EPS = 2.220446049250313e-16
+cdef double _TINY = 2.2250738585072014e-308
+
+
+cdef int _refine_core(const double[:, :] X, const double *y, const double *wt, double *w,
+                      double *b, const double *mean_x, double m, double l2,
+                      const double *U, const double *d, double scale, object solve,
+                      double contraction, int max_steps, double stop, double *work,
+                      double *err_out, double *rss_out, int *steps_out) except -1:
+    """The refinement loop of normal.py's _Rows.refine (documented there), on C arrays: w
+    (n) and *b are updated in place. The correction is solved with the Cholesky factor U and
+    scaling d (solve_spd's, ``solve`` None) or by the Python callable ``solve`` (the QR
+    fallback's). ``mean_x`` NULL: no intercept. work: 3n + 3 + gf_refine_scratch_size(n)
+    doubles. Returns 1 when it converged or stopped contracting at a tiny correction, 0
+    when the corrections do not contract (the factorisation is too inaccurate)."""
+    cdef Py_ssize_t n = X.shape[1], m_rows = X.shape[0], j, i0, bsz
+    cdef Py_ssize_t rs = X.strides[0] // sizeof(double), cs = X.strides[1] // sizeof(double)
+    cdef Py_ssize_t rows = _SIGNAL_CHECK_ELEMENTS // n
+    cdef double *gh = work
+    cdef double *gl = gh + n
+    cdef double *x = gl + n
+    cdef double *sums = x + n  # 3
+    cdef double *scratch = sums + 3
+    cdef double prev = INFINITY, err = NAN, rss = NAN, s, db, size, rel, top
+    cdef int steps = 0, _step
+    cdef double[::1] xv
+    if rows < 64:
+        rows = 64
+    for _step in range(max_steps):
+        for j in range(n):
+            gh[j] = 0.0
+            gl[j] = 0.0
+        sums[0] = sums[1] = sums[2] = 0.0
+        i0 = 0
+        while i0 < m_rows:
+            bsz = rows if i0 + rows <= m_rows else m_rows - i0
+            with nogil:
+                gf_refine_pass_d(bsz, n, &X[i0, 0], rs, cs, y + i0,
+                                 wt + i0 if wt != NULL else NULL, w, b[0], gh, gl, sums,
+                                 scratch, 2)
+            i0 += bsz
+            if i0 < m_rows:
+                PyErr_CheckSignals()  # raises KeyboardInterrupt after Ctrl-C
+        s = sums[0] + sums[1]
+        rss = sums[2]
+        # rhs (into x) = X^T W r - m l2 w (- mean_x s with an intercept), the same operations
+        # in the same order as NumPy's elementwise ones
+        for j in range(n):
+            x[j] = (gh[j] + gl[j]) - (m * l2) * w[j]
+            if mean_x != NULL:
+                x[j] = x[j] - mean_x[j] * s
+        if solve is None:
+            for j in range(n):
+                x[j] = x[j] * scale / d[j]
+            potrs(c'U', <int> n, 1, <double *> U, <int> n, x, <int> n)
+            for j in range(n):
+                x[j] = x[j] / d[j]
+        else:
+            rhs_arr = np.empty(n)
+            xv = rhs_arr
+            for j in range(n):
+                xv[j] = x[j]
+            xv = np.ascontiguousarray(solve(rhs_arr), dtype=np.float64)
+            for j in range(n):
+                x[j] = xv[j]
+        db = 0.0
+        if mean_x != NULL:
+            for j in range(n):
+                db += mean_x[j] * x[j]
+            db = s / m - db
+        size = 0.0
+        top = 0.0
+        for j in range(n):
+            if fabs(w[j]) > size:
+                size = fabs(w[j])
+            if fabs(x[j]) > top or x[j] != x[j]:
+                top = fabs(x[j]) if x[j] == x[j] else NAN
+        if size < _TINY:
+            size = _TINY
+        rel = top / size
+        if not isfinite(rel):
+            return 0
+        if rel > 0.5 * prev and rel > 16 * _EPS:
+            # not contracting: the first correction was noise too, unless already tiny
+            if prev > 1e-8:
+                return 0
+            break
+        for j in range(n):
+            w[j] += x[j]
+        b[0] += db
+        steps += 1
+        if steps > 1 and rel / prev > contraction:
+            contraction = rel / prev
+        err = rel * contraction if rel * contraction > _EPS else _EPS
+        if rel <= 4 * _EPS or rel * contraction <= stop * _EPS:
+            break
+        prev = rel
+    err_out[0] = err
+    rss_out[0] = rss
+    steps_out[0] = steps
+    return 1
+
+
+def refine_loop(const double[:, :] X, const double[::1] y, const double[::1] weights,
+                coef, double intercept, mean_x, double m, double l2, double contraction,
+                int max_steps, double stop, const double[:, ::1] U=None,
+                const double[::1] d=None, double scale=1.0, solve=None):
+    """normal.py's _Rows.refine: corrected semi-normal equations from ``coef`` and
+    ``intercept`` (``mean_x`` None: no intercept), the correction solved with solve_spd's
+    factor ``U`` and scaling ``d`` or by the callable ``solve``. Returns ``(w, b, steps,
+    forward-error estimate, rss)`` or None when the corrections do not contract."""
+    cdef Py_ssize_t n = X.shape[1]
+    w_arr = np.array(coef, dtype=np.float64)
+    cdef double[::1] w = w_arr
+    cdef double[::1] mx
+    cdef const double *mxp = NULL
+    if mean_x is not None:
+        mx = np.ascontiguousarray(mean_x, dtype=np.float64)
+        mxp = &mx[0]
+    work_arr = np.empty(3 * n + 3 + gf_refine_scratch_size(n))
+    cdef double[::1] work = work_arr
+    cdef double b = intercept, err = NAN, rss = NAN
+    cdef int steps = 0
+    if solve is None and (U is None or d is None):
+        raise ValueError("refine_loop: give the factor U and d, or solve")
+    if not _refine_core(X, &y[0], &weights[0] if weights is not None else NULL, &w[0], &b,
+                        mxp, m, l2, &U[0, 0] if U is not None else NULL,
+                        &d[0] if d is not None else NULL, scale, solve, contraction,
+                        max_steps, stop, &work[0], &err, &rss, &steps):
+        return None
+    return w_arr, b, steps, err, rss
+
+
 # solve_plain takes arguments as they come, and only those it can use without conversion
 _ndarray = np.ndarray
 _float64 = np.dtype(np.float64)
 
 
 def solve_plain(X, y, fit_intercept, l2, double amplification_max, double explained_min,
-                double rcond_min):
+                double rcond_min, double rcond_min_refined, int max_steps, double stop):
     """The whole exact solve of plain float64 data in one call when nothing needs a closer
     look: the Gram pass, the scaled Cholesky solve and the tests of normal.py's
     _digits_at_risk (same constants, passed in).
 
-    Returns ``((coef, intercept, rcond, objective), None)`` on success. ``(None, None)`` when
+    When digits are at risk but the factor is good enough to refine (rcond >=
+    ``rcond_min_refined``), the solution is refined here with it (``_refine_core``, at most
+    ``max_steps`` steps, ``stop`` as normal.py's REFINEMENT_STOP): the same loop the general
+    path runs, without its Python around it.
+
+    Returns ``((coef, intercept, rcond, objective, refinement steps, forward-error
+    estimate), None)`` on success. ``(None, None)`` when
     the arguments are not all plain (X and y float64 ndarrays, not subclasses, in a layout
     the kernels read in place, of matching nonzero sizes; ``fit_intercept`` a bool; ``l2`` a
     finite float or int >= 0): the caller validates and converts them. ``(None,
@@ -651,9 +774,12 @@ def solve_plain(X, y, fit_intercept, l2, double amplification_max, double explai
     cdef int info = 0
     cdef double mm, my, yy, rcond = 0.0, cxty = 0.0, cc = 0.0, b, terms, rss
     cdef double tiny_limit
-    cdef bint plain
+    cdef bint plain, at_risk
     cdef double[::1] coefv
     cdef double *coef
+    cdef double level, err = 0.0, ww = 0.0
+    cdef int steps = 0
+    cdef double[::1] rwork
     try:
         finite = _gram_into(Xv, &ys[0], <const double *> NULL, center, G, xty, mean_x,
                             mean_x + n, scalars)
@@ -666,6 +792,11 @@ def solve_plain(X, y, fit_intercept, l2, double amplification_max, double explai
         plain = finite and yy >= tiny_limit and isfinite(mm * lam)
         for i in range(n):
             if G[i * n + i] < tiny_limit or (xty[i] != 0.0 and fabs(xty[i]) < tiny_limit):
+                plain = False
+            # a column constant up to the centring's rounding (_stats.constant_columns): the
+            # general path drops it
+            level = mm * (16 * _EPS * mean_x[i]) * (16 * _EPS * mean_x[i])
+            if center and G[i * n + i] <= level and level >= _TINY:
                 plain = False
         if plain:
             coef_arr = np.empty(n)
@@ -684,15 +815,28 @@ def solve_plain(X, y, fit_intercept, l2, double amplification_max, double explai
                             terms += fabs(mean_x[i] * coef[i])
                             b -= mean_x[i] * coef[i]
             rss = yy - cxty - mm * lam * cc
-            plain = info == 0 and rcond >= rcond_min and \
-                not (yy > 0 and rss > (1.0 - explained_min) * yy) and \
-                not (center and terms > amplification_max * fabs(b))
+            at_risk = rcond < rcond_min or (yy > 0 and rss > (1.0 - explained_min) * yy) \
+                or (center and terms > amplification_max * fabs(b))
+            err = _EPS / rcond if rcond > 0 else INFINITY
+            if info == 0 and at_risk and rcond >= rcond_min_refined:
+                if not center:
+                    b = 0.0
+                rwork = np.empty(3 * n + 3 + gf_refine_scratch_size(n))
+                plain = _refine_core(Xv, &ys[0], NULL, coef, &b, mean_x if center else NULL,
+                                     mm, lam, work, d, 1.0, None,
+                                     min(0.5, n * _EPS / rcond), max_steps, stop, &rwork[0],
+                                     &err, &rss, &steps) == 1
+                for i in range(n):
+                    ww += coef[i] * coef[i]
+                cc = ww
+            else:
+                plain = info == 0 and not at_risk
         if plain:
             if rss < 0.0:
                 rss = 0.0
             coef_arr.flags.writeable = False
             return (coef_arr, (b if center else 0.0), rcond,
-                    rss / (2 * mm) + 0.5 * lam * cc), None
+                    rss / (2 * mm) + (0.5 * lam * cc if lam != 0 else 0.0), steps, err), None
         G_arr = np.empty((n, n))
         xty_arr = np.empty(n)
         mean_arr = np.empty(n)

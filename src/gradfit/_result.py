@@ -96,15 +96,16 @@ class FitResult:
 
     @classmethod
     def _exact(cls, coef: np.ndarray, intercept: float, rcond: float, objective: float,
-               forward_error: float) -> FitResult:
-        """An unrefined Cholesky result of the exact solver, built without the dataclass
-        machinery (its per-field checks cost as much as a 1000 x 10 solve). ``coef`` must be
-        a read-only array that belongs to the result alone."""
+               forward_error: float, refinement_steps: int = 0) -> FitResult:
+        """A Cholesky result of the exact solver, built without the dataclass machinery (its
+        per-field checks cost as much as a 1000 x 10 solve). ``coef`` must be a read-only
+        array that belongs to the result alone."""
         self = object.__new__(cls)
         fields = self.__dict__
         fields.update(_EXACT_DEFAULTS)
         fields.update(coef=coef, intercept=intercept, rcond=rcond, objective=objective,
-                      forward_error=forward_error, loss_history=np.empty(0))
+                      forward_error=forward_error, loss_history=np.empty(0),
+                      refinement_steps=refinement_steps)
         return self
 
     def __setstate__(self, state):
@@ -131,4 +132,4 @@ class FitResult:
 
 # The fields of an unrefined Cholesky result that do not depend on the data.
 _EXACT_DEFAULTS = dict(n_iter=0, converged=True, solver="cholesky", message="", step=None,
-                       grad_norm=float("nan"), state=None, refinement_steps=0)
+                       grad_norm=float("nan"), state=None)

@@ -169,10 +169,12 @@ def _solve_plain(X, y, l2, fit_intercept, fallback) -> FitResult | None:
     """solve_normal of unweighted float64 data; None when X, y, l2 or fit_intercept need
     validation first."""
     plain, stats = _normal.solve_plain(X, y, fit_intercept, l2, INTERCEPT_AMPLIFICATION_MAX,
-                                       MIN_EXPLAINED_FRACTION, RCOND_REFINE)
+                                       MIN_EXPLAINED_FRACTION, RCOND_REFINE,
+                                       RCOND_MIN_REFINED, MAX_REFINEMENT_STEPS,
+                                       REFINEMENT_STOP)
     if plain is not None:
-        coef, intercept, rcond, objective = plain
-        return FitResult._exact(coef, intercept, rcond, objective, _EPS / rcond)
+        coef, intercept, rcond, objective, steps, err = plain
+        return FitResult._exact(coef, intercept, rcond, objective, err, steps)
     if stats is None:
         return None
     if not stats[0]:
@@ -274,7 +276,7 @@ def solve_stats(st: Stats, l2: float, fit_intercept: bool, fallback: bool, work,
                            forward_error=_EPS / rcond)
         scale = 1.0 / m / l2 if not np.isfinite(m * l2) else 1.0
         assert factor is not None and d is not None  # float64 data: solved in float64
-        ref = rows.refine(coef, lambda rhs: _normal.solve_factored(factor, d, rhs, scale),
+        ref = rows.refine(coef, factor=(factor, d, scale),
                           contraction=min(0.5, n * _EPS / rcond))
         if ref is not None:
             coef, intercept, steps, err, objective = ref
@@ -358,45 +360,28 @@ class _Rows:
         self.X, self.y, self.sw, self.st = X, y, sw, st
         self.l2, self.fit_intercept = l2, fit_intercept
 
-    def refine(self, coef, solve, contraction=0.5, max_steps=MAX_REFINEMENT_STEPS):
+    def refine(self, coef, *, solve=None, factor=None, contraction=0.5,
+               max_steps=MAX_REFINEMENT_STEPS):
         """Corrected semi-normal equations: r = y - X w - b in double-double from X itself,
-        then (G + m l2 I) dw = Xc^T W r - m l2 w by the given factorisation (``solve``), and
-        db from 1^T W r; repeated while the correction shrinks, at most ``max_steps`` times.
-        Returns (w, b, steps, forward-error estimate, objective), or None when the
-        corrections do not contract (the factorisation is too inaccurate for this problem).
-        The estimate is the relative size (max-norm) of the last correction applied (the
-        error of the point it corrected) times the contraction: the error left after it,
-        at least eps."""
+        then (G + m l2 I) dw = Xc^T W r - m l2 w by the given factorisation (``factor``:
+        solve_spd's (U, d, scale); or the callable ``solve``), and db from 1^T W r;
+        repeated while the correction shrinks, at most ``max_steps`` times (the loop is
+        ``_normal.refine_loop``, compiled). Returns (w, b, steps, forward-error estimate,
+        objective), or None when the corrections do not contract (the factorisation is too
+        inaccurate for this problem). The estimate is the relative size (max-norm) of the
+        last correction applied (the error of the point it corrected) times the
+        contraction: the error left after it, at least eps."""
         st, l2, m = self.st, self.l2, self.st.m
-        w = np.array(coef, dtype=np.float64)
-        b = float(st.mean_y - st.mean_x @ w) if self.fit_intercept else 0.0
-        prev, steps, err, rss = np.inf, 0, np.nan, np.nan
-        for _ in range(max_steps):
-            g, s, rss = _normal.refine_pass(self.X, self.y, self.sw, w, b)
-            s = s[0] + s[1]
-            rhs = g[0] + g[1] - m * l2 * w
-            if self.fit_intercept:
-                rhs -= st.mean_x * s
-            dw = solve(rhs)
-            db = s / m - float(st.mean_x @ dw) if self.fit_intercept else 0.0
-            size = max(np.abs(w).max(), np.finfo(np.float64).tiny)
-            rel = float(np.abs(dw).max() / size)
-            if not np.isfinite(rel):
-                return None
-            if rel > 0.5 * prev and rel > 16 * _EPS:
-                # not contracting: the first correction was noise too, unless already tiny
-                if prev > 1e-8:
-                    return None
-                break
-            w += dw
-            b += db
-            steps += 1
-            if steps > 1:
-                contraction = max(contraction, rel / prev)
-            err = max(rel * contraction, _EPS)
-            if rel <= 4 * _EPS or rel * contraction <= REFINEMENT_STOP * _EPS:
-                break
-            prev = rel
+        b = float(st.mean_y - st.mean_x @ np.asarray(coef, dtype=np.float64)) \
+            if self.fit_intercept else 0.0
+        U, d, scale = factor if factor is not None else (None, None, 1.0)
+        ref = _normal.refine_loop(self.X, self.y, self.sw, coef, b,
+                                  st.mean_x if self.fit_intercept else None, float(m),
+                                  float(l2), float(contraction), int(max_steps),
+                                  REFINEMENT_STOP, U, d, float(scale), solve)
+        if ref is None:
+            return None
+        w, b, steps, err, rss = ref
         # rss was measured before the last correction; a correction that small changes it by
         # its square (the gradient vanishes at the solution).
         objective = rss / (2 * m) + _ridge_term(l2, w)
@@ -464,7 +449,7 @@ class _Rows:
             out[P] = u
             return out / d
 
-        ref = self.refine(w, solve)
+        ref = self.refine(w, solve=solve)
         if ref is not None:
             w, b, steps, err, objective = ref
         else:
