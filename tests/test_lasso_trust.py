@@ -7,8 +7,8 @@ reported (full batch).
 * Real data in raw units (statsmodels' macrodata, star98, scikit-learn's diabetes) at three
   penalties: every fit that says converged is within tol of the minimum, judged against an
   independent reference (the best of scikit-learn's coordinate descent and a long FISTA run,
-  with its own duality gap). Before the gap was measured, FISTA said converged on macrodata
-  at 3e-6 above the minimum (tol 1e-6).
+  with its own duality gap). A gradient-mapping test alone lets FISTA stop on macrodata at
+  3e-6 above the minimum (tol 1e-6).
 """
 import warnings
 
@@ -117,7 +117,7 @@ def _lasso_reference(X, y, l1, fit_intercept=True):
 def test_float32_lasso_converges_and_is_right():
     """float32 data meet the optimality conditions only to float32's precision, which leaves
     the duality gap at 1e-3 of f at a point 3e-8 from the minimum: without the second-order
-    bound s2 / (2 mu) the fit ran to max_iter whatever max_iter was (review finding)."""
+    bound s2 / (2 mu) the fit would run to max_iter whatever max_iter was."""
     rng = np.random.default_rng(1)
     m, n, l1 = 1000, 30, 1e-4
     X = rng.standard_normal((m, n)) + 5
@@ -138,8 +138,8 @@ def test_float32_lasso_converges_and_is_right():
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_near_exact_fit_with_tiny_l1_is_within_tol(fit_intercept):
     """f* of 1e-8 against f0 of 20: the duality gap's rounding floor (first order, about
-    eps ||Xc w||^2) is 5e-5 of f*, so it must not be what accepts the point (review finding:
-    converged at 3.5e-5 above the minimum, tol 1e-6)."""
+    eps ||Xc w||^2) is 5e-5 of f*, so it must not be what accepts the point (it would accept
+    one 3.5e-5 above the minimum, tol 1e-6)."""
     rng = np.random.default_rng(0)
     m, n, l1 = 300, 20, 1e-9
     X = rng.standard_normal((m, n))

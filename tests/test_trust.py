@@ -340,8 +340,8 @@ def test_constant_columns_stay_out_of_the_fit(step, m):
 
 def test_tiny_tol_is_met_at_float64_resolution():
     """tol = 1e-12: a point 25 ulps from w* has f - f* ~ 7e-23 (relative), above tol**2 but
-    as close as float64 coefficients get; it is converged (it once ran to max_iter and warned),
-    and it is right (against numpy.linalg.lstsq)."""
+    as close as float64 coefficients get; it is converged (not run to max_iter with a
+    warning), and it is right (against numpy.linalg.lstsq)."""
     rng = np.random.default_rng(0)
     m, n = 40000, 24
     X = rng.standard_normal((m, n)) * np.linspace(1, 3, n) + rng.uniform(-2, 2, n)
