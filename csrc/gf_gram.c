@@ -45,20 +45,8 @@ GF_AVX2_INLINE static __m256i gf_lane_mask32(int rem)
 #define VADD(a, b) _mm256_add_pd(a, b)
 #define MASK_FOR(rem) gf_lane_mask64(rem)
 #include "gf_gram_impl.h"
-#undef REAL
-#undef SFX
-#undef VEC
-#undef VLEN
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VMLOAD
-#undef VMSTORE
-#undef VBCAST
-#undef VFMA
-#undef VADD
-#undef MASK_FOR
 
+#define MASK_T __m256i
 #define REAL float
 #define SFX(name) name##_s
 #define VEC __m256
@@ -73,20 +61,6 @@ GF_AVX2_INLINE static __m256i gf_lane_mask32(int rem)
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define MASK_FOR(rem) gf_lane_mask32(rem)
 #include "gf_gram_impl.h"
-#undef REAL
-#undef SFX
-#undef VEC
-#undef VLEN
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VMLOAD
-#undef VMSTORE
-#undef VBCAST
-#undef VFMA
-#undef VADD
-#undef MASK_FOR
-#undef MASK_T
 
 /* float64 on AVX-512F: the same tiles, eight lanes per vector (rows of up to 24 columns per
  * tile), masks in mask registers. Where the CPU has it (gf_cpu_avx512), about twice the

@@ -6,7 +6,7 @@
  *   MASK_T, MASK_FOR(rem): the lane mask's type and the mask of the first rem lanes;
  *   GF_AVX2, GF_AVX2_INLINE: the target attributes of its functions.
  * Everything here is compiled for AVX2 + FMA (or AVX-512F) only and called after a CPU
- * check. */
+ * check. The file undefines those parameters at its end, ready for the next instantiation. */
 
 /* One micro-tile over kc rows: for the broadcast columns j0..j0+jw-1 and the vector columns
  * i0..i0+nv*VLEN-1, C[j][i] += sum_k A[k][i] * A[k][j]. nv, jw, masked and two are compile-time
@@ -205,3 +205,18 @@ GF_AVX2 int SFX(gf_gram_rows)(gf_int b, gf_int n, const REAL *A, gf_int lda, con
     SFX(gram_rows_scalar)(b - body, n, A + body * lda, lda, y ? y + body : NULL, C, ldc, xty);
     return 0;
 }
+
+#undef REAL
+#undef SFX
+#undef VEC
+#undef VLEN
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VMLOAD
+#undef VMSTORE
+#undef VBCAST
+#undef VFMA
+#undef VADD
+#undef MASK_FOR
+#undef MASK_T

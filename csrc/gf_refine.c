@@ -129,38 +129,72 @@ static void refine_block_portable(gf_int nv, gf_int n, const double *P, gf_int l
 #define GF_AVX2_FN __attribute__((target("avx2,fma")))
 #define GF_AVX2_INL __attribute__((target("avx2,fma"), always_inline)) static inline
 
-GF_AVX2_INL void two_sum4(__m256d a, __m256d b, __m256d *s, __m256d *e)
-{
-    const __m256d x = _mm256_add_pd(a, b), bb = _mm256_sub_pd(x, a);
-    *e = _mm256_add_pd(_mm256_sub_pd(a, _mm256_sub_pd(x, bb)), _mm256_sub_pd(b, bb));
-    *s = x;
-}
-
-GF_AVX2_INL void two_diff4(__m256d a, __m256d b, __m256d *s, __m256d *e)
-{
-    const __m256d x = _mm256_sub_pd(a, b), bb = _mm256_sub_pd(x, a);
-    *e = _mm256_sub_pd(_mm256_sub_pd(a, _mm256_sub_pd(x, bb)), _mm256_add_pd(b, bb));
-    *s = x;
-}
-
-/* The residual of four rows (vector v of the block), weighted: (uh, ul) stored, the sums
- * updated in registers. Written for one vector; the caller interleaves two. */
-GF_AVX2_INL void residual4_finish(__m256d s, __m256d c, const double *wv, double *uh,
-                                  double *ul, __m256d *ah, __m256d *al, __m256d *aq)
-{
-    const __m256d rh = _mm256_add_pd(s, c);
-    const __m256d rl = _mm256_sub_pd(c, _mm256_sub_pd(rh, s));
-    __m256d h = rh, l = rl, e;
-    if (wv) {
-        const __m256d wt = _mm256_loadu_pd(wv);
-        h = _mm256_mul_pd(rh, wt);
-        l = _mm256_add_pd(_mm256_fmsub_pd(rh, wt, h), _mm256_mul_pd(rl, wt));
+/* The double-double steps on a vector of W rows: TwoSum, TwoDiff (the same operations as
+ * two_sum and two_diff above, lane by lane) and the end of a residual: r = s + c as a pair,
+ * weighted, stored in (uh, ul) and added to the lane sums. Written once for both widths
+ * (VT the vector type, P the intrinsics' prefix, ATTR the target attribute). */
+#define GF_DD_HELPERS(W, VT, P, ATTR)                                                         \
+    ATTR void two_sum##W(VT a, VT b, VT *s, VT *e)                                            \
+    {                                                                                         \
+        const VT x = P##_add_pd(a, b), bb = P##_sub_pd(x, a);                                 \
+        *e = P##_add_pd(P##_sub_pd(a, P##_sub_pd(x, bb)), P##_sub_pd(b, bb));                 \
+        *s = x;                                                                               \
+    }                                                                                         \
+    ATTR void two_diff##W(VT a, VT b, VT *s, VT *e)                                           \
+    {                                                                                         \
+        const VT x = P##_sub_pd(a, b), bb = P##_sub_pd(x, a);                                 \
+        *e = P##_sub_pd(P##_sub_pd(a, P##_sub_pd(x, bb)), P##_add_pd(b, bb));                 \
+        *s = x;                                                                               \
+    }                                                                                         \
+    ATTR void residual##W##_finish(VT s, VT c, const double *wv, double *uh, double *ul,      \
+                                   VT *ah, VT *al, VT *aq)                                    \
+    {                                                                                         \
+        const VT rh = P##_add_pd(s, c);                                                       \
+        const VT rl = P##_sub_pd(c, P##_sub_pd(rh, s));                                       \
+        VT h = rh, l = rl, e;                                                                 \
+        if (wv) {                                                                             \
+            const VT wt = P##_loadu_pd(wv);                                                   \
+            h = P##_mul_pd(rh, wt);                                                           \
+            l = P##_add_pd(P##_fmsub_pd(rh, wt, h), P##_mul_pd(rl, wt));                      \
+        }                                                                                     \
+        P##_storeu_pd(uh, h);                                                                 \
+        P##_storeu_pd(ul, l);                                                                 \
+        two_sum##W(*ah, h, ah, &e);                                                           \
+        *al = P##_add_pd(*al, P##_add_pd(e, l));                                              \
+        *aq = P##_add_pd(*aq, P##_mul_pd(h, rh));                                             \
     }
-    _mm256_storeu_pd(uh, h);
-    _mm256_storeu_pd(ul, l);
-    two_sum4(*ah, h, ah, &e);
-    *al = _mm256_add_pd(*al, _mm256_add_pd(e, l));
-    *aq = _mm256_add_pd(*aq, _mm256_mul_pd(h, rh));
+
+GF_DD_HELPERS(4, __m256d, _mm256, GF_AVX2_INL)
+
+/* One four-row vector at x (column stride ld): its residual (first sweep), and its part of
+ * column x's X^T r (second sweep); the AVX2 block's last odd vector and the AVX-512 block's
+ * (on the low half of its accumulators). */
+GF_AVX2_INL void residual4_one(gf_int n, const double *x, gf_int ld, const double *yv,
+                               const double *wv, const double *w, double offset, double *uh,
+                               double *ul, __m256d *ah, __m256d *al, __m256d *aq)
+{
+    __m256d s0, c0, e0;
+    two_sum4(_mm256_loadu_pd(yv), _mm256_set1_pd(-offset), &s0, &c0);
+    for (gf_int j = 0; j < n; j++) {
+        const __m256d wj = _mm256_broadcast_sd(w + j);
+        const __m256d x0 = _mm256_loadu_pd(x + j * ld);
+        const __m256d p0 = _mm256_mul_pd(x0, wj);
+        const __m256d q0 = _mm256_fmsub_pd(x0, wj, p0);
+        two_diff4(s0, p0, &s0, &e0);
+        c0 = _mm256_add_pd(c0, _mm256_sub_pd(e0, q0));
+    }
+    residual4_finish(s0, c0, wv, uh, ul, ah, al, aq);
+}
+
+GF_AVX2_INL void xtr4_one(const double *x, const double *uh, const double *ul, __m256d *h,
+                          __m256d *l)
+{
+    __m256d e0;
+    const __m256d x0 = _mm256_loadu_pd(x), u0 = _mm256_loadu_pd(uh);
+    const __m256d p0 = _mm256_mul_pd(x0, u0);
+    const __m256d q0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(ul), _mm256_fmsub_pd(x0, u0, p0));
+    two_sum4(*h, p0, h, &e0);
+    *l = _mm256_add_pd(*l, _mm256_add_pd(e0, q0));
 }
 
 GF_AVX2_FN static void refine_block_avx2(gf_int nv, gf_int n, const double *P, gf_int ld,
@@ -195,21 +229,9 @@ GF_AVX2_FN static void refine_block_avx2(gf_int nv, gf_int n, const double *P, g
         residual4_finish(s1, c1, wv ? wv + 4 * v + 4 : NULL, uh + 4 * v + 4, ul + 4 * v + 4,
                          &ah1, &al1, &aq1);
     }
-    if (v < nv) {
-        const double *x = P + 4 * v;
-        __m256d s0, c0, e0;
-        two_sum4(_mm256_loadu_pd(yv + 4 * v), noff, &s0, &c0);
-        for (gf_int j = 0; j < n; j++) {
-            const __m256d wj = _mm256_broadcast_sd(w + j);
-            const __m256d x0 = _mm256_loadu_pd(x + j * ld);
-            const __m256d p0 = _mm256_mul_pd(x0, wj);
-            const __m256d q0 = _mm256_fmsub_pd(x0, wj, p0);
-            two_diff4(s0, p0, &s0, &e0);
-            c0 = _mm256_add_pd(c0, _mm256_sub_pd(e0, q0));
-        }
-        residual4_finish(s0, c0, wv ? wv + 4 * v : NULL, uh + 4 * v, ul + 4 * v, &ah0, &al0,
-                         &aq0);
-    }
+    if (v < nv)
+        residual4_one(n, P + 4 * v, ld, yv + 4 * v, wv ? wv + 4 * v : NULL, w, offset,
+                      uh + 4 * v, ul + 4 * v, &ah0, &al0, &aq0);
     _mm256_storeu_pd(acc, ah0);
     _mm256_storeu_pd(acc + GF_LANES, ah1);
     _mm256_storeu_pd(acc + GF_ACC, al0);
@@ -236,14 +258,7 @@ GF_AVX2_FN static void refine_block_avx2(gf_int nv, gf_int n, const double *P, g
             l0 = _mm256_add_pd(l0, _mm256_add_pd(e0, q0));
             l1 = _mm256_add_pd(l1, _mm256_add_pd(e1, q1));
         }
-        if (v < nv) {
-            const __m256d x0 = _mm256_loadu_pd(x + 4 * v), u0 = _mm256_loadu_pd(uh + 4 * v);
-            const __m256d p0 = _mm256_mul_pd(x0, u0);
-            const __m256d q0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(ul + 4 * v),
-                                               _mm256_fmsub_pd(x0, u0, p0));
-            two_sum4(h0, p0, &h0, &e0);
-            l0 = _mm256_add_pd(l0, _mm256_add_pd(e0, q0));
-        }
+        if (v < nv) xtr4_one(x + 4 * v, uh + 4 * v, ul + 4 * v, &h0, &l0);
         _mm256_storeu_pd(hj, h0);
         _mm256_storeu_pd(hj + GF_LANES, h1);
         _mm256_storeu_pd(lj, l0);
@@ -259,37 +274,7 @@ GF_AVX2_FN static void refine_block_avx2(gf_int nv, gf_int n, const double *P, g
 #define GF_AVX512_FN __attribute__((target("avx512f,avx2,fma")))
 #define GF_AVX512_INL __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline
 
-GF_AVX512_INL void two_sum8(__m512d a, __m512d b, __m512d *s, __m512d *e)
-{
-    const __m512d x = _mm512_add_pd(a, b), bb = _mm512_sub_pd(x, a);
-    *e = _mm512_add_pd(_mm512_sub_pd(a, _mm512_sub_pd(x, bb)), _mm512_sub_pd(b, bb));
-    *s = x;
-}
-
-GF_AVX512_INL void two_diff8(__m512d a, __m512d b, __m512d *s, __m512d *e)
-{
-    const __m512d x = _mm512_sub_pd(a, b), bb = _mm512_sub_pd(x, a);
-    *e = _mm512_sub_pd(_mm512_sub_pd(a, _mm512_sub_pd(x, bb)), _mm512_add_pd(b, bb));
-    *s = x;
-}
-
-GF_AVX512_INL void residual8_finish(__m512d s, __m512d c, const double *wv, double *uh,
-                                    double *ul, __m512d *ah, __m512d *al, __m512d *aq)
-{
-    const __m512d rh = _mm512_add_pd(s, c);
-    const __m512d rl = _mm512_sub_pd(c, _mm512_sub_pd(rh, s));
-    __m512d h = rh, l = rl, e;
-    if (wv) {
-        const __m512d wt = _mm512_loadu_pd(wv);
-        h = _mm512_mul_pd(rh, wt);
-        l = _mm512_add_pd(_mm512_fmsub_pd(rh, wt, h), _mm512_mul_pd(rl, wt));
-    }
-    _mm512_storeu_pd(uh, h);
-    _mm512_storeu_pd(ul, l);
-    two_sum8(*ah, h, ah, &e);
-    *al = _mm512_add_pd(*al, _mm512_add_pd(e, l));
-    *aq = _mm512_add_pd(*aq, _mm512_mul_pd(h, rh));
-}
+GF_DD_HELPERS(8, __m512d, _mm512, GF_AVX512_INL)
 
 /* The residuals of rows 4v..4v+7 (nvec = 1) or 4v..4v+15 (nvec = 2, two chains). */
 #define GF_RESIDUAL8_BODY(K) \
@@ -337,22 +322,10 @@ GF_AVX512_FN static void refine_block_avx512(gf_int nv, gf_int n, const double *
         v += 2;
     }
     if (v < nv) {  /* an even four-row vector: lane set 0, the low half */
-        const double *x = P + 4 * v;
-        const __m256d noff4 = _mm256_set1_pd(-offset);
-        __m256d s0, c0, e0;
         __m256d ah0 = _mm512_castpd512_pd256(ah), al0 = _mm512_castpd512_pd256(al);
         __m256d aq0 = _mm512_castpd512_pd256(aq);
-        two_sum4(_mm256_loadu_pd(yv + 4 * v), noff4, &s0, &c0);
-        for (gf_int j = 0; j < n; j++) {
-            const __m256d wj = _mm256_broadcast_sd(w + j);
-            const __m256d x0 = _mm256_loadu_pd(x + j * ld);
-            const __m256d p0 = _mm256_mul_pd(x0, wj);
-            const __m256d q0 = _mm256_fmsub_pd(x0, wj, p0);
-            two_diff4(s0, p0, &s0, &e0);
-            c0 = _mm256_add_pd(c0, _mm256_sub_pd(e0, q0));
-        }
-        residual4_finish(s0, c0, wv ? wv + 4 * v : NULL, uh + 4 * v, ul + 4 * v, &ah0, &al0,
-                         &aq0);
+        residual4_one(n, P + 4 * v, ld, yv + 4 * v, wv ? wv + 4 * v : NULL, w, offset,
+                      uh + 4 * v, ul + 4 * v, &ah0, &al0, &aq0);
         ah = _mm512_insertf64x4(ah, ah0, 0);
         al = _mm512_insertf64x4(al, al0, 0);
         aq = _mm512_insertf64x4(aq, aq0, 0);
@@ -374,13 +347,8 @@ GF_AVX512_FN static void refine_block_avx512(gf_int nv, gf_int n, const double *
             l = _mm512_add_pd(l, _mm512_add_pd(e, q0));
         }
         if (v < nv) {
-            __m256d h0 = _mm512_castpd512_pd256(h), l0 = _mm512_castpd512_pd256(l), e0;
-            const __m256d x0 = _mm256_loadu_pd(x + 4 * v), u0 = _mm256_loadu_pd(uh + 4 * v);
-            const __m256d p0 = _mm256_mul_pd(x0, u0);
-            const __m256d q0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(ul + 4 * v),
-                                               _mm256_fmsub_pd(x0, u0, p0));
-            two_sum4(h0, p0, &h0, &e0);
-            l0 = _mm256_add_pd(l0, _mm256_add_pd(e0, q0));
+            __m256d h0 = _mm512_castpd512_pd256(h), l0 = _mm512_castpd512_pd256(l);
+            xtr4_one(x + 4 * v, uh + 4 * v, ul + 4 * v, &h0, &l0);
             h = _mm512_insertf64x4(h, h0, 0);
             l = _mm512_insertf64x4(l, l0, 0);
         }
