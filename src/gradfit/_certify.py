@@ -35,7 +35,8 @@ import scipy.linalg.lapack
 from . import _normal
 from ._stats import Stats, chunk_rows
 
-__all__ = ["Certificate", "FLOOR", "FLOOR_SGD", "MAX_COLUMNS", "elastic_net_gap"]
+__all__ = ["Certificate", "FLOOR", "FLOOR_SGD", "MAX_COLUMNS", "elastic_net_bound",
+           "elastic_net_gap", "strong_convexity"]
 
 #: f* below FLOOR * f0 counts as FLOOR * f0 in the relative gap (an exact fit, f* = 0, cannot
 #: be approached to a relative gap in floating point).
@@ -288,6 +289,24 @@ def elastic_net_gap(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
     explained = max(2.0 * m * f0 - rss - 2.0 * wxr, 0.0)
     rounding = 16 * eps * (rss + alpha * l1w + beta * ww + abs(wxr)) + 64 * eps * explained
     return max(gap, 0.0) / m, f / m, rounding / m, s2
+
+
+def elastic_net_bound(gap: float, s2: float, rounding: float, coef: np.ndarray, l1: float,
+                      convexity: tuple[float, float] | None) -> tuple[float, float]:
+    """``(bound, floor)``: an upper bound on f - f* from elastic_net_gap's measures, and the
+    level below which it cannot be resolved. With ``convexity`` = (mu, L), mu > 0 (see
+    strong_convexity), also s2 / (2 mu), of second order in the distance, whose floor is that
+    of a point rounded to float64 (s moves by about L eps ||w||); not the gap's rounding
+    floor, which is of first order and would let through points 1e-5 (relative) above the
+    minimum of a near-exact fit. Otherwise the gap, down to its rounding."""
+    if convexity is None or convexity[0] <= 0:
+        return gap, rounding
+    mu, lam = convexity
+    w = np.asarray(coef, dtype=np.float64)
+    eps = float(np.finfo(np.float64).eps)
+    floor = (4.0 * eps * (lam * float(np.linalg.norm(w)) + l1 * math.sqrt(w.size))) ** 2 \
+        / (2.0 * mu)
+    return min(gap, s2 / (2.0 * mu)), floor
 
 
 def strong_convexity(st: Stats, l2: float) -> tuple[float, float]:

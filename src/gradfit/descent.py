@@ -765,44 +765,38 @@ def _gap_verdict(X, y, weights, opts: _Options, start: _Start,
     gap, f, rounding, s2 = _certify.elastic_net_gap(
         X, y, weights, w, b, opts.l1, opts.l2, start.shift if opts.fit_intercept else None,
         f0)
-    eps = float(np.finfo(np.float64).eps)
     bound, floor = gap, 0.0
-    # The gap alone first (this pass is all it costs); failing that, the second-order bound
-    # where f is strongly convex (the statistics: m n^2 flops once, as for l1 = 0), else the
-    # gap down to its rounding floor.
-    start.gap_checks += 1
-    # The statistics cost as much as 4 to 25 passes over X (n = 20 to 1000): gathered when
-    # already at hand, for float32 data (whose gap stays at their precision), or once the gap
-    # has failed twice; before that, more iterations usually bring the gap down for less.
-    wanted = start.stats is not None or X.dtype == np.float32 or start.gap_checks > 2
     if gap > tol * max(f - gap, _certify.FLOOR * f0):
-        mu = lam = 0.0
-        if X.shape[1] <= _certify.MAX_COLUMNS and wanted:
-            if start.strong_convexity is None:
-                if start.stats is None:
-                    start.stats = _certify_stats(X, y, weights)
-                start.strong_convexity = _certify.strong_convexity(start.stats, opts.l2)
-            assert start.stats is not None
-            # over the columns that vary: a constant one's coefficient must then be exactly
-            # 0, its value at the minimum
-            if not np.any(w[np.diagonal(start.stats.G) <= 0]):
-                mu, lam = start.strong_convexity
-        if mu > 0:
-            # f - f* <= s2 / (2 mu), of second order in the distance; its floor is that of
-            # a point rounded to float64 (s moves by about L eps ||w||). Not the gap's
-            # rounding floor: of first order, it would let through points 1e-5 (relative)
-            # above the minimum of a near-exact fit.
-            bound = min(gap, s2 / (2.0 * mu))
-            floor = (4.0 * eps * (lam * float(np.linalg.norm(w))
-                                  + opts.l1 * math.sqrt(w.size))) ** 2 / (2.0 * mu)
-        elif wanted or X.shape[1] > _certify.MAX_COLUMNS:
-            floor = rounding  # no second-order bound to be had: the gap to its rounding
+        start.gap_checks += 1
+        # The statistics for the second-order bound cost 4 to 25 passes over X (n = 20 to
+        # 1000): gathered when at hand, for float32 data (whose gap stays at their
+        # precision), or once the gap has failed twice, since more iterations usually bring
+        # it down for less. Until then the gap gets no rounding floor either.
+        if start.stats is not None or X.dtype == np.float32 or start.gap_checks > 2:
+            bound, floor = _certify.elastic_net_bound(gap, s2, rounding, w, opts.l1,
+                                                      _convexity(X, y, weights, opts, start, w))
     reference = max(f - bound, _certify.FLOOR * f0)
     threshold = max(tol * reference, floor)
     relative = bound / reference if reference > 0 else (0.0 if bound == 0 else math.inf)
     holds = bound <= threshold
     return (holds, math.nan, relative), max(bound / threshold if threshold > 0 else math.inf,
                                             10.0)
+
+
+def _convexity(X, y, weights, opts: _Options, start: _Start,
+               w: np.ndarray) -> tuple[float, float] | None:
+    """f's strong convexity and largest curvature (_certify.strong_convexity, computed once
+    from the statistics), or None: more than MAX_COLUMNS columns, or a nonzero coefficient
+    on a constant column, which the bound over the columns that vary does not cover."""
+    if X.shape[1] > _certify.MAX_COLUMNS:
+        return None
+    if start.stats is None:
+        start.stats = _certify_stats(X, y, weights)
+    if start.strong_convexity is None:
+        start.strong_convexity = _certify.strong_convexity(start.stats, opts.l2)
+    if np.any(w[np.diagonal(start.stats.G) <= 0]):
+        return None
+    return start.strong_convexity
 
 
 def _certify_stats(X, y, weights) -> Stats:
