@@ -40,7 +40,7 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Exact:
-    """The exact fit of f(w, b) = 1/(2m)||y - Xw - b||^2 and the distances the issue's
+    """The exact fit of f(w, b) = 1/(2m)||y - Xw - b||^2 and the distances the trust
     thresholds are stated in."""
 
     def __init__(self, X, y, check_statsmodels=True):
@@ -71,7 +71,7 @@ class Exact:
         return (self.objective(coef, intercept) - self.f) / self.f
 
     def exact(self, coef, intercept, mini=False):
-        """The issue's thresholds: coefficients within 1e-4 and gap within 1e-8 (SGD: gap
+        """The trust thresholds: coefficients within 1e-4 and gap within 1e-8 (SGD: gap
         within 1e-3)."""
         coef = np.asarray(coef, float)
         if not (np.isfinite(coef).all() and np.isfinite(intercept)):

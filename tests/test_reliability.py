@@ -552,9 +552,10 @@ def test_exact_solver_on_data_whose_squares_underflow(sx, sy):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("solver", ["cholesky", "gd", "sgd"])
 def test_estimator_reads_reversed_and_strided_x_as_its_values(dtype, solver, n):
-    # scikit-learn's validation keeps negative strides; the estimator passed them on to the
-    # Gram pass, whose float32 result was garbage (a coefficient 3% off, or 1e-10, varying
-    # from call to call). The estimator must see X's values, whatever their layout.
+    # scikit-learn's validation keeps negative strides; a Gram pass reading such an X through
+    # its first row's address would read memory out of place (a coefficient 3% off, or
+    # 1e-10, varying from call to call). The estimator must see X's values, whatever their
+    # layout.
     rng = np.random.default_rng(12)
     X = (rng.standard_normal((40, n)) * [1.0, 10.0, 0.1][:n] + 1.0).astype(dtype)
     y = X.astype(np.float64) @ [1.0, -0.5, 3.0][:n] + 0.01 * rng.standard_normal(40)
@@ -576,8 +577,9 @@ def test_estimator_reads_reversed_and_strided_x_as_its_values(dtype, solver, n):
 @pytest.mark.parametrize("sx,sy", [(1e-25, 1e-301), (1e-161, 1.0), (1e-161, 1e-150)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_exact_solver_when_squares_underflow_to_zero(sx, sy, fit_intercept):
-    # y of 1e-301: y^T y and X^T y are exactly 0, and Cholesky answered w = 0 without a
-    # warning; X of 1e-161: the QR fallback's column norms were 0 and its rank wrong.
+    # y of 1e-301: y^T y and X^T y are exactly 0, which Cholesky would answer with w = 0 and
+    # no warning; X of 1e-161: unscaled column norms in the QR fallback would be 0 and its
+    # rank wrong.
     X, y = data(15)
     A = np.column_stack([X, np.ones(M)]) if fit_intercept else X
     ref = np.linalg.lstsq(A, y, rcond=None)[0]
@@ -592,9 +594,9 @@ def test_exact_solver_when_squares_underflow_to_zero(sx, sy, fit_intercept):
 
 
 def test_sgd_measured_gap_is_scale_free():
-    # Data of 1e-148: f* of 1e-301 fell below the certificate's floor of 1e-300, so the
-    # measured relative gap was 2.3x too small and converged=True came 1.4e-3 from the
-    # optimum (tol 1e-3). The measurement now rescales the statistics exactly (powers of 2).
+    # Data of 1e-148: f* of 1e-301 lies below a floor of 1e-300, which would make the
+    # measured relative gap 2.3x too small (converged=True 1.4e-3 from the optimum, tol
+    # 1e-3); the measurement rescales the statistics exactly (powers of 2) instead.
     rng = np.random.default_rng(11319)
     x = rng.standard_normal(33)
     X = (x * 1e-148)[:, None]

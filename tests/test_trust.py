@@ -91,7 +91,7 @@ def test_bb_and_default_sgd_on_most_real_data():
         sgd += fitted is not None and not flagged and model.result_.converged \
             and ref.exact(model.coef_, model.intercept_, mini=True)
     assert bb >= len(NAMES) - 2
-    assert sgd >= 0.75 * len(NAMES) or sgd >= 7, sgd  # see the issue's target
+    assert sgd >= 0.75 * len(NAMES) or sgd >= 7, sgd  # default SGD: 75% of real data sets
 
 
 @pytest.mark.parametrize("step", [None, "bb", "fixed"])
@@ -320,11 +320,11 @@ def test_a_spread_of_hundreds_of_ulps_is_data():
 @pytest.mark.parametrize("step", [None, "bb", "exact", "lipschitz", "fista"])
 @pytest.mark.parametrize("m", [30, 1000])
 def test_constant_columns_stay_out_of_the_fit(step, m):
-    # A column of 3.7 in every row (or of ones) next to the intercept: a plain sum put its
-    # mean 144 ulps off at m = 1000, the standardisation took that rounding for spread and
-    # the line searches followed it (coefficients of 2e9 against an intercept of -7.5e9);
-    # with the certificate then also unable to factor a singular H, every such fit was
-    # "unmeasurable". The constant columns' coefficients are now exactly 0, converged.
+    # A column of 3.7 in every row (or of ones) next to the intercept: a plain sum puts its
+    # mean 144 ulps off at m = 1000, a standardisation taking that rounding for spread sends
+    # the line searches after it (coefficients of 2e9 against an intercept of -7.5e9), and a
+    # certificate on a singular H would call every such fit "unmeasurable". The constant
+    # columns' coefficients must be exactly 0, converged.
     rng = np.random.default_rng(0)
     X = np.column_stack([np.ones(m), rng.standard_normal(m), np.full(m, 3.7)])
     y = 2 * X[:, 1] + 1 + 0.1 * rng.standard_normal(m)
